@@ -1,0 +1,59 @@
+"""The in-memory form of one company's canonical data: its CRM and commission tables and its plans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from compscore.plans import Plan
+from compscore.schema import TABLES, empty_frame
+
+
+@dataclass
+class CanonicalData:
+    """All canonical tables (SPEC section 2) conformed to the schema, plus the parsed plans.
+
+    `tables` holds every table of `compscore.schema.TABLES`; an optional table that the source lacks is
+    present with zero rows, and `given_commission_lines` says whether statement lines came with the data.
+    """
+
+    tables: dict[str, pl.DataFrame]
+    plans: dict[str, Plan]
+    given_commission_lines: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for spec in TABLES:
+            self.tables.setdefault(spec.name, empty_frame(spec.name))
+
+    def __getitem__(self, name: str) -> pl.DataFrame:
+        return self.tables[name]
+
+    @property
+    def accounts(self) -> pl.DataFrame:
+        return self.tables["accounts"]
+
+    @property
+    def reps(self) -> pl.DataFrame:
+        return self.tables["reps"]
+
+    @property
+    def rep_plan_assignments(self) -> pl.DataFrame:
+        return self.tables["rep_plan_assignments"]
+
+    @property
+    def deals(self) -> pl.DataFrame:
+        return self.tables["deals"]
+
+    @property
+    def churn_events(self) -> pl.DataFrame:
+        return self.tables["churn_events"]
+
+    @property
+    def referrals(self) -> pl.DataFrame:
+        return self.tables["referrals"]
+
+    @property
+    def commission_lines(self) -> pl.DataFrame:
+        return self.tables["commission_lines"]
