@@ -216,6 +216,25 @@ TABLES: tuple[Table, ...] = (
     COMMISSION_LINES,
 )
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+DATA_QUALITY_REJECTS = Table(
+    name="data_quality_rejects",
+    description="Every input row left out of scoring, with its source and the rule it failed.",
+    columns=(
+        Column("source_table", _STR, required=True, description="Canonical table the row came from."),
+        Column("source_file", _STR, description="File (or query) the row was read from."),
+        Column("source_line", _I64, description="1-based line in the file (CSV header = line 1)."),
+        Column(
+            "row_key", _STR, required=True, description="The row's key values, `col=value` joined by `, `."
+        ),
+        Column("rule", _STR, required=True, description="Name of the failed rule."),
+        Column("columns", _STR, description="Columns the rule looked at."),
+        Column("offending_values", _STR, description="The values that broke the rule, as text."),
+        Column("detail", _STR, description="What was expected, in words."),
+        Column("run_id", _STR, description="The run that rejected the row."),
+    ),
+)
+"""An output table, defined here because loaders, validation and adapters all produce its rows."""
 EVENT_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if t.event_date is not None)
 PLANS_DIR = "plans"
 """Plan files live in `<source>/plans/*.yaml` (SPEC "On disk")."""
