@@ -1,0 +1,392 @@
+"""The payout engine: every statement line the plan rules imply, from the canonical CRM tables.
+
+Vectorised over deals, referrals and rep-periods: plans are turned into small frames
+(`compscore.engine.plan_tables`) and joined on. The semantics are SPEC section 3's; where the spec is
+open, the decision is written in docs/methodology.md ("Payout engine").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from compscore.dataset import CanonicalData
+from compscore.engine.periods import period_days, period_end, period_label, period_start
+from compscore.engine.plan_tables import PlanTables, capped_increment, is_credited, plan_tables, tiered_pay
+from compscore.schema import COMMISSION_LINES
+
+REP_PLAN_PERIOD = ["rep_id", "plan_id", "period_start"]
+COMPUTED = "computed"
+
+
+@dataclass(frozen=True)
+class PayoutResult:
+    """The engine's lines and the intermediate frames that scoring reuses (one computation, one place).
+
+    - `lines`: statement lines in the `commission_lines` shape plus `origin` = `computed`.
+    - `won_deals`: won deals with the plan their owner was under at close and its period columns.
+    - `deal_pay`: one row per (deal, commission or spiff component) with the gross pay before deferral
+      and clawback, after caps.
+    - `retention_book`: per rep, plan and period, won renewal dollars and lost renewal + churned dollars.
+    - `unpaid_deals`: won deals whose owner had no plan on the close date (they earn nothing).
+    """
+
+    lines: pl.DataFrame
+    won_deals: pl.DataFrame
+    deal_pay: pl.DataFrame
+    retention_book: pl.DataFrame
+    unpaid_deals: pl.DataFrame
+    as_of: dt.date
+
+
+def data_as_of(data: CanonicalData) -> dt.date:
+    """The latest date any CRM event is known for: pay due after it is not yet earned."""
+    candidates = [
+        data.deals.select(pl.max("close_date")).item(),
+        data.deals.select(pl.max("created_date")).item(),
+        data.churn_events.select(pl.max("churn_date")).item(),
+        data.referrals.select(pl.max("referral_date")).item(),
+    ]
+    known = [d for d in candidates if d is not None]
+    return max(known) if known else dt.date.today()
+
+
+def with_period(lf: pl.LazyFrame, date_col: str) -> pl.LazyFrame:
+    """Add `period_start`, `period_end`, `period_days`, `period` (label) for the row's plan `period_kind`."""
+    kind = pl.col("period_kind")
+    lf = lf.with_columns(period_start=period_start(pl.col(date_col), kind))
+    return lf.with_columns(
+        period_end=period_end(pl.col("period_start"), kind),
+        period_days=period_days(pl.col("period_start"), kind),
+        period=period_label(pl.col("period_start"), kind),
+    )
+
+
+def attach_plan(lf: pl.LazyFrame, date_col: str, data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
+    """Join each row (with a `rep_id`) to the plan its rep was assigned to on `date_col`, and its period.
+
+    Rows whose rep had no assignment that day, or whose plan has no plan file, are dropped here; callers
+    that must report them compare against their input (see `unpaid_deals`).
+    """
+    assignments = data.rep_plan_assignments.lazy().select("rep_id", "plan_id", "start_date", "end_date")
+    joined = lf.join(assignments, on="rep_id", how="inner").filter(
+        (pl.col(date_col) >= pl.col("start_date"))
+        & (pl.col(date_col) <= pl.col("end_date").fill_null(dt.date.max))
+    )
+    joined = joined.drop("start_date", "end_date").join(pt.plans.lazy(), on="plan_id", how="inner")
+    return with_period(joined, date_col)
+
+
+def churn_dates(data: CanonicalData) -> pl.LazyFrame:
+    """Every date an account churned: churn events, and lost renewal deals at their close date (SPEC 2)."""
+    events = data.churn_events.lazy().select("account_id", "churn_date")
+    lost_renewals = (
+        data.deals.lazy()
+        .filter(
+            (pl.col("stage") == "lost")
+            & (pl.col("deal_type") == "renewal")
+            & pl.col("close_date").is_not_null()
+        )
+        .select("account_id", pl.col("close_date").alias("churn_date"))
+    )
+    return pl.concat([events, lost_renewals]).unique().sort("churn_date")
+
+
+def next_churn(lf: pl.LazyFrame, date_col: str, churn: pl.LazyFrame) -> pl.LazyFrame:
+    """Add `next_churn_date`: the account's first churn on or after `date_col` (null if none)."""
+    return lf.sort(date_col).join_asof(
+        churn.rename({"churn_date": "next_churn_date"}),
+        left_on=date_col,
+        right_on="next_churn_date",
+        by="account_id",
+        strategy="forward",
+        check_sortedness=False,
+    )
+
+
+def won_deals_under_plan(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
+    won = (
+        data.deals.lazy()
+        .filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
+        .rename({"owner_rep_id": "rep_id"})
+    )
+    return attach_plan(won, "close_date", data, pt).with_columns(credited=is_credited(pl.col("deal_type")))
+
+
+def _with_attainment_position(deals: pl.LazyFrame) -> pl.LazyFrame:
+    """Cumulative credited dollars before and after each deal in its rep-period, in close order."""
+    credited_amount = pl.when(pl.col("credited")).then(pl.col("amount")).otherwise(0.0)
+    cum_after = credited_amount.cum_sum().over(REP_PLAN_PERIOD, order_by=["close_date", "deal_id"])
+    return deals.with_columns(credited_after=cum_after).with_columns(
+        credited_before=pl.col("credited_after") - credited_amount
+    )
+
+
+def _capped(lf: pl.LazyFrame, raw: str, order: list[str]) -> pl.LazyFrame:
+    """Apply each component's per-period `cap` to `raw` pay, in `order` within the rep-period."""
+    keys = [*REP_PLAN_PERIOD, "component_id"]
+    before = pl.col(raw).cum_sum().over(keys, order_by=order) - pl.col(raw)
+    return lf.with_columns(gross_pay=capped_increment(before, pl.col(raw), pl.col("cap")))
+
+
+def deal_component_pay(won: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
+    """Gross pay per (deal, component) for commission and spiff components, after caps."""
+    positioned = _with_attainment_position(won)
+    components = pt.applies.lazy().join(pt.components.lazy(), on=["plan_id", "component_id"])
+    paired = positioned.join(components, on=["plan_id", "deal_type"], how="inner")
+    commission_raw = tiered_pay(
+        start=pl.when(pl.col("credited")).then(pl.col("credited_before")).otherwise(0.0),
+        end=pl.when(pl.col("credited")).then(pl.col("credited_after")).otherwise(pl.col("amount")),
+        quota=pl.col("quota"),
+        credited=pl.col("credited"),
+        max_tiers=pt.max_tiers,
+    )
+    in_spiff_window = pl.col("close_date") > pl.col("period_end").dt.offset_by(
+        pl.concat_str(pl.lit("-"), pl.col("last_days_of_period").cast(pl.String), pl.lit("d"))
+    )
+    raw = (
+        pl.when(pl.col("kind") == "commission")
+        .then(commission_raw)
+        .when(in_spiff_window.fill_null(False))
+        .then(pl.col("component_amount"))
+        .otherwise(0.0)
+    )
+    paid = paired.with_columns(raw_pay=raw).filter(pl.col("kind").is_in(["commission", "spiff"]))
+    return _capped(paid, "raw_pay", ["close_date", "deal_id"]).select(
+        "rep_id",
+        "plan_id",
+        "component_id",
+        "kind",
+        "deal_id",
+        "account_id",
+        "deal_type",
+        pl.col("amount").alias("deal_amount"),
+        "close_date",
+        "period_start",
+        "period_end",
+        "period",
+        "gross_pay",
+        "deferral_fraction",
+        "deferral_days",
+        "clawback_fraction",
+        "clawback_window_days",
+        "contingency",
+    )
+
+
+def _line_id(*parts: pl.Expr | str) -> pl.Expr:
+    exprs = [pl.lit(p) if isinstance(p, str) else p for p in parts]
+    return pl.concat_str(exprs, separator=":")
+
+
+def _deal_lines(deal_pay: pl.LazyFrame, churn: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Earning, deferral-release and clawback lines of commission and spiff pay."""
+    with_churn = next_churn(deal_pay, "close_date", churn)
+    kept = pl.col("gross_pay") * (1.0 - pl.col("deferral_fraction"))
+    common = ["rep_id", "plan_id", "component_id", "deal_id"]
+    earning = with_churn.select(
+        *common,
+        line_type=pl.lit("earning"),
+        amount=kept,
+        earned_date=pl.col("close_date"),
+    )
+    release_date = pl.col("close_date").dt.offset_by(
+        pl.concat_str(pl.col("deferral_days").cast(pl.String), pl.lit("d"))
+    )
+    releases = (
+        with_churn.filter(pl.col("deferral_fraction") > 0)
+        .with_columns(release_date=release_date)
+        .filter(
+            (pl.col("release_date") <= as_of)
+            & (pl.col("next_churn_date").is_null() | (pl.col("next_churn_date") > pl.col("release_date")))
+        )
+        .select(
+            *common,
+            line_type=pl.lit("deferral_release"),
+            amount=pl.col("gross_pay") * pl.col("deferral_fraction"),
+            earned_date=pl.col("release_date"),
+        )
+    )
+    days_to_churn = (pl.col("next_churn_date") - pl.col("close_date")).dt.total_days()
+    clawbacks = with_churn.filter(
+        (pl.col("clawback_fraction") > 0)
+        & pl.col("next_churn_date").is_not_null()
+        & (days_to_churn <= pl.col("clawback_window_days"))
+        & (pl.col("next_churn_date") <= as_of)
+    ).select(
+        *common,
+        line_type=pl.lit("clawback"),
+        amount=-pl.col("clawback_fraction") * kept,
+        earned_date=pl.col("next_churn_date"),
+    )
+    lines = pl.concat([earning, releases, clawbacks])
+    return lines.with_columns(
+        referral_id=pl.lit(None, pl.String),
+        line_id=_line_id(pl.col("line_type"), pl.col("plan_id"), pl.col("component_id"), pl.col("deal_id")),
+    )
+
+
+def referral_pay(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
+    """Referral bonuses: to the referring rep, under their plan on the referred deal's (won) close date."""
+    won = data.deals.lazy().filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
+    converted = (
+        data.referrals.lazy()
+        .filter(pl.col("converted_deal_id").is_not_null())
+        .join(
+            won.select(
+                pl.col("deal_id").alias("converted_deal_id"),
+                "close_date",
+                pl.col("amount").alias("deal_amount"),
+            ),
+            on="converted_deal_id",
+            how="inner",
+        )
+        .rename({"referring_rep_id": "rep_id"})
+    )
+    under_plan = attach_plan(converted, "close_date", data, pt)
+    bonuses = pt.components.lazy().filter(pl.col("kind") == "referral_bonus")
+    paired = under_plan.join(bonuses, on="plan_id", how="inner").with_columns(
+        raw_pay=pl.coalesce(pl.col("component_amount"), pl.col("rate") * pl.col("deal_amount"))
+    )
+    return _capped(paired, "raw_pay", ["close_date", "referral_id"])
+
+
+def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
+    """Per rep, plan and period: won renewal dollars, lost renewal dollars and churned dollars.
+
+    Churned dollars count against the rep who owned the account when it churned: the owner of its most
+    recent won deal on or before the churn date.
+    """
+    won_renewals = won.filter(pl.col("deal_type") == "renewal").select(
+        *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.col("amount"), lost=pl.lit(0.0)
+    )
+    lost = (
+        data.deals.lazy()
+        .filter(
+            (pl.col("stage") == "lost")
+            & (pl.col("deal_type") == "renewal")
+            & pl.col("close_date").is_not_null()
+        )
+        .rename({"owner_rep_id": "rep_id"})
+    )
+    lost_renewals = attach_plan(lost, "close_date", data, pt).select(
+        *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.lit(0.0), lost=pl.col("amount")
+    )
+    owners = (
+        data.deals.lazy()
+        .filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
+        .select(
+            "account_id", pl.col("close_date").alias("owned_since"), pl.col("owner_rep_id").alias("rep_id")
+        )
+        .sort("owned_since")
+    )
+    churned = (
+        data.churn_events.lazy()
+        .sort("churn_date")
+        .join_asof(
+            owners,
+            left_on="churn_date",
+            right_on="owned_since",
+            by="account_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(pl.col("rep_id").is_not_null())
+    )
+    churned = attach_plan(churned, "churn_date", data, pt).select(
+        *REP_PLAN_PERIOD,
+        "period_end",
+        "period",
+        won_renewal=pl.lit(0.0),
+        lost=pl.col("lost_amount").fill_null(0.0),
+    )
+    return (
+        pl.concat([won_renewals, lost_renewals, churned])
+        .group_by([*REP_PLAN_PERIOD, "period_end", "period"])
+        .agg(pl.sum("won_renewal"), pl.sum("lost"))
+    )
+
+
+def gross_revenue_retention(won_renewal: pl.Expr, lost: pl.Expr) -> pl.Expr:
+    """won ÷ (won + lost); null when the rep had nothing up for renewal."""
+    denominator = won_renewal + lost
+    return pl.when(denominator > 0).then(won_renewal / denominator)
+
+
+def _retention_lines(book: pl.LazyFrame, pt: PlanTables, as_of: dt.date) -> pl.LazyFrame:
+    bonuses = pt.components.lazy().filter(pl.col("kind") == "retention_bonus")
+    grr = gross_revenue_retention(pl.col("won_renewal"), pl.col("lost"))
+    return (
+        book.filter(pl.col("period_end") <= as_of)
+        .join(bonuses, on="plan_id", how="inner")
+        .filter(grr >= pl.col("threshold"))
+        .select(
+            "rep_id",
+            "plan_id",
+            "component_id",
+            line_type=pl.lit("earning"),
+            amount=pl.col("component_amount"),
+            earned_date=pl.col("period_end"),
+            deal_id=pl.lit(None, pl.String),
+            referral_id=pl.lit(None, pl.String),
+            line_id=_line_id(
+                pl.lit("earning"),
+                pl.col("plan_id"),
+                pl.col("component_id"),
+                pl.col("rep_id"),
+                pl.col("period"),
+            ),
+        )
+    )
+
+
+def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutResult:
+    """Run every plan's rules over the CRM tables; see `PayoutResult` for what comes back."""
+    as_of = as_of or data_as_of(data)
+    pt = plan_tables(data.plans)
+    won = won_deals_under_plan(data, pt).collect()
+    deal_pay = deal_component_pay(won.lazy(), pt).collect()
+    churn = churn_dates(data)
+    referral = referral_pay(data, pt)
+    referral_lines = referral.select(
+        "rep_id",
+        "plan_id",
+        "component_id",
+        line_type=pl.lit("earning"),
+        amount=pl.col("gross_pay"),
+        earned_date=pl.col("close_date"),
+        deal_id=pl.col("converted_deal_id"),
+        referral_id=pl.col("referral_id"),
+        line_id=_line_id(pl.lit("earning"), pl.col("plan_id"), pl.col("component_id"), pl.col("referral_id")),
+    )
+    book = retention_book(data, won.lazy(), pt).collect()
+    lines = pl.concat(
+        [
+            _deal_lines(deal_pay.lazy(), churn, as_of),
+            referral_lines,
+            _retention_lines(book.lazy(), pt, as_of),
+        ],
+        how="diagonal",
+    )
+    lines = (
+        lines.with_columns(pl.col("amount").round(2), paid_date=pl.lit(None, pl.Date))
+        .filter(pl.col("amount") != 0)
+        .select(COMMISSION_LINES.column_names)
+        .with_columns(origin=pl.lit(COMPUTED))
+        .sort("earned_date", "line_id")
+        .collect()
+    )
+    paid_ids = won.select("deal_id").unique()
+    unpaid = data.deals.filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null()).join(
+        paid_ids, on="deal_id", how="anti"
+    )
+    return PayoutResult(
+        lines=lines, won_deals=won, deal_pay=deal_pay, retention_book=book, unpaid_deals=unpaid, as_of=as_of
+    )
+
+
+def compute_statement_lines(data: CanonicalData, as_of: dt.date | None = None) -> pl.DataFrame:
+    """Every statement line the plan rules imply, in the `commission_lines` shape plus `origin`."""
+    return compute_payout(data, as_of).lines
