@@ -14,7 +14,7 @@ HORIZON_DAYS = 365
 
 
 def contingency(component: Component, horizon_days: int = HORIZON_DAYS) -> float:
-    """c = d·min(t/H, 1) + (1 − d)·f·min(w/H, 1): the share of the pay that depends on the customer staying."""
+    """c = d·min(t/H, 1) + (1 − d)·f·min(w/H, 1): the share of pay that depends on the customer staying."""
     d = component.deferral.fraction if component.deferral else 0.0
     t = component.deferral.release_after_days if component.deferral else 0
     f = component.clawback.fraction if component.clawback else 0.0
@@ -147,6 +147,6 @@ def tiered_pay(start: pl.Expr, end: pl.Expr, quota: pl.Expr, credited: pl.Expr, 
 
 
 def capped_increment(paid_before: pl.Expr, increment: pl.Expr, cap: pl.Expr) -> pl.Expr:
-    """Pay added by `increment` when `paid_before` was already paid and the period's pay is capped at `cap`."""
+    """Pay added by `increment` after `paid_before`, when the period's pay is capped at `cap`."""
     limit = cap.fill_null(float("inf"))
     return pl.min_horizontal(paid_before + increment, limit) - pl.min_horizontal(paid_before, limit)
