@@ -1,0 +1,224 @@
+"""The warehouse: one Parquet file per table plus one embedded DuckDB database with the same tables.
+
+Layout of a warehouse folder:
+
+    <root>/<name>.parquet       one file per table (what the pipeline reads back)
+    <root>/compscore.duckdb     one table per Parquet file, for finance's SQL tools
+    <root>/objects/<name>.pickle  outputs that are not tables (e.g. the parsed plans)
+
+Writes are atomic: a table is written to a temporary Parquet file, loaded into DuckDB under a temporary
+name and swapped in (drop + rename) inside one transaction, and only then is the temporary Parquet file
+moved over the old one with `os.replace`. A write that fails at any point leaves the previous Parquet
+file and the previous DuckDB table as they were.
+
+DuckDB lets one process at a time open a database file for writing. Every write opens and closes its
+own connection while holding an exclusive lock on `<root>/.compscore.duckdb.lock`, so parallel steps of
+a multiprocess run queue up instead of failing; if another program (say a `duckdb` shell) holds the
+database, the write retries for `LOCK_TIMEOUT_S` seconds and then fails with a clear message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pyarrow.parquet as pq
+
+DUCKDB_FILE = "compscore.duckdb"
+LOCK_FILE = ".compscore.duckdb.lock"
+OBJECTS_DIR = "objects"
+LOCK_TIMEOUT_S = 60.0
+ENV_VAR = "COMPSCORE_WAREHOUSE"
+DEFAULT_DIR = "data/warehouse"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class WrittenTable:
+    """What `write_table` wrote: where, how many rows, with which columns."""
+
+    name: str
+    parquet_path: Path
+    duckdb_path: Path
+    row_count: int
+    schema: pl.Schema
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse read or write that cannot be done, with the path and the reason."""
+
+
+def resolve_dir(path: str | Path | None = None) -> Path:
+    """The warehouse folder: `path`, else $COMPSCORE_WAREHOUSE, else data/warehouse; relative to the repo."""
+    chosen = Path(path if path is not None else os.environ.get(ENV_VAR) or DEFAULT_DIR).expanduser()
+    return chosen if chosen.is_absolute() else REPO_ROOT / chosen
+
+
+def parquet_path(name: str, root: str | Path | None = None) -> Path:
+    return resolve_dir(root) / f"{_checked(name)}.parquet"
+
+
+def duckdb_path(root: str | Path | None = None) -> Path:
+    return resolve_dir(root) / DUCKDB_FILE
+
+
+def write_table(df: pl.DataFrame | pl.LazyFrame, name: str, root: str | Path | None = None) -> WrittenTable:
+    """Atomically replace table `name` (Parquet file and DuckDB table) with `df`.
+
+    A LazyFrame is streamed to disk with `sink_parquet`, so it is never collected in memory here.
+    """
+    _checked(name)
+    folder = resolve_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    final = parquet_path(name, folder)
+    tmp = folder / f".{name}.{os.getpid()}.{uuid.uuid4().hex}.parquet.tmp"
+    try:
+        if isinstance(df, pl.LazyFrame):
+            df.sink_parquet(tmp)
+        else:
+            df.write_parquet(tmp)
+        meta = pq.ParquetFile(tmp).metadata
+        rows = meta.num_rows
+        schema = pl.read_parquet_schema(tmp)
+        _load_into_duckdb(tmp, name, folder)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, pl.Schema(schema))
+
+
+def read_table(name: str, root: str | Path | None = None) -> pl.DataFrame:
+    return scan_table(name, root).collect()
+
+
+def scan_table(name: str, root: str | Path | None = None) -> pl.LazyFrame:
+    path = parquet_path(name, root)
+    if not path.exists():
+        raise WarehouseError(
+            f"table {name!r} is not in the warehouse {path.parent} (no {path.name}); "
+            "materialise its asset first"
+        )
+    return pl.scan_parquet(path)
+
+
+def has_table(name: str, root: str | Path | None = None) -> bool:
+    return parquet_path(name, root).exists()
+
+
+def list_tables(root: str | Path | None = None) -> list[str]:
+    """Names of the tables in the warehouse folder, sorted."""
+    folder = resolve_dir(root)
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
+
+
+def row_count(name: str, root: str | Path | None = None) -> int:
+    return pq.ParquetFile(parquet_path(name, root)).metadata.num_rows
+
+
+def duckdb_row_counts(root: str | Path | None = None) -> dict[str, int]:
+    """Rows per table as DuckDB sees them (read-only connection); empty when there is no database."""
+    path = duckdb_path(root)
+    if not path.exists():
+        return {}
+    with _connect(path, read_only=True) as con:
+        names = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
+        return {n: con.execute(f"select count(*) from {_quoted(n)}").fetchone()[0] for n in names}
+
+
+def write_object(obj: Any, name: str, root: str | Path | None = None) -> Path:
+    """Atomically pickle an output that is not a table into `<root>/objects/<name>.pickle`."""
+    folder = resolve_dir(root) / OBJECTS_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{_checked(name)}.pickle"
+    tmp = folder / f".{name}.{os.getpid()}.{uuid.uuid4().hex}.pickle.tmp"
+    try:
+        with tmp.open("wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def read_object(name: str, root: str | Path | None = None) -> Any:
+    path = resolve_dir(root) / OBJECTS_DIR / f"{_checked(name)}.pickle"
+    if not path.exists():
+        raise WarehouseError(f"object {name!r} is not in the warehouse ({path} is missing)")
+    with path.open("rb") as fh:
+        return pickle.load(fh)
+
+
+def _load_into_duckdb(parquet_file: Path, name: str, folder: Path) -> None:
+    """Swap the DuckDB table `name` for the Parquet file's contents in one transaction."""
+    staging = f"__staging_{name}_{uuid.uuid4().hex[:8]}"
+    with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
+        con.execute("begin transaction")
+        try:
+            con.execute(
+                f"create table {_quoted(staging)} as select * from read_parquet(?)", [str(parquet_file)]
+            )
+            con.execute(f"drop table if exists {_quoted(name)}")
+            con.execute(f"alter table {_quoted(staging)} rename to {_quoted(name)}")
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+
+
+@contextmanager
+def _write_lock(folder: Path) -> Iterator[None]:
+    """Exclusive inter-process lock serialising this warehouse's DuckDB writers."""
+    with (folder / LOCK_FILE).open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _connect(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the database, retrying while another process holds DuckDB's file lock."""
+    deadline = time.monotonic() + LOCK_TIMEOUT_S
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise WarehouseError(
+                    f"cannot open {path} ({'read' if read_only else 'write'}): {exc}. Another program "
+                    f"(a duckdb shell?) may be holding it; close it and run again."
+                ) from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _checked(name: str) -> str:
+    if not _NAME.match(name):
+        raise WarehouseError(f"invalid warehouse table name {name!r}: use letters, digits and underscores")
+    return name
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

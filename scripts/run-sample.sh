@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up ./.venv if needed, run the `full_refresh` Dagster job on the bundled sample company
+# (data/sample) into data/warehouse, then print a summary of what was written.
+# COMPSCORE_SOURCE / COMPSCORE_WAREHOUSE override the folders.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
+
+export DAGSTER_HOME="$REPO_ROOT/.dagster_home"
+export COMPSCORE_SOURCE="${COMPSCORE_SOURCE:-$REPO_ROOT/data/sample}"
+export COMPSCORE_WAREHOUSE="${COMPSCORE_WAREHOUSE:-$REPO_ROOT/data/warehouse}"
+
+dagster job execute -m pipelines.definitions -j full_refresh
+compscore summary --warehouse "$COMPSCORE_WAREHOUSE"

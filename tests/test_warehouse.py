@@ -1,0 +1,135 @@
+"""The warehouse: Parquet + DuckDB round trip, atomic replacement, serialised writers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from compscore import warehouse
+
+
+def _frame(n: int, offset: int = 0) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "deal_id": [f"D{i:03d}" for i in range(offset, offset + n)],
+            "amount": [float(i) * 10.5 for i in range(n)],
+            "close_date": [dt.date(2026, 1, 1) + dt.timedelta(days=i) for i in range(n)],
+            "note": [None] * n,
+        },
+        schema={"deal_id": pl.String, "amount": pl.Float64, "close_date": pl.Date, "note": pl.String},
+    )
+
+
+def _duckdb_rows(root: Path, name: str) -> list[tuple]:
+    with duckdb.connect(str(root / warehouse.DUCKDB_FILE), read_only=True) as con:
+        return con.execute(f'select * from "{name}" order by 1').fetchall()
+
+
+def test_write_then_read_round_trips_parquet_and_duckdb(tmp_path: Path) -> None:
+    df = _frame(3)
+    written = warehouse.write_table(df, "deals", tmp_path)
+
+    assert written.row_count == 3
+    assert written.parquet_path == tmp_path / "deals.parquet"
+    assert dict(written.schema) == dict(df.schema)
+    assert warehouse.read_table("deals", tmp_path).equals(df)
+    assert _duckdb_rows(tmp_path, "deals") == [
+        ("D000", 0.0, dt.date(2026, 1, 1), None),
+        ("D001", 10.5, dt.date(2026, 1, 2), None),
+        ("D002", 21.0, dt.date(2026, 1, 3), None),
+    ]
+    assert warehouse.list_tables(tmp_path) == ["deals"]
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3}
+
+
+def test_lazy_frames_are_streamed_and_tables_replaced(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(5), "deals", tmp_path)
+    written = warehouse.write_table(_frame(2, offset=7).lazy(), "deals", tmp_path)
+
+    assert written.row_count == 2
+    assert warehouse.read_table("deals", tmp_path)["deal_id"].to_list() == ["D007", "D008"]
+    assert [r[0] for r in _duckdb_rows(tmp_path, "deals")] == ["D007", "D008"]
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 2}
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_failure_inside_the_duckdb_swap_keeps_the_previous_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse.write_table(_frame(4), "deals", tmp_path)
+    before_parquet = (tmp_path / "deals.parquet").read_bytes()
+
+    real_quoted = warehouse._quoted
+
+    def fail_on_rename(identifier: str) -> str:
+        # `_quoted` is called for the staging table on `create`, then `drop <name>`, then the rename:
+        # fail after the old table has been dropped inside the transaction, the worst moment.
+        if identifier.startswith("__staging_") and fail_on_rename.staging_seen:
+            raise RuntimeError("injected failure during rename")
+        if identifier.startswith("__staging_"):
+            fail_on_rename.staging_seen = True
+        return real_quoted(identifier)
+
+    fail_on_rename.staging_seen = False
+    monkeypatch.setattr(warehouse, "_quoted", fail_on_rename)
+
+    with pytest.raises(RuntimeError, match="injected failure"):
+        warehouse.write_table(_frame(9, offset=100), "deals", tmp_path)
+
+    assert (tmp_path / "deals.parquet").read_bytes() == before_parquet
+    assert [r[0] for r in _duckdb_rows(tmp_path, "deals")] == ["D000", "D001", "D002", "D003"]
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4}
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_failure_while_writing_parquet_keeps_the_previous_table(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(4), "deals", tmp_path)
+    broken = _frame(3).lazy().with_columns(pl.col("deal_id").str.to_integer())  # fails when streamed
+
+    with pytest.raises(pl.exceptions.ComputeError):
+        warehouse.write_table(broken, "deals", tmp_path)
+
+    assert warehouse.read_table("deals", tmp_path).equals(_frame(4))
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4}
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def _write_many(root: str, worker: int) -> None:
+    for i in range(5):
+        warehouse.write_table(_frame(worker + 1, offset=i), f"t{worker}", root)
+
+
+def test_parallel_processes_do_not_collide_on_the_duckdb_file(tmp_path: Path) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_many, args=(str(tmp_path), w)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert warehouse.duckdb_row_counts(tmp_path) == {"t0": 1, "t1": 2}
+
+
+def test_objects_round_trip_and_missing_names_are_explained(tmp_path: Path) -> None:
+    warehouse.write_object({"hunter-2026": [1, 2]}, "raw_plans", tmp_path)
+    assert warehouse.read_object("raw_plans", tmp_path) == {"hunter-2026": [1, 2]}
+
+    with pytest.raises(warehouse.WarehouseError, match=r"table 'plan_scores' is not in the warehouse"):
+        warehouse.read_table("plan_scores", tmp_path)
+    with pytest.raises(warehouse.WarehouseError, match="invalid warehouse table name"):
+        warehouse.write_table(_frame(1), "bad name; drop table x", tmp_path)
+
+
+def test_relative_dirs_resolve_against_the_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(warehouse.ENV_VAR, "some/where")
+    assert warehouse.resolve_dir() == warehouse.REPO_ROOT / "some" / "where"
+    monkeypatch.delenv(warehouse.ENV_VAR)
+    assert warehouse.resolve_dir() == warehouse.REPO_ROOT / "data" / "warehouse"
+    assert warehouse.resolve_dir("/abs/x") == Path("/abs/x")
