@@ -30,6 +30,7 @@ class PayoutResult:
     - `deal_pay`: one row per (deal, commission or spiff component) with the gross pay before deferral
       and clawback, after caps.
     - `retention_book`: per rep, plan and period, won renewal dollars and lost renewal + churned dollars.
+    - `referral_pay`: one row per (converted referral, referral-bonus component) with its gross pay.
     - `unpaid_deals`: won deals whose owner had no plan on the close date (they earn nothing).
     """
 
@@ -37,6 +38,7 @@ class PayoutResult:
     won_deals: pl.DataFrame
     deal_pay: pl.DataFrame
     retention_book: pl.DataFrame
+    referral_pay: pl.DataFrame
     unpaid_deals: pl.DataFrame
     as_of: dt.date
 
@@ -349,8 +351,8 @@ def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutR
     won = won_deals_under_plan(data, pt).collect()
     deal_pay = deal_component_pay(won.lazy(), pt).collect()
     churn = churn_dates(data)
-    referral = referral_pay(data, pt)
-    referral_lines = referral.select(
+    referral = referral_pay(data, pt).collect()
+    referral_lines = referral.lazy().select(
         "rep_id",
         "plan_id",
         "component_id",
@@ -383,7 +385,13 @@ def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutR
         paid_ids, on="deal_id", how="anti"
     )
     return PayoutResult(
-        lines=lines, won_deals=won, deal_pay=deal_pay, retention_book=book, unpaid_deals=unpaid, as_of=as_of
+        lines=lines,
+        won_deals=won,
+        deal_pay=deal_pay,
+        retention_book=book,
+        referral_pay=referral,
+        unpaid_deals=unpaid,
+        as_of=as_of,
     )
 
 

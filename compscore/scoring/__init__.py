@@ -1,0 +1,1 @@
+"""Scoring: the Same-Day Index, realized shares and outcome indicators (SPEC section 5)."""

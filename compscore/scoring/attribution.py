@@ -1,0 +1,142 @@
+"""Pay attribution: each statement line with its channel and contingency (SPEC sections 4 and 6).
+
+Channels follow SPEC section 4, applied to the line's component kind and its deal's type:
+commission and spiff pay on new business is same-day, except a share c (the component's contingency)
+that counts as retention; pay on renewal or expansion and retention bonuses are retention; referral
+bonuses are referral. Clawback and adjustment lines are kept apart (channel `clawback` / `adjustment`)
+and do not enter the realized shares.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from compscore.dataset import CanonicalData
+from compscore.engine.payout import PayoutResult, with_period
+from compscore.engine.plan_tables import PlanTables
+from compscore.schema import COMMISSION_LINES
+
+GIVEN = "given"
+EARNED_LINE_TYPES = ("earning", "deferral_release")
+
+
+def statement_lines(data: CanonicalData, payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
+    """Given statement lines, plus computed ones for every plan and period that has no given line."""
+    computed = with_period(payout.lines.lazy().join(pt.plans.lazy(), on="plan_id"), "earned_date")
+    if not data.given_commission_lines or data.commission_lines.height == 0:
+        return computed.select(*COMMISSION_LINES.column_names, "origin").collect()
+    given = data.commission_lines.lazy().with_columns(origin=pl.lit(GIVEN))
+    given_periods = (
+        with_period(given.join(pt.plans.lazy(), on="plan_id"), "earned_date")
+        .select("plan_id", "period")
+        .unique()
+    )
+    missing = computed.join(given_periods, on=["plan_id", "period"], how="anti")
+    cols = [*COMMISSION_LINES.column_names, "origin"]
+    return pl.concat([given.select(cols), missing.select(cols)]).collect()
+
+
+def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) -> pl.DataFrame:
+    """One row per statement line with `channel`, `contingency`, and its amount split by channel.
+
+    `period` is the plan period of the line's earned date; `deal_period_start` the period in which the
+    line's deal closed (clawbacks are reported against the period whose pay they take back).
+    """
+    components = pt.components.select("plan_id", "component_id", "kind", "contingency")
+    deals = data.deals.select("deal_id", "deal_type", pl.col("close_date").alias("deal_close_date"))
+    joined = (
+        lines.lazy()
+        .join(components.lazy(), on=["plan_id", "component_id"], how="left")
+        .join(deals.lazy(), on="deal_id", how="left")
+        .join(pt.plans.lazy().select("plan_id", "plan_name", "period_kind"), on="plan_id", how="left")
+    )
+    joined = with_period(joined, "earned_date").with_columns(
+        deal_period_start=pl.coalesce(_period_start_of(pl.col("deal_close_date")), pl.col("period_start"))
+    )
+    is_new_business = pl.col("deal_type") == "new_business"
+    channel = (
+        pl.when(pl.col("line_type") == "adjustment")
+        .then(pl.lit("adjustment"))
+        .when(pl.col("line_type") == "clawback")
+        .then(pl.lit("clawback"))
+        .when(pl.col("kind").is_null())
+        .then(pl.lit("unattributed"))
+        .when(pl.col("kind") == "referral_bonus")
+        .then(pl.lit("referral"))
+        .when(pl.col("kind") == "retention_bonus")
+        .then(pl.lit("retention"))
+        .when(is_new_business)
+        .then(pl.lit("same_day"))
+        .otherwise(pl.lit("retention"))
+    )
+    contingency = (
+        pl.when((pl.col("kind") == "commission") & is_new_business).then(pl.col("contingency")).otherwise(0.0)
+    )
+    attributed = joined.with_columns(channel=channel, contingency=contingency.fill_null(0.0))
+    amount = pl.col("amount")
+    return (
+        attributed.with_columns(
+            same_day_amount=pl.when(pl.col("channel") == "same_day")
+            .then(amount * (1.0 - pl.col("contingency")))
+            .otherwise(0.0),
+            retention_amount=pl.when(pl.col("channel") == "same_day")
+            .then(amount * pl.col("contingency"))
+            .when(pl.col("channel") == "retention")
+            .then(amount)
+            .otherwise(0.0),
+            referral_amount=pl.when(pl.col("channel") == "referral").then(amount).otherwise(0.0),
+        )
+        .select(
+            *COMMISSION_LINES.column_names,
+            "origin",
+            "plan_name",
+            "period",
+            "period_start",
+            "deal_period_start",
+            pl.col("kind").alias("component_kind"),
+            "deal_type",
+            "channel",
+            "contingency",
+            "same_day_amount",
+            "retention_amount",
+            "referral_amount",
+        )
+        .sort("earned_date", "line_id")
+        .collect()
+    )
+
+
+def _period_start_of(date: pl.Expr) -> pl.Expr:
+    from compscore.engine.periods import period_start
+
+    return period_start(date, pl.col("period_kind"))
+
+
+def realized_by_plan_period(attribution: pl.DataFrame) -> pl.DataFrame:
+    """Realized channel shares of pay earned in each plan period, and clawbacks by the period clawed."""
+    earned = attribution.filter(
+        pl.col("line_type").is_in(EARNED_LINE_TYPES) & (pl.col("channel") != "unattributed")
+    )
+    shares = earned.group_by("plan_id", "period_start").agg(
+        realized_same_day=pl.sum("same_day_amount"),
+        realized_retention=pl.sum("retention_amount"),
+        realized_referral=pl.sum("referral_amount"),
+    )
+    total = pl.col("realized_same_day") + pl.col("realized_retention") + pl.col("realized_referral")
+    shares = shares.with_columns(
+        realized_total=total,
+        realized_same_day_share=pl.when(total > 0).then(pl.col("realized_same_day") / total),
+        realized_retention_share=pl.when(total > 0).then(pl.col("realized_retention") / total),
+        realized_referral_share=pl.when(total > 0).then(pl.col("realized_referral") / total),
+    )
+    clawed = (
+        attribution.filter(pl.col("line_type") == "clawback")
+        .group_by("plan_id", pl.col("deal_period_start").alias("period_start"))
+        .agg(clawed_back=-pl.sum("amount"))
+    )
+    return shares.join(clawed, on=["plan_id", "period_start"], how="full", coalesce=True).with_columns(
+        pl.col("clawed_back").fill_null(0.0),
+        clawback_rate=pl.when(pl.col("realized_total") > 0).then(
+            pl.col("clawed_back").fill_null(0.0) / pl.col("realized_total")
+        ),
+    )

@@ -1,0 +1,435 @@
+"""Plan scores: one row per plan and plan period, with the evidence tables beside them (SPEC 5 and 6).
+
+`score_company` is the whole scoring run without Dagster: the payout engine, the rep-period books, the
+marginal pay per dollar by channel, the Same-Day Index with its bootstrap interval, the realized shares,
+the pull-forward premium and the outcome indicators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from compscore.dataset import CanonicalData
+from compscore.engine.payout import PayoutResult, compute_payout
+from compscore.engine.periods import next_period_start
+from compscore.engine.plan_tables import PlanTables, plan_tables
+from compscore.scoring import bootstrap
+from compscore.scoring.attribution import pay_attribution, realized_by_plan_period, statement_lines
+from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
+from compscore.scoring.indicators import INDICATORS, Indicator
+from compscore.scoring.marginal import (
+    component_increments,
+    marginal_by_unit,
+    same_day_index,
+    same_day_multiple,
+)
+
+DEFAULT_DELTA = 10_000.0
+"""Δ_S when the plan's population won no new business in the period (SPEC section 5)."""
+LOW_CONFIDENCE_REPS = 5
+LOW_CONFIDENCE_DEALS = 30
+CURVE_ATTAINMENTS = tuple(round(0.05 * i, 2) for i in range(41))
+_TYPICAL_PERIOD_DAYS = {"month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+PLAN_PERIOD = ["plan_id", "period_start"]
+
+
+@dataclass(frozen=True)
+class ScoreTables:
+    plan_scores: pl.DataFrame
+    pay_attribution: pl.DataFrame
+    rep_period_books: pl.DataFrame
+    plan_incentive_curves: pl.DataFrame
+    plan_outcomes: pl.DataFrame
+    payout: PayoutResult
+
+    def outputs(self) -> dict[str, pl.DataFrame]:
+        """The output tables of SPEC section 6 that scoring produces, by name."""
+        return {
+            "plan_scores": self.plan_scores,
+            "pay_attribution": self.pay_attribution,
+            "rep_period_books": self.rep_period_books,
+            "plan_incentive_curves": self.plan_incentive_curves,
+            "plan_outcomes": self.plan_outcomes,
+        }
+
+
+def _component_frame(pt: PlanTables) -> pl.DataFrame:
+    """Components with `applies_<deal_type>` flags, ready to be joined onto rep-period books."""
+    flags = pt.applies.group_by("plan_id", "component_id").agg(
+        *[
+            (pl.col("deal_type") == t).any().alias(f"applies_{t}")
+            for t in ("new_business", "expansion", "renewal")
+        ]
+    )
+    return pt.components.join(flags, on=["plan_id", "component_id"], how="left")
+
+
+def _deltas(won: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
+    """Δ_S, Δ_R, Δ_F and the renewal share of existing-customer dollars, per `keys` (SPEC section 5)."""
+    existing = pl.col("deal_type").is_in(["renewal", "expansion"])
+    return (
+        won.lazy()
+        .group_by(keys)
+        .agg(
+            delta_same_day=pl.col("amount").filter(pl.col("deal_type") == "new_business").median(),
+            delta_retention=pl.col("amount").filter(existing).median(),
+            delta_referral=pl.col("amount").filter(pl.col("referral_id").is_not_null()).median(),
+            renewal_dollars=pl.col("amount").filter(pl.col("deal_type") == "renewal").sum(),
+            expansion_dollars=pl.col("amount").filter(pl.col("deal_type") == "expansion").sum(),
+        )
+    )
+
+
+def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
+    existing = pl.col("renewal_dollars").fill_null(0.0) + pl.col("expansion_dollars").fill_null(0.0)
+    return lf.with_columns(
+        delta_same_day=pl.col("delta_same_day").fill_null(DEFAULT_DELTA).clip(lower_bound=0.01)
+    ).with_columns(
+        delta_retention=pl.col("delta_retention").fill_null(pl.col("delta_same_day")).clip(lower_bound=0.01),
+        delta_referral=pl.col("delta_referral").fill_null(pl.col("delta_same_day")).clip(lower_bound=0.01),
+        renewal_weight=pl.when(existing > 0).then(pl.col("renewal_dollars") / existing).otherwise(1.0),
+    )
+
+
+def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
+    keys = [*UNIT_KEYS, "component_id"]
+    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
+    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
+    return pl.concat([deal, referral]).group_by(keys).agg(pl.sum("paid_so_far"))
+
+
+def _unit_marginals(
+    books: pl.DataFrame, payout: PayoutResult, pt: PlanTables, as_of: dt.date
+) -> pl.DataFrame:
+    """m_S, m_R, m_F per rep-period, and the pay of a Δ_S deal on the period's last day and the next's first."""
+    deltas = _fill_deltas(_deltas(payout.won_deals, PLAN_PERIOD))
+    plan_terms = pt.plans.select(
+        "plan_id", "quota", "credits_new_business", "credits_expansion", "credits_renewal"
+    )
+    units = (
+        books.lazy()
+        .join(deltas, on=PLAN_PERIOD, how="left")
+        .pipe(_fill_deltas)
+        .join(plan_terms.lazy(), on="plan_id", how="left")
+        .join(_component_frame(pt).lazy(), on="plan_id", how="inner")
+        .join(_paid_so_far(payout).lazy(), on=[*UNIT_KEYS, "component_id"], how="left")
+        .with_columns(pl.col("paid_so_far").fill_null(0.0), pl.col("credited").cast(pl.Float64))
+    )
+    this_period = marginal_by_unit(component_increments(units, pt.max_tiers), UNIT_KEYS)
+    following = units.select(
+        "rep_id",
+        "plan_id",
+        "component_id",
+        pl.col("period_start").alias("next_period_start"),
+        pl.col("credited").alias("next_credited"),
+        pl.col("paid_so_far").alias("next_paid_so_far"),
+    )
+    has_next = pl.col("next_period_start") <= pl.lit(as_of)
+    next_units = (
+        units.with_columns(next_period_start=next_period_start(pl.col("period_start"), pl.col("period_kind")))
+        .join(following, on=["rep_id", "plan_id", "component_id", "next_period_start"], how="left")
+        .with_columns(
+            credited=pl.when(has_next)
+            .then(pl.col("next_credited").fill_null(0.0))
+            .otherwise(pl.col("credited")),
+            paid_so_far=pl.when(has_next)
+            .then(pl.col("next_paid_so_far").fill_null(0.0))
+            .otherwise(pl.col("paid_so_far")),
+        )
+    )
+    next_period = (
+        component_increments(next_units, pt.max_tiers)
+        .group_by(UNIT_KEYS)
+        .agg(pay_first_day_next=pl.sum("nb_increment_first_day"))
+    )
+    return this_period.join(next_period, on=UNIT_KEYS, how="left").collect()
+
+
+def _indicator_value(ind: Indicator, sums: dict[str, np.ndarray | float]) -> np.ndarray | float:
+    n = ind.name
+    if ind.difference:
+        return ind.scale * (sums[f"{n}_num_a"] / sums[f"{n}_den_a"] - sums[f"{n}_num_b"] / sums[f"{n}_den_b"])
+    return ind.scale * sums[f"{n}_num"] / sums[f"{n}_den"]
+
+
+def _indicator_columns(ind: Indicator) -> list[str]:
+    n = ind.name
+    if ind.difference:
+        return [f"{n}_num_a", f"{n}_den_a", f"{n}_num_b", f"{n}_den_b"]
+    return [f"{n}_num", f"{n}_den"]
+
+
+def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[dict], list[dict]]:
+    """Point estimates and bootstrap intervals per plan-period: score rows and long-format outcome rows."""
+    score_rows, outcome_rows = [], []
+    for (plan_id, period_start), group in units.group_by(PLAN_PERIOD, maintain_order=True):
+        period, period_end = group["period"][0], group["period_end"][0]
+        weights = bootstrap.rep_weights(group.height, f"{plan_id}|{period}")
+        m = {c: group[c].to_numpy() for c in ("marginal_same_day", "marginal_retention", "marginal_referral")}
+        low, high = bootstrap.interval(
+            weights,
+            m,
+            lambda s: (
+                100.0
+                * s["marginal_same_day"]
+                / (s["marginal_same_day"] + s["marginal_retention"] + s["marginal_referral"])
+            ),
+        )
+        row: dict = {"plan_id": plan_id, "period_start": period_start, "same_day_index_low": low}
+        row["same_day_index_high"] = high
+        notes = []
+        for ind in INDICATORS:
+            cols = {c: group[c].to_numpy() for c in _indicator_columns(ind)}
+            sums = {c: float(v.sum()) for c, v in cols.items()}
+            denominators = [v for k, v in sums.items() if "_den" in k]
+            mature_on = period_end + dt.timedelta(days=ind.maturity_days)
+            value = lo = hi = None
+            if mature_on > as_of:
+                note = f"{ind.name}: immature until {mature_on.isoformat()}"
+            elif min(denominators) <= 0:
+                note = f"{ind.name}: no deals or accounts to measure"
+            else:
+                note = None
+                value = float(_indicator_value(ind, sums))
+                lo, hi = bootstrap.interval(weights, cols, lambda s, ind=ind: _indicator_value(ind, s))
+            if note:
+                notes.append(note)
+            row[ind.name], row[f"{ind.name}_low"], row[f"{ind.name}_high"] = value, lo, hi
+            outcome_rows.append(
+                {
+                    "plan_id": plan_id,
+                    "period": period,
+                    "period_start": period_start,
+                    "indicator": ind.name,
+                    "value": value,
+                    "low": lo,
+                    "high": hi,
+                    "numerator": sums.get(f"{ind.name}_num", sums.get(f"{ind.name}_num_a")),
+                    "denominator": sums.get(f"{ind.name}_den", sums.get(f"{ind.name}_den_a")),
+                    "mature_on": mature_on,
+                    "note": note,
+                }
+            )
+        row["indicator_notes"] = "; ".join(notes) if notes else None
+        score_rows.append(row)
+    return score_rows, outcome_rows
+
+
+def incentive_curves(payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
+    """Marginal pay per $ by channel at attainments 0–200 %, per plan, before any cap binds.
+
+    Retention bonuses are left out: they depend on a rep's renewals, not on attainment (see methodology).
+    """
+    grid = pt.plans.join(pl.DataFrame({"attainment": CURVE_ATTAINMENTS}), how="cross").with_columns(
+        period_days=pl.col("period_kind").replace_strict(_TYPICAL_PERIOD_DAYS, return_dtype=pl.Float64),
+        credited=pl.col("attainment") * pl.col("quota").fill_null(0.0),
+        paid_so_far=pl.lit(0.0),
+        won_renewal=pl.lit(0.0),
+        lost=pl.lit(0.0),
+        rep_id=pl.lit("curve"),
+    )
+    deltas = _fill_deltas(_deltas(payout.won_deals, ["plan_id"]))
+    components = _component_frame(pt).filter(pl.col("kind") != "retention_bonus")
+    units = (
+        grid.lazy()
+        .join(deltas, on="plan_id", how="left")
+        .pipe(_fill_deltas)
+        .join(components.lazy(), on="plan_id", how="inner")
+    )
+    curves = marginal_by_unit(component_increments(units, pt.max_tiers), ["plan_id", "attainment"])
+    return (
+        curves.with_columns(
+            same_day_index=same_day_index(
+                pl.col("marginal_same_day"), pl.col("marginal_retention"), pl.col("marginal_referral")
+            )
+        )
+        .select(
+            "plan_id",
+            "attainment",
+            "marginal_same_day",
+            "marginal_retention",
+            "marginal_referral",
+            "same_day_index",
+        )
+        .sort("plan_id", "attainment")
+        .collect()
+    )
+
+
+def score_company(
+    data: CanonicalData,
+    *,
+    as_of: dt.date | None = None,
+    data_quality_status: pl.DataFrame | None = None,
+) -> ScoreTables:
+    """Score every plan in every plan period it had reps. `data_quality_status` (plan_id, period,
+    data_quality_status) comes from validation; without it the status is `not_validated`."""
+    payout = compute_payout(data, as_of)
+    as_of = payout.as_of
+    pt = plan_tables(data.plans)
+    first_day = (
+        data.deals.select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date"))).item() or as_of
+    )
+    grid = population(data, pt, first_day, as_of)
+    books = rep_period_books(payout, grid, referrals_credited(data, pt))
+    marginals = _unit_marginals(books, payout, pt, as_of)
+    from compscore.scoring.indicators import indicator_parts
+
+    units = (
+        books.join(marginals, on=UNIT_KEYS, how="left")
+        .with_columns(
+            pl.col(
+                "marginal_same_day",
+                "marginal_retention",
+                "marginal_referral",
+                "pay_last_day",
+                "pay_first_day_next",
+            ).fill_null(0.0)
+        )
+        .join(indicator_parts(data, payout.won_deals, books, UNIT_KEYS), on=UNIT_KEYS, how="left")
+        .sort(UNIT_KEYS)
+    )
+    score_rows, outcome_rows = _plan_period_statistics(units, as_of)
+    attribution = pay_attribution(statement_lines(data, payout, pt), data, pt)
+    realized = realized_by_plan_period(attribution)
+    plan_scores = _assemble_scores(units, score_rows, realized, pt, data_quality_status)
+    rep_books = (
+        units.select(
+            *UNIT_KEYS,
+            "period",
+            "period_end",
+            "n_won_deals",
+            "won_new_business",
+            "won_expansion",
+            "won_renewal",
+            "lost",
+            "credited",
+            "referrals_credited",
+            "marginal_same_day",
+            "marginal_retention",
+            "marginal_referral",
+        )
+        .join(pt.plans.select("plan_id", "quota"), on="plan_id", how="left")
+        .with_columns(attainment=pl.when(pl.col("quota") > 0).then(pl.col("credited") / pl.col("quota")))
+    )
+    outcomes = pl.DataFrame(
+        outcome_rows,
+        schema={
+            "plan_id": pl.String,
+            "period": pl.String,
+            "period_start": pl.Date,
+            "indicator": pl.String,
+            "value": pl.Float64,
+            "low": pl.Float64,
+            "high": pl.Float64,
+            "numerator": pl.Float64,
+            "denominator": pl.Float64,
+            "mature_on": pl.Date,
+            "note": pl.String,
+        },
+    )
+    return ScoreTables(
+        plan_scores=plan_scores,
+        pay_attribution=attribution,
+        rep_period_books=rep_books,
+        plan_incentive_curves=incentive_curves(payout, pt),
+        plan_outcomes=outcomes,
+        payout=payout,
+    )
+
+
+PLAN_SCORE_COLUMNS = [
+    "plan_id",
+    "plan_name",
+    "period",
+    "period_start",
+    "n_reps",
+    "n_deals",
+    "same_day_index",
+    "same_day_index_low",
+    "same_day_index_high",
+    "same_day_multiple",
+    "marginal_same_day",
+    "marginal_retention",
+    "marginal_referral",
+    "realized_same_day_share",
+    "realized_retention_share",
+    "realized_referral_share",
+    "clawed_back",
+    "clawback_rate",
+    "pull_forward_premium",
+    *[c for ind in INDICATORS for c in (ind.name, f"{ind.name}_low", f"{ind.name}_high")],
+    "confidence",
+    "data_quality_status",
+    "note",
+]
+
+
+def _assemble_scores(
+    units: pl.DataFrame,
+    score_rows: list[dict],
+    realized: pl.DataFrame,
+    pt: PlanTables,
+    data_quality_status: pl.DataFrame | None,
+) -> pl.DataFrame:
+    means = units.group_by(PLAN_PERIOD).agg(
+        pl.first("period"),
+        n_reps=pl.len(),
+        n_deals=pl.sum("n_won_deals"),
+        marginal_same_day=pl.mean("marginal_same_day"),
+        marginal_retention=pl.mean("marginal_retention"),
+        marginal_referral=pl.mean("marginal_referral"),
+        pay_last_day=pl.mean("pay_last_day"),
+        pay_first_day_next=pl.mean("pay_first_day_next"),
+    )
+    intervals = pl.DataFrame(score_rows, infer_schema_length=None)
+    m_s, m_r, m_f = pl.col("marginal_same_day"), pl.col("marginal_retention"), pl.col("marginal_referral")
+    scores = (
+        means.join(intervals, on=PLAN_PERIOD, how="left")
+        .join(realized, on=PLAN_PERIOD, how="left")
+        .join(pt.plans.select("plan_id", "plan_name"), on="plan_id", how="left")
+        .with_columns(
+            same_day_index=same_day_index(m_s, m_r, m_f),
+            same_day_multiple=same_day_multiple(m_s, m_r),
+            pull_forward_premium=pl.when(pl.col("pay_first_day_next") > 0).then(
+                pl.col("pay_last_day") / pl.col("pay_first_day_next") - 1.0
+            ),
+            clawed_back=pl.col("clawed_back").fill_null(0.0),
+            confidence=pl.when(
+                (pl.col("n_reps") < LOW_CONFIDENCE_REPS) | (pl.col("n_deals") < LOW_CONFIDENCE_DEALS)
+            )
+            .then(pl.lit("low"))
+            .otherwise(pl.lit("normal")),
+        )
+    )
+    if data_quality_status is not None:
+        scores = scores.join(
+            data_quality_status.select("plan_id", "period", "data_quality_status"),
+            on=["plan_id", "period"],
+            how="left",
+        ).with_columns(pl.col("data_quality_status").fill_null("ok"))
+    else:
+        scores = scores.with_columns(data_quality_status=pl.lit("not_validated"))
+    reasons = [
+        pl.when(pl.col("same_day_index").is_null()).then(
+            pl.lit("same_day_index: the plan pays nothing variable for an added deal, renewal or referral")
+        ),
+        pl.when(pl.col("same_day_multiple").is_null()).then(
+            pl.lit("same_day_multiple: nothing is paid for retention (m_R = 0)")
+        ),
+        pl.when(pl.col("pull_forward_premium").is_null()).then(
+            pl.lit("pull_forward_premium: a deal on the next period's first day pays nothing")
+        ),
+        pl.when(pl.col("realized_same_day_share").is_null()).then(
+            pl.lit("realized shares: no pay earned in the period")
+        ),
+        pl.col("indicator_notes"),
+    ]
+    scores = scores.with_columns(note=pl.concat_str(reasons, separator="; ", ignore_nulls=True)).with_columns(
+        note=pl.when(pl.col("note") == "").then(None).otherwise(pl.col("note"))
+    )
+    return scores.select(PLAN_SCORE_COLUMNS).sort("plan_id", "period_start")
