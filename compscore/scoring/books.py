@@ -62,7 +62,7 @@ def population(data: CanonicalData, pt: PlanTables, first_day: dt.date, as_of: d
 def rep_period_books(
     payout: PayoutResult, grid: pl.DataFrame, referrals_credited: pl.DataFrame
 ) -> pl.DataFrame:
-    """Per rep, plan and period: won dollars by deal type, credited dollars, renewals and losses, referrals."""
+    """Per rep, plan and period: won dollars by type, credited dollars, renewals, losses, referrals."""
     won = payout.won_deals
     deal_sums = won.group_by(UNIT_KEYS).agg(
         n_won_deals=pl.len(),
@@ -104,7 +104,7 @@ def referrals_credited(data: CanonicalData, pt: PlanTables) -> pl.DataFrame:
 
 
 def with_next_period(books: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Join each row to the same rep's row for the same plan in the next period (`next_<col>`, null if none)."""
+    """Join each row to the same rep and plan's next period (`next_<col>`, null if none)."""
     nxt = books.select(
         "rep_id",
         "plan_id",

@@ -29,7 +29,7 @@ def interval(
     columns: Mapping[str, np.ndarray],
     statistic: Callable[[Mapping[str, np.ndarray]], np.ndarray],
 ) -> tuple[float | None, float | None]:
-    """The (5th, 95th) percentiles of `statistic` over resamples; `statistic` maps resampled sums to values."""
+    """The (5th, 95th) percentiles of `statistic` (resampled sums -> values) over resamples."""
     if weights.shape[1] == 0:
         return None, None
     sums = {name: weights @ values for name, values in columns.items()}

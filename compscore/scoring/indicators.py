@@ -88,7 +88,7 @@ def indicator_parts(
 
 
 def _accounts_owned(data: CanonicalData, population: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    """Distinct accounts in each rep's book: accounts of their won deals in the 365 days to the period's end."""
+    """Accounts in each rep's book: those of their won deals in the 365 days to the period's end."""
     won = (
         data.deals.lazy()
         .filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())

@@ -105,7 +105,7 @@ def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
 def _unit_marginals(
     books: pl.DataFrame, payout: PayoutResult, pt: PlanTables, as_of: dt.date
 ) -> pl.DataFrame:
-    """m_S, m_R, m_F per rep-period, and the pay of a Δ_S deal on the period's last day and the next's first."""
+    """m_S, m_R, m_F per rep-period; pay of a Δ_S deal on the period's last day and the next's first."""
     deltas = _fill_deltas(_deltas(payout.won_deals, PLAN_PERIOD))
     plan_terms = pt.plans.select(
         "plan_id", "quota", "credits_new_business", "credits_expansion", "credits_renewal"
