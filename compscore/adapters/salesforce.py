@@ -1,0 +1,24 @@
+"""Salesforce Opportunity / Account / User exports -> canonical tables, through the shipped mapping
+`mappings/salesforce.yaml` (or the org's own copy of it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from compscore.adapters.core import ImportResult, finish, map_exports
+from compscore.adapters.mapping import default_mapping_path, load_mapping
+from compscore.adapters.readers import ExportFile
+
+
+def import_salesforce(
+    location: str | Path,
+    mapping_path: str | Path | None = None,
+    *,
+    plans_dir: str | Path | None = None,
+    assignments_csv: str | Path | None = None,
+    preloaded: dict[str, ExportFile] | None = None,
+) -> ImportResult:
+    """Map a folder of Salesforce exports (Opportunity.csv, Account.csv, User.csv) to canonical data."""
+    mapping = load_mapping(mapping_path or default_mapping_path("salesforce"))
+    mapped = map_exports(mapping, location, preloaded)
+    return finish(mapping, mapped, plans_dir=plans_dir, assignments_csv=assignments_csv)
