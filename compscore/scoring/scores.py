@@ -17,6 +17,7 @@ from compscore.dataset import CanonicalData
 from compscore.engine.payout import PayoutResult, compute_payout
 from compscore.engine.periods import next_period_start
 from compscore.engine.plan_tables import PlanTables, plan_tables
+from compscore.engine.reconcile import reconcile
 from compscore.scoring import bootstrap
 from compscore.scoring.attribution import pay_attribution, realized_by_plan_period, statement_lines
 from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
@@ -44,6 +45,7 @@ class ScoreTables:
     rep_period_books: pl.DataFrame
     plan_incentive_curves: pl.DataFrame
     plan_outcomes: pl.DataFrame
+    pay_reconciliation: pl.DataFrame
     payout: PayoutResult
 
     def outputs(self) -> dict[str, pl.DataFrame]:
@@ -54,6 +56,7 @@ class ScoreTables:
             "rep_period_books": self.rep_period_books,
             "plan_incentive_curves": self.plan_incentive_curves,
             "plan_outcomes": self.plan_outcomes,
+            "pay_reconciliation": self.pay_reconciliation,
         }
 
 
@@ -338,8 +341,16 @@ def score_company(
         rep_period_books=rep_books,
         plan_incentive_curves=incentive_curves(payout, pt),
         plan_outcomes=outcomes,
+        pay_reconciliation=_reconciliation(data, payout),
         payout=payout,
     )
+
+
+def _reconciliation(data: CanonicalData, payout: PayoutResult) -> pl.DataFrame:
+    """Given statement lines against the rules; empty when no lines were given."""
+    given = data.commission_lines if data.given_commission_lines else data.commission_lines.head(0)
+    computed = payout.lines if data.given_commission_lines else payout.lines.head(0)
+    return reconcile(given, computed, data.plans)
 
 
 PLAN_SCORE_COLUMNS = [

@@ -1,0 +1,45 @@
+"""The plan-score table as text for a terminal: the columns a reader needs first, rounded."""
+
+from __future__ import annotations
+
+import polars as pl
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "plan_id",
+    "period",
+    "n_reps",
+    "n_deals",
+    "same_day_index",
+    "same_day_index_low",
+    "same_day_index_high",
+    "same_day_multiple",
+    "realized_same_day_share",
+    "pull_forward_premium",
+    "confidence",
+    "data_quality_status",
+)
+MAX_ROWS = 80
+
+
+def format_plan_scores(scores: pl.DataFrame, max_rows: int = MAX_ROWS) -> str:
+    """A readable table of `plan_scores` (the full table, with every column, is in the outputs)."""
+    shown = scores.select([c for c in SCORE_COLUMNS if c in scores.columns])
+    sort_by = [c for c in ("plan_id", "period") if c in shown.columns]
+    if sort_by:
+        shown = shown.sort(sort_by)
+    floats = [c for c, t in shown.schema.items() if t.is_float()]
+    shown = shown.with_columns(pl.col(floats).round(2)).rename(
+        {c: c.replace("same_day_index", "sdi").replace("realized_", "") for c in shown.columns}
+    )
+    with pl.Config(
+        tbl_rows=max_rows,
+        tbl_cols=-1,
+        tbl_width_chars=220,
+        tbl_hide_dataframe_shape=True,
+        tbl_hide_column_data_types=True,
+        fmt_str_lengths=40,
+    ):
+        text = str(shown)
+    if scores.height > max_rows:
+        text += f"\n({scores.height} rows; showing {max_rows})"
+    return text
