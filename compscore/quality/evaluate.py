@@ -1,0 +1,191 @@
+"""Evaluate one table's rules in Polars: flags, per-rule failing rows, results, reject rows, blocking."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from compscore.quality.blocking import (
+    DEFAULT_THRESHOLDS,
+    BlockingFailure,
+    Thresholds,
+    row_count_failure,
+    schema_failures,
+    volume_failure,
+)
+from compscore.quality.rules import ROW_INDEX, References, Rule, table_rules, with_flags
+from compscore.schema import DATA_QUALITY_REJECTS, Table
+
+NULL_TEXT = "<null>"
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """How one rule fared on one table, with a few failing rows to act on."""
+
+    table: str
+    rule: str
+    columns: tuple[str, ...]
+    detail: str
+    source: str
+    rows: int
+    unexpected_count: int
+    sample_keys: tuple[str, ...]
+    sample_values: tuple[str, ...]
+
+    @property
+    def success(self) -> bool:
+        return self.unexpected_count == 0
+
+    @property
+    def unexpected_share(self) -> float:
+        return self.unexpected_count / self.rows if self.rows else 0.0
+
+
+@dataclass
+class TableCheck:
+    """Everything Polars found on one table as received."""
+
+    table: str
+    rows: int
+    rules: list[Rule]
+    flagged: pl.DataFrame
+    """The table with ROW_INDEX and every flag column: what GX validates."""
+    failed: pl.DataFrame
+    """ROW_INDEX plus one boolean column per rule name, True where the row fails it."""
+    results: list[RuleResult]
+    blocking: list[BlockingFailure]
+    schema_ok: bool
+
+
+def pairs_text(columns: Sequence[str]) -> pl.Expr:
+    """`col=value, col=value` as text, `<null>` for a missing value."""
+    parts = [
+        pl.concat_str([pl.lit(f"{c}="), pl.col(c).cast(pl.String).fill_null(NULL_TEXT)]) for c in columns
+    ]
+    return pl.concat_str(parts, separator=", ")
+
+
+def row_key_text(spec: Table, present: Sequence[str]) -> pl.Expr:
+    """The row's key as text; the row's position when the key columns are absent."""
+    key = [c for c in spec.key if c in present]
+    if key:
+        return pairs_text(key)
+    return pl.concat_str([pl.lit("row="), (pl.col(ROW_INDEX) + 1).cast(pl.String)])
+
+
+def with_row_index(df: pl.DataFrame) -> pl.DataFrame:
+    return df if ROW_INDEX in df.columns else df.with_row_index(ROW_INDEX)
+
+
+def check_table(
+    spec: Table,
+    df: pl.DataFrame,
+    refs: References,
+    *,
+    nonempty_required: bool,
+    previous_count: int | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    sample_size: int = 5,
+) -> TableCheck:
+    """Run every rule of `spec` on `df` (as received, before any cascade) and the table-level checks."""
+    df = with_row_index(df)
+    rows = df.height
+    blocking = schema_failures(spec, df)
+    for failure in (
+        row_count_failure(spec, rows, nonempty_required),
+        volume_failure(spec, rows, previous_count, thresholds),
+    ):
+        if failure is not None:
+            blocking.append(failure)
+    if any(f.rule == "schema" for f in blocking):
+        empty = df.select(ROW_INDEX)
+        return TableCheck(spec.name, rows, [], df, empty, [], blocking, schema_ok=False)
+
+    rules = table_rules(spec, refs)
+    flagged = with_flags(df, rules)
+    failed = flagged.select(ROW_INDEX, *[(~rule.passes).alias(rule.name) for rule in rules])
+    counts = failed.select(pl.col(r.name).sum() for r in rules).row(0) if rules else ()
+    key = row_key_text(spec, df.columns)
+    results = []
+    for rule, count in zip(rules, counts, strict=True):
+        samples = pl.DataFrame({"k": [], "v": []}, schema={"k": pl.String, "v": pl.String})
+        if count:
+            samples = flagged.filter(failed.get_column(rule.name)).head(sample_size)
+            samples = samples.select(key.alias("k"), pairs_text(rule.columns).alias("v"))
+        results.append(
+            RuleResult(
+                spec.name,
+                rule.name,
+                rule.columns,
+                rule.detail,
+                rule.source,
+                rows,
+                int(count),
+                tuple(samples.get_column("k").to_list()),
+                tuple(samples.get_column("v").to_list()),
+            )
+        )
+        if (
+            rule.name.startswith("foreign_key:")
+            and rows
+            and count / rows > thresholds.foreign_key_blocking_share
+        ):
+            blocking.append(
+                BlockingFailure(
+                    spec.name,
+                    rule.name,
+                    f"{count} of {rows} rows ({count / rows:.0%}) break the reference: {rule.detail} "
+                    f"(blocking above {thresholds.foreign_key_blocking_share:.0%}); e.g. {samples.row(0)[1]}",
+                )
+            )
+    return TableCheck(spec.name, rows, rules, flagged, failed, results, blocking, schema_ok=True)
+
+
+def reject_rows(spec: Table, check: TableCheck, run_id: str) -> pl.DataFrame:
+    """One DATA_QUALITY_REJECTS row per (row, failed rule); every row for a schema-broken table."""
+    key = row_key_text(spec, check.flagged.columns)
+    if not check.schema_ok:
+        reason = "; ".join(f.message for f in check.blocking if f.rule == "schema")
+        frames = [
+            check.flagged.select(
+                row_key=key,
+                rule=pl.lit("schema"),
+                columns=pl.lit(None, pl.String),
+                offending_values=pl.lit(None, pl.String),
+                detail=pl.lit(reason),
+            )
+        ]
+    else:
+        frames = [
+            check.flagged.filter(check.failed.get_column(rule.name)).select(
+                row_key=key,
+                rule=pl.lit(rule.name),
+                columns=pl.lit(", ".join(rule.columns)),
+                offending_values=pairs_text(rule.columns),
+                detail=pl.lit(rule.detail),
+            )
+            for rule in check.rules
+        ]
+    return finish_rejects(frames, spec.name, run_id)
+
+
+def finish_rejects(frames: list[pl.DataFrame], table: str, run_id: str) -> pl.DataFrame:
+    """Stack partial reject frames and give them the DATA_QUALITY_REJECTS columns and dtypes."""
+    schema = DATA_QUALITY_REJECTS.polars_schema
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    stacked = pl.concat(frames, how="vertical")
+    return stacked.select(
+        source_table=pl.lit(table, pl.String),
+        source_file=pl.lit(None, pl.String),
+        source_line=pl.lit(None, pl.Int64),
+        row_key=pl.col("row_key"),
+        rule=pl.col("rule"),
+        columns=pl.col("columns"),
+        offending_values=pl.col("offending_values"),
+        detail=pl.col("detail"),
+        run_id=pl.lit(run_id, pl.String),
+    ).cast(dict(schema))

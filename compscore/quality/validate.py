@@ -1,0 +1,244 @@
+"""`validate`: the plain-Python data-quality step between loading and scoring.
+
+Order of work, which fixes what "rejected" means (docs/data_quality.md):
+
+1. Each table is checked as received: blocking table checks (schema, rows, volume) and every row-level
+   rule of the catalogue, foreign keys judged against the referenced tables *as received*. These are the
+   counts GX reports too.
+2. A row failing one or more rules is rejected, with one reject row per failed rule.
+3. Cascade: a row that passed its own rules but refers (foreign key) to a row that was rejected is
+   rejected too, with rule `references_rejected:<column>-><table>`; repeated until nothing changes
+   (deals and referrals refer to each other).
+4. The rows left are the clean tables; received = passed + rejected holds for every table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from compscore.dataset import CanonicalData
+from compscore.quality.blocking import (
+    DEFAULT_THRESHOLDS,
+    NONEMPTY_TABLES,
+    BlockingError,
+    BlockingFailure,
+    Thresholds,
+    schema_failures,
+)
+from compscore.quality.evaluate import (
+    RuleResult,
+    TableCheck,
+    check_table,
+    finish_rejects,
+    pairs_text,
+    reject_rows,
+    row_key_text,
+    with_row_index,
+)
+from compscore.quality.rules import ROW_INDEX, References
+from compscore.schema import DATA_QUALITY_REJECTS, TABLES, Table, conform, empty_frame
+
+COUNT_SCHEMA = pl.Schema(
+    {
+        "table": pl.String(),
+        "received": pl.Int64(),
+        "passed": pl.Int64(),
+        "rejected": pl.Int64(),
+        "rejected_by_loader": pl.Int64(),
+        "rejected_by_rules": pl.Int64(),
+        "rejected_by_cascade": pl.Int64(),
+    }
+)
+
+
+@dataclass
+class ValidationResult:
+    run_id: str
+    clean: CanonicalData
+    """The rows that passed, conformed to the canonical schema; what scoring reads."""
+    rejects: pl.DataFrame
+    """DATA_QUALITY_REJECTS rows: the loader's (if given), then the rules', then the cascade's."""
+    counts: pl.DataFrame
+    """One row per table: received, passed, rejected (and by whom); received = passed + rejected."""
+    rule_results: list[RuleResult]
+    blocking: list[BlockingFailure]
+    rejected_rows: dict[str, pl.Series] = field(repr=False)
+    """Per table, the ROW_INDEX (position in the table as received) of every rejected row."""
+    checks: dict[str, TableCheck] = field(repr=False, default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking
+
+    def raise_if_blocking(self) -> None:
+        if self.blocking:
+            raise BlockingError(self.blocking)
+
+    def count(self, table: str) -> dict[str, int]:
+        return self.counts.filter(pl.col("table") == table).to_dicts()[0]
+
+
+def _nonempty_required(spec: Table, data: CanonicalData) -> bool:
+    return spec.name in NONEMPTY_TABLES or (spec.name == "commission_lines" and data.given_commission_lines)
+
+
+def _cascade(
+    tables: dict[str, pl.DataFrame], rejected: dict[str, pl.Series], broken: set[str], run_id: str
+) -> tuple[dict[str, pl.Series], list[pl.DataFrame]]:
+    """Reject rows that refer to rejected rows, in rounds, until a round rejects nothing.
+
+    In each round every surviving row is judged against the rows rejected before the round; it gets one
+    reject row per reference that points at such a row. Returns the cascaded indices and reject rows.
+    """
+    by_table: dict[str, list[pl.DataFrame]] = {}
+    cascaded = {name: pl.Series(ROW_INDEX, [], dtype=pl.UInt32) for name in tables}
+    while True:
+        gone = {name: rejected[name].implode() for name in tables}
+        survivors = {name: df.filter(~pl.col(ROW_INDEX).is_in(gone[name])) for name, df in tables.items()}
+        new: dict[str, list[pl.Series]] = {}
+        for spec in TABLES:
+            if spec.name in broken:
+                continue
+            alive = survivors[spec.name]
+            for col, fk in spec.foreign_keys():
+                if fk.ref_table not in tables or fk.ref_table in broken:
+                    continue
+                gone_values = tables[fk.ref_table].filter(pl.col(ROW_INDEX).is_in(gone[fk.ref_table]))
+                kept_values = survivors[fk.ref_table].get_column(fk.ref_column)
+                hits = alive.filter(
+                    pl.col(col.name).is_in(gone_values.get_column(fk.ref_column).implode())
+                    & ~pl.col(col.name).is_in(kept_values.implode())
+                )
+                if hits.height == 0:
+                    continue
+                by_table.setdefault(spec.name, []).append(
+                    hits.select(
+                        row_key=row_key_text(spec, hits.columns),
+                        rule=pl.lit(f"references_rejected:{col.name}->{fk.ref_table}"),
+                        columns=pl.lit(col.name),
+                        offending_values=pairs_text([col.name]),
+                        detail=pl.lit(f"{col.name} refers to a {fk.ref_table} row that was rejected"),
+                    )
+                )
+                new.setdefault(spec.name, []).append(hits.get_column(ROW_INDEX))
+        if not new:
+            break
+        for name, parts in new.items():
+            fresh = pl.concat(parts).unique()
+            rejected[name] = pl.concat([rejected[name], fresh])
+            cascaded[name] = pl.concat([cascaded[name], fresh])
+    frames = [finish_rejects(fs, name, run_id) for name, fs in by_table.items()]
+    return cascaded, frames
+
+
+def _loader_counts(loader_rejects: pl.DataFrame | None) -> dict[str, int]:
+    """Distinct rows the loader rejected, per table (a row can carry several cell-level rejects)."""
+    if loader_rejects is None or loader_rejects.height == 0:
+        return {}
+    rows = loader_rejects.unique(["source_table", "source_file", "source_line", "row_key"])
+    return dict(rows.group_by("source_table").len().iter_rows())
+
+
+def validate(
+    data: CanonicalData,
+    run_id: str,
+    *,
+    loader_rejects: pl.DataFrame | None = None,
+    previous_counts: Mapping[str, int] | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    sample_size: int = 5,
+) -> ValidationResult:
+    """Validate every canonical table; quarantine failing rows; report blocking failures (never raises).
+
+    `loader_rejects` (DATA_QUALITY_REJECTS rows the loader produced for cells it could not read) are
+    carried into the result's rejects and counted as received and rejected. `previous_counts` (table ->
+    rows received in the previous run) enables the volume-drop check. Call `raise_if_blocking()` to stop.
+    """
+    tables = {spec.name: with_row_index(data.tables[spec.name]) for spec in TABLES}
+    refs = References.from_tables(
+        {spec.name: tables[spec.name] for spec in TABLES if not schema_failures(spec, tables[spec.name])},
+        data.plans,
+    )
+    blocking: list[BlockingFailure] = []
+    if not data.plans:
+        blocking.append(
+            BlockingFailure("plans", "row_count", "no plans: statement lines and scores need them")
+        )
+    checks: dict[str, TableCheck] = {}
+    reject_frames: list[pl.DataFrame] = []
+    if loader_rejects is not None and loader_rejects.height:
+        reject_frames.append(
+            loader_rejects.select(DATA_QUALITY_REJECTS.column_names)
+            .cast(dict(DATA_QUALITY_REJECTS.polars_schema))
+            .with_columns(pl.col("run_id").fill_null(run_id))
+        )
+    rejected: dict[str, pl.Series] = {}
+    for spec in TABLES:
+        check = check_table(
+            spec,
+            tables[spec.name],
+            refs,
+            nonempty_required=_nonempty_required(spec, data),
+            previous_count=(previous_counts or {}).get(spec.name),
+            thresholds=thresholds,
+            sample_size=sample_size,
+        )
+        checks[spec.name] = check
+        blocking.extend(check.blocking)
+        reject_frames.append(reject_rows(spec, check, run_id))
+        if check.schema_ok:
+            any_failed = (
+                pl.any_horizontal(pl.col(r.name) for r in check.rules) if check.rules else pl.lit(False)
+            )
+            rejected[spec.name] = check.failed.filter(any_failed).get_column(ROW_INDEX)
+        else:
+            rejected[spec.name] = check.flagged.get_column(ROW_INDEX)
+
+    by_rules = {name: s.len() for name, s in rejected.items()}
+    broken = {name for name, c in checks.items() if not c.schema_ok}
+    cascaded, cascade_frames = _cascade(tables, rejected, broken, run_id)
+    reject_frames.extend(cascade_frames)
+
+    clean_tables = {}
+    for spec in TABLES:
+        df = tables[spec.name]
+        if spec.name in broken:
+            clean_tables[spec.name] = empty_frame(spec.name)
+        else:
+            kept = df.filter(~pl.col(ROW_INDEX).is_in(rejected[spec.name].implode())).drop(ROW_INDEX)
+            clean_tables[spec.name] = conform(kept, spec.name).collect()
+    clean = CanonicalData(
+        tables=clean_tables,
+        plans=dict(data.plans),
+        given_commission_lines=data.given_commission_lines,
+        warnings=list(data.warnings),
+    )
+    loaded = _loader_counts(loader_rejects)
+    counts = pl.DataFrame(
+        [
+            {
+                "table": spec.name,
+                "received": tables[spec.name].height + loaded.get(spec.name, 0),
+                "passed": clean_tables[spec.name].height,
+                "rejected": rejected[spec.name].len() + loaded.get(spec.name, 0),
+                "rejected_by_loader": loaded.get(spec.name, 0),
+                "rejected_by_rules": by_rules[spec.name],
+                "rejected_by_cascade": cascaded[spec.name].len(),
+            }
+            for spec in TABLES
+        ],
+        schema=COUNT_SCHEMA,
+    )
+    return ValidationResult(
+        run_id=run_id,
+        clean=clean,
+        rejects=pl.concat(reject_frames, how="vertical"),
+        counts=counts,
+        rule_results=[r for c in checks.values() for r in c.results],
+        blocking=blocking,
+        rejected_rows=rejected,
+        checks=checks,
+    )
