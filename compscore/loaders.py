@@ -39,7 +39,7 @@ from compscore.canonical_io import FORMATS
 from compscore.dataset import CanonicalData
 from compscore.errors import LoadError, LoadIssue
 from compscore.plans import read_plans
-from compscore.schema import DATA_QUALITY_REJECTS, PLANS_DIR, TABLES, Column, Table, conform, table
+from compscore.schema import DATA_QUALITY_REJECTS, PLANS_DIR, TABLES, Table, conform, table
 
 REJECTS_SCHEMA: pl.Schema = DATA_QUALITY_REJECTS.polars_schema
 _ROW = "__row"
@@ -76,29 +76,14 @@ class LoadResult:
 
 
 @dataclass(frozen=True)
-class _CellCheck:
-    """How one canonical column is parsed from its source column, and how a bad cell is recognised."""
+class _Flag:
+    """A boolean column over the rows marking one rule's failures, and how to report them."""
 
-    column: Column
-    parsed: pl.Expr
-    bad_type: pl.Expr | None
-    expected: str
-
-    @property
-    def parsed_name(self) -> str:
-        return f"__parsed_{self.column.name}"
-
-    @property
-    def type_flag(self) -> str:
-        return f"__bad_type_{self.column.name}"
-
-    @property
-    def null_flag(self) -> str:
-        return f"__bad_null_{self.column.name}"
-
-    @property
-    def checks_null(self) -> bool:
-        return self.column.required and self.column.default is None
+    name: str
+    rule: str
+    column: str
+    offending: pl.Expr
+    detail: str
 
 
 def _expected(dtype: pl.DataType) -> str:
@@ -111,38 +96,52 @@ def _expected(dtype: pl.DataType) -> str:
     return f"a value of type {dtype}"
 
 
-def _int_from_float(f: pl.Expr) -> pl.Expr:
+def _int_from_float(f: pl.Series) -> pl.Series:
     """`f` as Int64 where it is an exact whole number (e.g. `12.0`), else null."""
     exact = f.is_finite() & (f == f.round(0)) & (f.abs() < _MAX_EXACT_INT)
-    return pl.when(exact).then(f.cast(pl.Int64))
+    return pl.select(pl.when(exact).then(f.cast(pl.Int64))).to_series().alias(f.name)
 
 
-def _cell_check(column: Column, source: pl.DataType) -> _CellCheck:
-    """Parse `column` from a source column of dtype `source`; non-strict casts find the bad cells."""
-    target, raw = column.dtype, pl.col(column.name)
-    expected = _expected(target)
-    if source == target and target != pl.Float64:
-        return _CellCheck(column, raw, None, expected)
-    if source == pl.String and target != pl.String:
-        stripped = raw.str.strip_chars()
-        raw = pl.when(stripped != "").then(stripped)
-        if target == pl.Date:
-            parsed = raw.str.to_date("%Y-%m-%d", strict=False)
-        elif target == pl.Int64:
-            parsed = pl.coalesce(
-                raw.cast(pl.Int64, strict=False), _int_from_float(raw.cast(pl.Float64, strict=False))
-            )
-        else:
-            parsed = raw.cast(target, strict=False)
-    elif target == pl.Int64 and source.is_float():
-        parsed = _int_from_float(raw)
+def _parse_text(text: pl.Series, target: pl.DataType) -> pl.Series:
+    """Text cells as `target`; null where a cell does not parse."""
+    if target == pl.Date:
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if target == pl.Int64:
+        ints = text.cast(pl.Int64, strict=False)
+        if (ints.is_null() & text.is_not_null()).any():
+            ints = ints.fill_null(_int_from_float(text.cast(pl.Float64, strict=False)))
+        return ints
+    return text.cast(target, strict=False)
+
+
+def _convert(source: pl.Series, target: pl.DataType) -> tuple[pl.Series, pl.Series | None]:
+    """`source` as `target`, and a mask of the present values that could not be converted (None: none can
+    fail). Text gets a second chance without surrounding spaces, only for the cells that failed, so the
+    common clean file is parsed once; a cell of spaces only is null."""
+    if source.dtype == target and target != pl.Float64:
+        return source, None
+    if source.dtype == pl.String and target != pl.String:
+        parsed = _parse_text(source, target)
+        bad = source.is_not_null() & parsed.is_null()
+        if bad.any():
+            rows = bad.arg_true()
+            stripped = source.gather(rows).str.strip_chars()
+            stripped = pl.select(pl.when(stripped != "").then(stripped)).to_series()
+            retried = _parse_text(stripped, target)
+            parsed = parsed.scatter(rows, retried)
+            bad = bad.scatter(rows, stripped.is_not_null() & retried.is_null())
+    elif target == pl.Int64 and source.dtype.is_float():
+        parsed = _int_from_float(source)
+        bad = source.is_not_null() & parsed.is_null()
     else:
-        parsed = raw.cast(target, strict=False)
-    bad = raw.is_not_null() & parsed.is_null()
+        parsed = source.cast(target, strict=False)
+        bad = source.is_not_null() & parsed.is_null()
     if target == pl.Float64:
-        bad = bad | parsed.is_finite().not_().fill_null(False)
-        parsed = pl.when(parsed.is_finite()).then(parsed)
-    return _CellCheck(column, parsed, bad, expected)
+        not_finite = parsed.is_finite().not_().fill_null(False)
+        if not_finite.any():
+            bad = bad | not_finite
+            parsed = pl.select(pl.when(~not_finite).then(parsed)).to_series()
+    return parsed, bad
 
 
 def _read_failure(path: Path, exc: Exception) -> LoadError:
@@ -151,30 +150,28 @@ def _read_failure(path: Path, exc: Exception) -> LoadError:
     return LoadError(LoadIssue(str(path), f"cannot read {kind} file: {detail}"))
 
 
-def _scan(path: Path) -> pl.LazyFrame:
-    """A lazy scan of a table file: CSV cells as text, Parquet with its own dtypes."""
+def _no_header(path: Path) -> LoadError:
+    return LoadError(
+        LoadIssue(str(path), "empty file: no header line", expected="a header line naming the columns")
+    )
+
+
+def _read(path: Path) -> pl.DataFrame:
+    """A table file as read: CSV cells as text (never inferred), Parquet with its own dtypes."""
     if not path.is_file():
         raise LoadError(LoadIssue(str(path), "file not found"))
-    if path.suffix == ".parquet":
-        return pl.scan_parquet(path)
-    if path.suffix == ".csv":
-        if path.stat().st_size == 0:
-            raise LoadError(
-                LoadIssue(
-                    str(path), "empty file: no header line", expected="a header line naming the columns"
-                )
-            )
-        return pl.scan_csv(path, infer_schema=False, encoding="utf8")
-    raise LoadError(LoadIssue(str(path), "unknown file type", expected=" or ".join(f".{f}" for f in FORMATS)))
-
-
-def _source_schema(path: Path, lf: pl.LazyFrame) -> pl.Schema:
-    try:
-        return lf.collect_schema()
-    except pl.exceptions.NoDataError as exc:
+    if path.suffix not in {f".{fmt}" for fmt in FORMATS}:
         raise LoadError(
-            LoadIssue(str(path), "empty file: no header line", expected="a header line naming the columns")
-        ) from exc
+            LoadIssue(str(path), "unknown file type", expected=" or ".join(f".{f}" for f in FORMATS))
+        )
+    try:
+        if path.suffix == ".parquet":
+            return pl.read_parquet(path)
+        if path.stat().st_size == 0:
+            raise _no_header(path)
+        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except pl.exceptions.NoDataError as exc:
+        raise _no_header(path) from exc
     except (pl.exceptions.PolarsError, OSError) as exc:
         raise _read_failure(path, exc) from exc
 
@@ -217,27 +214,6 @@ def _check_columns(spec: Table, path: Path, names: list[str], warnings: list[str
         warnings.append(f"{path}: optional column(s) absent, filled: {filled}")
 
 
-def _check_casts(path: Path, source: pl.Schema, checks: list[_CellCheck]) -> None:
-    """Fail early, per column, when a source dtype cannot be converted at all (e.g. a list column)."""
-    issues = []
-    for check in checks:
-        name = check.column.name
-        try:
-            pl.DataFrame(schema={name: source[name]}).select(check.parsed)
-        except pl.exceptions.PolarsError:
-            issues.append(
-                LoadIssue(
-                    str(path),
-                    "column has a type that cannot be converted",
-                    column=name,
-                    value=str(source[name]),
-                    expected=check.expected,
-                )
-            )
-    if issues:
-        raise LoadError(issues)
-
-
 def _line_number(is_csv: bool, text_columns: list[str]) -> pl.Expr:
     """The 1-based file line of each row (see the module notes), from the 0-based row index."""
     if not is_csv:
@@ -260,45 +236,23 @@ def _row_key(spec: Table, names: list[str]) -> pl.Expr:
     return pl.concat_str(parts)
 
 
-def _rejects(spec: Table, path: Path, bad_rows: pl.DataFrame, checks: list[_CellCheck]) -> pl.DataFrame:
+def _rejects(spec: Table, path: Path, bad_rows: pl.DataFrame, flags: list[_Flag]) -> pl.DataFrame:
     """One `DATA_QUALITY_REJECTS` row per flagged cell problem, ordered by line."""
-
-    def rows(flag: str, rule: str, column: str, offending: pl.Expr, detail: str) -> pl.DataFrame:
-        return bad_rows.filter(pl.col(flag)).select(
-            source_table=pl.lit(spec.name, pl.String),
-            source_file=pl.lit(str(path), pl.String),
-            source_line=pl.col(_LINE),
-            row_key=pl.col(_KEY),
-            rule=pl.lit(rule, pl.String),
-            columns=pl.lit(column, pl.String),
-            offending_values=offending,
-            detail=pl.lit(detail, pl.String),
-            run_id=pl.lit(None, pl.String),
-        )
-
     frames = [pl.DataFrame(schema=REJECTS_SCHEMA)]
-    for check in checks:
-        name = check.column.name
-        if check.bad_type is not None:
-            frames.append(
-                rows(
-                    check.type_flag,
-                    f"type:{name}",
-                    name,
-                    pl.col(name).cast(pl.String),
-                    f"{name} must be {check.expected}",
-                )
+    for flag in flags:
+        frames.append(
+            bad_rows.filter(pl.col(flag.name)).select(
+                source_table=pl.lit(spec.name, pl.String),
+                source_file=pl.lit(str(path), pl.String),
+                source_line=pl.col(_LINE),
+                row_key=pl.col(_KEY),
+                rule=pl.lit(flag.rule, pl.String),
+                columns=pl.lit(flag.column, pl.String),
+                offending_values=flag.offending,
+                detail=pl.lit(flag.detail, pl.String),
+                run_id=pl.lit(None, pl.String),
             )
-        if check.checks_null:
-            frames.append(
-                rows(
-                    check.null_flag,
-                    f"not_null:{name}",
-                    name,
-                    pl.lit(None, pl.String),
-                    f"{name} is required and must not be empty",
-                )
-            )
+        )
     return pl.concat(frames).sort("source_line", maintain_order=True)
 
 
@@ -309,47 +263,85 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
     """
     spec, path = table(table_name), Path(path)
     is_csv = path.suffix == ".csv"
-    lf = _scan(path)
-    source = _source_schema(path, lf)
-    names = list(source.names())
+    raw = _read(path)
+    names = raw.columns
     warnings: list[str] = []
     _check_columns(spec, path, names, warnings)
-    checks = [_cell_check(c, source[c.name]) for c in spec.columns if c.name in names]
-    _check_casts(path, source, checks)
 
-    frame = lf.with_row_index(_ROW)
+    raw = raw.with_row_index(_ROW)
     if is_csv and names:
-        frame = frame.filter(~pl.all_horizontal(pl.col(n).is_null() for n in names))
-    text_columns = [n for n in names if source[n] == pl.String]
-    frame = frame.with_columns(
-        *[c.parsed.alias(c.parsed_name) for c in checks],
-        _line_number(is_csv, text_columns).alias(_LINE),
-    )
-    flags = []
-    for c in checks:
-        if c.bad_type is not None:
-            flags.append(c.bad_type.alias(c.type_flag))
-        if c.checks_null:
-            null = pl.col(c.parsed_name).is_null()
-            flags.append((null & ~c.bad_type if c.bad_type is not None else null).alias(c.null_flag))
-    frame = frame.with_columns(flags)
-    any_bad = pl.any_horizontal(pl.col(f.meta.output_name()) for f in flags) if flags else pl.lit(False)
-    good = conform(
-        frame.filter(~any_bad).select(pl.col(c.parsed_name).alias(c.column.name) for c in checks), spec.name
-    )
-    bad = frame.filter(any_bad).with_columns(_row_key(spec, names).alias(_KEY))
-    try:
-        good_df, bad_df = pl.collect_all([good, bad])
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise _read_failure(path, exc) from exc
+        blank = raw.select(pl.all_horizontal(pl.col(n).is_null() for n in names)).to_series()
+        if blank.any():
+            raw = raw.filter(~blank)
 
-    rejects = _rejects(spec, path, bad_df, checks)
-    received = good_df.height + bad_df.height
+    parsed: dict[str, pl.Series] = {}
+    masks: dict[str, pl.Series] = {}
+    flags: list[_Flag] = []
+    issues = []
+    for column in spec.columns:
+        if column.name not in names:
+            continue
+        name, source = column.name, raw[column.name]
+        try:
+            value, bad_type = _convert(source, column.dtype)
+        except pl.exceptions.PolarsError:
+            issues.append(
+                LoadIssue(
+                    str(path),
+                    "column has a type that cannot be converted",
+                    column=name,
+                    value=str(source.dtype),
+                    expected=_expected(column.dtype),
+                )
+            )
+            continue
+        parsed[name] = value.alias(name)
+        if bad_type is not None:
+            flag = _Flag(
+                f"__type_{name}",
+                f"type:{name}",
+                name,
+                pl.col(name).cast(pl.String),
+                f"{name} must be {_expected(column.dtype)}",
+            )
+            masks[flag.name] = bad_type
+            flags.append(flag)
+        if column.required and column.default is None:
+            flag = _Flag(
+                f"__null_{name}",
+                f"not_null:{name}",
+                name,
+                pl.lit(None, pl.String),
+                f"{name} is required and must not be empty",
+            )
+            missing = value.is_null()
+            masks[flag.name] = missing & ~bad_type if bad_type is not None else missing
+            flags.append(flag)
+    if issues:
+        raise LoadError(issues)
+
+    is_bad = pl.Series("bad", [False] * raw.height, pl.Boolean)
+    for mask in masks.values():
+        is_bad = is_bad | mask
+    good_df = conform(pl.DataFrame(list(parsed.values())).filter(~is_bad), spec.name).collect()
+    n_bad = int(is_bad.sum())
+    rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
+    if n_bad:
+        text_columns = [n for n in names if raw.schema[n] == pl.String]
+        bad_rows = (
+            raw.with_columns(
+                _line_number(is_csv, text_columns).alias(_LINE), *(m.alias(k) for k, m in masks.items())
+            )
+            .filter(is_bad)
+            .with_columns(_row_key(spec, names).alias(_KEY))
+        )
+        rejects = _rejects(spec, path, bad_rows, flags)
+    received = good_df.height + n_bad
     if received == 0:
         warnings.append(f"{path}: table {spec.name} has no rows")
-    if bad_df.height:
+    if n_bad:
         warnings.append(
-            f"{path}: {bad_df.height} of {received} row(s) rejected ({rejects.height} problem(s)); "
+            f"{path}: {n_bad} of {received} row(s) rejected ({rejects.height} problem(s)); "
             "see data_quality_rejects"
         )
     return TableLoad(spec.name, path, good_df, rejects, warnings, received)
