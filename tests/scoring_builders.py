@@ -104,5 +104,6 @@ def plan(yaml_components: str, *, plan_id: str = "p", quota: float | None = None
     """A quarterly plan from the YAML text of its components list."""
     quota_line = f"quota: {quota}\nquota_credit: [new_business]\n" if quota else ""
     return parse_plan(
-        f"plan_id: {plan_id}\nname: {plan_id}\nperiod: quarter\n{quota_line}{extra}components:\n{yaml_components}"
+        f"plan_id: {plan_id}\nname: {plan_id}\nperiod: quarter\n{quota_line}{extra}"
+        f"components:\n{yaml_components}"
     )

@@ -17,7 +17,10 @@ CLAWBACK_180 = (
     "  - {id: nb, kind: commission, applies_to: [new_business], tiers: [{from: 0.0, rate: 0.10}],\n"
     "     clawback: {window_days: 180, fraction: 1.0}}\n"
 )
-TIERED = "  - {id: nb, kind: commission, applies_to: [new_business], tiers: [{from: 0.0, rate: 0.10}, {from: 1.0, rate: 0.20}]%s}\n"
+TIERED = (
+    "  - {id: nb, kind: commission, applies_to: [new_business],\n"
+    "     tiers: [{from: 0.0, rate: 0.10}, {from: 1.0, rate: 0.20}]%s}\n"
+)
 
 
 def q1_scores(company: Company, as_of=AS_OF) -> dict:
@@ -177,7 +180,7 @@ def test_clawback_line_at_churn_within_window():
 
 
 def test_retention_bonus_pays_when_threshold_reached():
-    bonus = "  - {id: grr, kind: retention_bonus, metric: gross_revenue_retention, threshold: 0.9, amount: 5000}\n"
+    bonus = "  - {id: grr, kind: retention_bonus, threshold: 0.9, amount: 5000}\n"
     company = Company(
         plans=[plan(RENEW_2 + bonus)],
         reps=("R1", "R2"),
