@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 import polars as pl
@@ -76,14 +75,17 @@ def write_company(
     fmt: Format = "parquet",
     target_lines: int | None = None,
     with_lines: bool = True,
-    progress: TextIO | None = sys.stderr,
+    show_progress: bool = True,
 ) -> GenerationSummary:
     """Generate chunk by chunk, appending each table to `out/<table>.<fmt>`; write the plans and manifest.
 
     With `target_lines`, `config.reps` is ignored: full chunks of `config.reps_per_chunk` positions are
     generated until at least that many statement lines (or deals, without lines) have been written.
+    Progress goes to stderr, one line per chunk, unless `show_progress` is off.
     """
     out = Path(out)
+    if target_lines is not None:
+        config = dataclasses.replace(config, reps=config.reps_per_chunk)  # every chunk full-sized
     started = time.perf_counter()
     count_table = "commission_lines" if with_lines else "deals"
     positions = 0
@@ -101,14 +103,14 @@ def write_company(
             positions += config.chunk_positions(chunk)
             n_chunks += 1
             del tables
-            if progress is not None:
+            if show_progress:
                 total = f"/{config.n_chunks}" if target_lines is None else f" (target {target_lines:,})"
                 print(
                     f"chunk {chunk + 1}{total}: {positions:,} positions, "
                     f"{appender.rows.get('deals', 0):,} deals, "
                     f"{appender.rows.get('commission_lines', 0):,} lines, "
                     f"{time.perf_counter() - started:.1f}s",
-                    file=progress,
+                    file=sys.stderr,
                     flush=True,
                 )
         rows = dict(appender.rows)
