@@ -1,0 +1,63 @@
+"""`compscore score`: the scoring engine without Dagster, from a canonical folder to output files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from compscore.cli import main
+from compscore.scoring.scores import PLAN_SCORE_COLUMNS
+
+
+def test_scores_a_folder_and_writes_every_output(canonical_small_dir: Path, tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    assert main(["score", "--input", str(canonical_small_dir), "--out", str(out), "--run-id", "t1"]) == 0
+    for name in (
+        "plan_scores",
+        "pay_attribution",
+        "rep_period_books",
+        "plan_incentive_curves",
+        "plan_outcomes",
+        "pay_reconciliation",
+        "data_quality_rejects",
+        "data_quality_counts",
+    ):
+        assert (out / f"{name}.parquet").is_file(), name
+        assert (out / f"{name}.csv").is_file(), name
+    scores = pl.read_csv(out / "plan_scores.csv")
+    assert scores.columns == PLAN_SCORE_COLUMNS
+    assert set(scores["plan_id"]) == {"hunter-2026", "farmer-2026"}
+    printed = capsys.readouterr().out
+    assert "hunter-2026" in printed and "2026-Q1" in printed
+    reconciliation = pl.read_parquet(out / "pay_reconciliation.parquet")
+    assert reconciliation["given_line_id"].to_list() == ["L0006"]  # the manual adjustment only
+
+
+def test_missing_table_fails_with_a_message_naming_it(canonical_small_copy: Path, tmp_path: Path, capsys):
+    (canonical_small_copy / "deals.csv").unlink()
+    assert main(["score", "--input", str(canonical_small_copy), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "deals" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_broken_plan_fails_with_file_and_line(canonical_small_copy: Path, tmp_path: Path, capsys):
+    plan_file = next((canonical_small_copy / "plans").glob("*.yaml"))
+    plan_file.write_text(plan_file.read_text().replace("period: quarter", "period: fortnight"))
+    assert main(["score", "--input", str(canonical_small_copy), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert plan_file.name in err and "period" in err and "fortnight" in err
+
+
+def test_rejected_rows_are_left_out_and_written(canonical_small_copy: Path, tmp_path: Path):
+    deals = pl.read_csv(canonical_small_copy / "deals.csv", infer_schema=False)
+    deals.with_columns(
+        amount=pl.when(pl.col("deal_id") == "D001").then(pl.lit("-5")).otherwise("amount")
+    ).write_csv(canonical_small_copy / "deals.csv")
+    out = tmp_path / "out"
+    assert main(["score", "--input", str(canonical_small_copy), "--out", str(out)]) == 0
+    rejects = pl.read_parquet(out / "data_quality_rejects.parquet")
+    assert "deal_id=D001" in rejects.filter(pl.col("source_table") == "deals")["row_key"].to_list()
+    attribution = pl.read_parquet(out / "pay_attribution.parquet")
+    assert "D001" not in attribution.filter(pl.col("origin") == "computed")["deal_id"].to_list()
