@@ -68,10 +68,6 @@ class GeneratorConfig:
         return EPOCH + dt.timedelta(days=int(self.quarter_starts()[-1]) - 1)
 
 
-def day_to_date(day: int) -> dt.date:
-    return EPOCH + dt.timedelta(days=int(day))
-
-
 _PLAN_INDEX = {plan_id: i for i, plan_id in enumerate(PLAN_IDS)}
 
 
