@@ -214,16 +214,32 @@ def _check_columns(spec: Table, path: Path, names: list[str], warnings: list[str
         warnings.append(f"{path}: optional column(s) absent, filled: {filled}")
 
 
-def _line_number(is_csv: bool, text_columns: list[str]) -> pl.Expr:
-    """The 1-based file line of each row (see the module notes), from the 0-based row index."""
-    if not is_csv:
+def _newline_count(path: Path) -> tuple[int, bool]:
+    """How many `\\n` a file holds, and whether it ends with one; read in chunks to keep memory flat."""
+    count, last = 0, b""
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            count, last = count + chunk.count(b"\n"), chunk[-1:]
+    return count, last == b"\n"
+
+
+def _line_number(path: Path, records: int, text_columns: list[str]) -> pl.Expr:
+    """The 1-based file line of each row (see the module notes), from the 0-based row index.
+
+    `records` is the number of rows the CSV reader returned, blank ones included. When the file holds one
+    line per record plus the header, a row's line is its index + 2; otherwise some quoted cells span lines,
+    and each row is shifted by the line breaks inside the cells of the rows before it.
+    """
+    if path.suffix != ".csv":
         return (pl.col(_ROW) + 1).cast(pl.Int64)
-    if not text_columns:
+    newlines, ends_with_newline = _newline_count(path)
+    lines = newlines + (0 if ends_with_newline else 1)
+    if lines == records + 1 or not text_columns:
         return (pl.col(_ROW) + 2).cast(pl.Int64)
-    newlines = pl.sum_horizontal(
+    inside = pl.sum_horizontal(
         pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text_columns
     ).cast(pl.Int64)
-    return pl.col(_ROW).cast(pl.Int64) + 2 + newlines.cum_sum() - newlines
+    return pl.col(_ROW).cast(pl.Int64) + 2 + inside.cum_sum() - inside
 
 
 def _row_key(spec: Table, names: list[str]) -> pl.Expr:
@@ -268,6 +284,7 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
     warnings: list[str] = []
     _check_columns(spec, path, names, warnings)
 
+    records = raw.height
     raw = raw.with_row_index(_ROW)
     if is_csv and names:
         blank = raw.select(pl.all_horizontal(pl.col(n).is_null() for n in names)).to_series()
@@ -304,7 +321,7 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
                 pl.col(name).cast(pl.String),
                 f"{name} must be {_expected(column.dtype)}",
             )
-            masks[flag.name] = bad_type
+            masks[flag.name] = bad_type.alias(flag.name)
             flags.append(flag)
         if column.required and column.default is None:
             flag = _Flag(
@@ -315,14 +332,16 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
                 f"{name} is required and must not be empty",
             )
             missing = value.is_null()
-            masks[flag.name] = missing & ~bad_type if bad_type is not None else missing
+            masks[flag.name] = (missing & ~bad_type if bad_type is not None else missing).alias(flag.name)
             flags.append(flag)
     if issues:
         raise LoadError(issues)
 
-    is_bad = pl.Series("bad", [False] * raw.height, pl.Boolean)
-    for mask in masks.values():
-        is_bad = is_bad | mask
+    is_bad = (
+        pl.DataFrame(list(masks.values())).select(pl.any_horizontal(pl.all())).to_series()
+        if masks
+        else pl.select(pl.repeat(False, raw.height, dtype=pl.Boolean)).to_series()
+    )
     good_df = conform(pl.DataFrame(list(parsed.values())).filter(~is_bad), spec.name).collect()
     n_bad = int(is_bad.sum())
     rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
@@ -330,7 +349,8 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
         text_columns = [n for n in names if raw.schema[n] == pl.String]
         bad_rows = (
             raw.with_columns(
-                _line_number(is_csv, text_columns).alias(_LINE), *(m.alias(k) for k, m in masks.items())
+                _line_number(path, records, text_columns).alias(_LINE),
+                *masks.values(),
             )
             .filter(is_bad)
             .with_columns(_row_key(spec, names).alias(_KEY))
