@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 
 from compscore.loaders import LoadError
@@ -20,11 +21,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--run-id", default=None, help="id recorded on data-quality rejects (default: random)"
     )
+    parser.add_argument(
+        "--as-of",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="score as known on this date, YYYY-MM-DD (default: the latest date in the CRM data)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = score_folder(args.input, run_id=args.run_id)
+        result = score_folder(args.input, run_id=args.run_id, as_of=args.as_of)
     except (LoadError, PlanError, BlockingError) as exc:
         print(f"compscore score: cannot score {args.input}:\n{exc}", file=sys.stderr)
         return 2

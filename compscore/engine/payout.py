@@ -374,7 +374,7 @@ def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutR
     )
     lines = (
         lines.with_columns(pl.col("amount").round(2), paid_date=pl.lit(None, pl.Date))
-        .filter(pl.col("amount") != 0)
+        .filter((pl.col("amount") != 0) & (pl.col("earned_date") <= as_of))
         .select(COMMISSION_LINES.column_names)
         .with_columns(origin=pl.lit(COMPUTED))
         .sort("earned_date", "line_id")

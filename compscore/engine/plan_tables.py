@@ -13,13 +13,24 @@ HORIZON_DAYS = 365
 """Reference horizon H of SPEC section 4 for the contingency of new-business pay."""
 
 
+def deferred_contingency(component: Component, horizon_days: int = HORIZON_DAYS) -> float:
+    """How contingent the deferred part is: min(t/H, 1)."""
+    return min(component.deferral.release_after_days / horizon_days, 1.0) if component.deferral else 0.0
+
+
+def kept_contingency(component: Component, horizon_days: int = HORIZON_DAYS) -> float:
+    """How contingent the part paid at close is, through the clawback: f·min(w/H, 1)."""
+    if not component.clawback:
+        return 0.0
+    return component.clawback.fraction * min(component.clawback.window_days / horizon_days, 1.0)
+
+
 def contingency(component: Component, horizon_days: int = HORIZON_DAYS) -> float:
     """c = d·min(t/H, 1) + (1 − d)·f·min(w/H, 1): the share of pay that depends on the customer staying."""
     d = component.deferral.fraction if component.deferral else 0.0
-    t = component.deferral.release_after_days if component.deferral else 0
-    f = component.clawback.fraction if component.clawback else 0.0
-    w = component.clawback.window_days if component.clawback else 0
-    return d * min(t / horizon_days, 1.0) + (1.0 - d) * f * min(w / horizon_days, 1.0)
+    return d * deferred_contingency(component, horizon_days) + (1.0 - d) * kept_contingency(
+        component, horizon_days
+    )
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,8 @@ def plan_tables(plans: Mapping[str, Plan]) -> PlanTables:
                 "deferral_fraction": comp.deferral.fraction if comp.deferral else 0.0,
                 "deferral_days": comp.deferral.release_after_days if comp.deferral else None,
                 "contingency": contingency(comp),
+                "kept_contingency": kept_contingency(comp),
+                "deferred_contingency": deferred_contingency(comp),
             }
             for i in range(max_tiers):
                 tier = comp.tiers[i] if i < len(comp.tiers) else None
@@ -83,6 +96,8 @@ def plan_tables(plans: Mapping[str, Plan]) -> PlanTables:
         "clawback_fraction",
         "deferral_fraction",
         "contingency",
+        "kept_contingency",
+        "deferred_contingency",
     ]
     comp_schema = {
         "plan_id": pl.String,

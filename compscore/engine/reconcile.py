@@ -18,18 +18,29 @@ TOLERANCE = 0.005
 
 
 def reconcile(given: pl.DataFrame, computed: pl.DataFrame, plans: dict[str, Plan]) -> pl.DataFrame:
-    """One row per match key where given and computed pay disagree.
+    """One row per match key where given and computed pay disagree, in the plan periods that have given
+    lines (a period without any is filled with computed lines instead, see `scoring.attribution`).
 
     `status` is `unexplained` (a given line the rules do not imply), `not_in_statements` (pay the rules
     imply that no given line shows) or `amount_differs`; `difference` = given − computed.
     """
+    kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
+
+    def with_plan_period(lines: pl.DataFrame) -> pl.DataFrame:
+        return with_period(lines.lazy().join(kinds, on="plan_id", how="left"), "earned_date").collect()
+
+    given = with_plan_period(given)
+    computed = with_plan_period(computed).join(
+        given.select("plan_id", "period").unique(), on=["plan_id", "period"], how="semi"
+    )
+    keys = [*MATCH_KEY, "period"]
 
     def by_key(lines: pl.DataFrame, name: str) -> pl.DataFrame:
-        return lines.group_by(MATCH_KEY).agg(pl.sum("amount").alias(name), pl.col("line_id").sort().first())
+        return lines.group_by(keys).agg(pl.sum("amount").alias(name), pl.col("line_id").sort().first())
 
     joined = by_key(given, "given_amount").join(
         by_key(computed, "computed_amount"),
-        on=MATCH_KEY,
+        on=keys,
         how="full",
         coalesce=True,
         nulls_equal=True,
@@ -43,20 +54,11 @@ def reconcile(given: pl.DataFrame, computed: pl.DataFrame, plans: dict[str, Plan
         .otherwise(pl.lit("amount_differs"))
     )
     difference = pl.col("given_amount").fill_null(0.0) - pl.col("computed_amount").fill_null(0.0)
-    mismatches = joined.with_columns(difference=difference.round(2)).filter(
-        pl.col("difference").abs() >= TOLERANCE
-    )
-    pt = plan_tables(plans)
     return (
-        with_period(
-            mismatches.with_columns(status=status)
-            .lazy()
-            .join(pt.plans.lazy().select("plan_id", "period_kind"), on="plan_id", how="left"),
-            "earned_date",
-        )
+        joined.with_columns(difference=difference.round(2), status=status)
+        .filter(pl.col("difference").abs() >= TOLERANCE)
         .select(
-            *MATCH_KEY,
-            "period",
+            *keys,
             "status",
             "given_amount",
             "computed_amount",
@@ -65,7 +67,6 @@ def reconcile(given: pl.DataFrame, computed: pl.DataFrame, plans: dict[str, Plan
             pl.col("line_id_computed").alias("computed_line_id"),
         )
         .sort("earned_date", "rep_id", "component_id")
-        .collect()
     )
 
 

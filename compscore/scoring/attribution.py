@@ -1,10 +1,11 @@
 """Pay attribution: each statement line with its channel and contingency (SPEC sections 4 and 6).
 
-Channels follow SPEC section 4, applied to the line's component kind and its deal's type:
-commission and spiff pay on new business is same-day, except a share c (the component's contingency)
-that counts as retention; pay on renewal or expansion and retention bonuses are retention; referral
-bonuses are referral. Clawback and adjustment lines are kept apart (channel `clawback` / `adjustment`)
-and do not enter the realized shares.
+Channels follow SPEC section 4, applied to the line's component kind and its deal's type. Commission
+and spiff pay on new business is same-day, except a contingent share that counts as retention:
+f·min(w/H, 1) of a line paid at close (the clawback's reach) and min(t/H, 1) of a deferral release,
+which together make up the component's contingency c of SPEC section 4. Pay on renewal or expansion
+and retention bonuses are retention; referral bonuses are referral. Clawback and adjustment lines are
+kept apart (channel `clawback` / `adjustment`) and do not enter the realized shares.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
     `period` is the plan period of the line's earned date; `deal_period_start` the period in which the
     line's deal closed (clawbacks are reported against the period whose pay they take back).
     """
-    components = pt.components.select("plan_id", "component_id", "kind", "contingency")
+    components = pt.components.select(
+        "plan_id", "component_id", "kind", "kept_contingency", "deferred_contingency"
+    )
     deals = data.deals.select("deal_id", "deal_type", pl.col("close_date").alias("deal_close_date"))
     joined = (
         lines.lazy()
@@ -69,8 +72,13 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
         .then(pl.lit("same_day"))
         .otherwise(pl.lit("retention"))
     )
+    line_contingency = (
+        pl.when(pl.col("line_type") == "deferral_release")
+        .then(pl.col("deferred_contingency"))
+        .otherwise(pl.col("kept_contingency"))
+    )
     contingency = (
-        pl.when((pl.col("kind") == "commission") & is_new_business).then(pl.col("contingency")).otherwise(0.0)
+        pl.when((pl.col("kind") == "commission") & is_new_business).then(line_contingency).otherwise(0.0)
     )
     attributed = joined.with_columns(channel=channel, contingency=contingency.fill_null(0.0))
     amount = pl.col("amount")

@@ -17,7 +17,7 @@ from compscore.dataset import CanonicalData
 from compscore.engine.payout import PayoutResult, compute_payout
 from compscore.engine.periods import next_period_start
 from compscore.engine.plan_tables import PlanTables, plan_tables
-from compscore.engine.reconcile import reconcile
+from compscore.engine.reconcile import reconcile, reconciliation_totals
 from compscore.scoring import bootstrap
 from compscore.scoring.attribution import pay_attribution, realized_by_plan_period, statement_lines
 from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
@@ -57,6 +57,7 @@ class ScoreTables:
             "plan_incentive_curves": self.plan_incentive_curves,
             "plan_outcomes": self.plan_outcomes,
             "pay_reconciliation": self.pay_reconciliation,
+            "pay_reconciliation_totals": reconciliation_totals(self.pay_reconciliation),
         }
 
 
