@@ -99,7 +99,7 @@ def _expected(dtype: pl.DataType) -> str:
 def _int_from_float(f: pl.Series) -> pl.Series:
     """`f` as Int64 where it is an exact whole number (e.g. `12.0`), else null."""
     exact = f.is_finite() & (f == f.round(0)) & (f.abs() < _MAX_EXACT_INT)
-    return pl.select(pl.when(exact).then(f.cast(pl.Int64))).to_series().alias(f.name)
+    return pl.select(pl.when(exact).then(f.cast(pl.Int64, strict=False))).to_series().alias(f.name)
 
 
 def _parse_text(text: pl.Series, target: pl.DataType) -> pl.Series:
