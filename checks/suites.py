@@ -126,3 +126,10 @@ def run_suite(
                 out.partial_unexpected += [str(v) for v in r.result.get("partial_unexpected_list", [])[:room]]
         del chunk
     return [outcomes[r.name] for r in rules]
+
+
+def run_all_suites(
+    checks: dict[str, TableCheck], chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> dict[str, list[ExpectationOutcome]]:
+    """GX outcomes for every table whose schema allowed its rules to run (`ValidationResult.checks`)."""
+    return {name: run_suite(check, chunk_rows) for name, check in checks.items() if check.schema_ok}

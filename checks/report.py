@@ -1,0 +1,174 @@
+"""The human-readable validation report: one static HTML page per run, for finance and ops.
+
+Written next to the warehouse as `<dir>/data_quality/<run_id>/index.html` (the run page) and
+`<dir>/data_quality/<run_id>/<table>.html` (one per table check in Dagster), and copied to
+`<dir>/data_quality_report.html` (the latest run). Plain HTML, no scripts, opens from disk.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import polars as pl
+
+from checks.suites import ExpectationOutcome
+from compscore.quality import BlockingFailure, RuleResult, ValidationResult
+
+REPORT_DIR = "data_quality"
+LATEST = "data_quality_report.html"
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; font-size: 14px; }
+th { background: #f3f3f3; }
+.fail { color: #b00020; font-weight: 600; } .ok { color: #1b7f3b; } .warn { color: #a86400; }
+code { font-size: 13px; }
+"""
+
+
+def _e(value: object) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def run_dir(root: str | Path, run_id: str) -> Path:
+    return Path(root) / REPORT_DIR / run_id
+
+
+def _blocking_html(blocking: Sequence[BlockingFailure]) -> str:
+    if not blocking:
+        return "<p class='ok'>No blocking failure: scoring may use the rows that passed.</p>"
+    rows = [[_e(f.table), f"<code>{_e(f.rule)}</code>", _e(f.message)] for f in blocking]
+    return "<p class='fail'>Scoring was stopped by:</p>" + _table(["table", "rule", "why"], rows)
+
+
+def _rules_html(
+    results: Sequence[RuleResult], outcomes: Sequence[ExpectationOutcome] | None, only_failed: bool
+) -> str:
+    by_rule = {(o.table, o.rule): o for o in outcomes or ()}
+    rows = []
+    for r in results:
+        if only_failed and r.success:
+            continue
+        o = by_rule.get((r.table, r.rule))
+        gx = "" if o is None else f"<code>{_e(o.expectation_type)}</code>: {o.unexpected_count}"
+        if o is not None and o.exception:
+            gx += f" <span class='fail'>error: {_e(o.exception)}</span>"
+        status = "<span class='ok'>pass</span>" if r.success else "<span class='fail'>fail</span>"
+        rows.append(
+            [
+                _e(r.table),
+                f"<code>{_e(r.rule)}</code>",
+                _e(r.detail),
+                status,
+                f"{r.unexpected_count} of {r.rows} ({r.unexpected_share:.2%})",
+                "<br>".join(_e(k) for k in r.sample_keys),
+                "<br>".join(_e(v) for v in r.sample_values),
+                gx,
+            ]
+        )
+    if not rows:
+        return "<p class='ok'>Every rule passed.</p>"
+    headers = ["table", "rule", "expected", "result", "failing rows", "e.g. keys", "e.g. values", "GX"]
+    return _table(headers, rows)
+
+
+def _counts_html(counts: pl.DataFrame) -> str:
+    rows = []
+    for row in counts.iter_rows(named=True):
+        balanced = row["received"] == row["passed"] + row["rejected"]
+        rows.append(
+            [_e(row["table"]), *(_e(row[c]) for c in counts.columns[1:]), "yes" if balanced else "<b>NO</b>"]
+        )
+    return _table([*counts.columns, "received = passed + rejected"], rows)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
+        f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>{body}</body></html>"
+    )
+
+
+def render_run_report(
+    result: ValidationResult,
+    outcomes: Mapping[str, Sequence[ExpectationOutcome]] | None = None,
+    status: pl.DataFrame | None = None,
+) -> str:
+    """The run page: blocking failures, counts per table, failed rules with examples, plan statuses."""
+    flat = [o for table in (outcomes or {}).values() for o in table]
+    parts = [
+        f"<p>Run <code>{_e(result.run_id)}</code>. Rules and thresholds: docs/data_quality.md. "
+        "Every rejected row is in the <code>data_quality_rejects</code> table.</p>",
+        "<h2>Blocking failures</h2>",
+        _blocking_html(result.blocking),
+        "<h2>Rows received, passed and rejected</h2>",
+        _counts_html(result.counts),
+        "<h2>Rules that failed</h2>",
+        _rules_html(result.rule_results, flat if outcomes else None, only_failed=True),
+    ]
+    if status is not None and status.height:
+        rows = [[_e(v) for v in row] for row in status.iter_rows()]
+        parts += ["<h2>Data quality status per plan and period</h2>", _table(status.columns, rows)]
+    by_rule = result.rejects.group_by("source_table", "rule").len().sort("source_table", "rule")
+    if by_rule.height:
+        rows = [[_e(t), f"<code>{_e(r)}</code>", _e(n)] for t, r, n in by_rule.iter_rows()]
+        parts += ["<h2>Rejected rows by rule</h2>", _table(["table", "rule", "rows"], rows)]
+    parts += ["<h2>All rules</h2>", _rules_html(result.rule_results, flat if outcomes else None, False)]
+    return _page("Data quality report", "".join(parts))
+
+
+def render_table_report(
+    table: str,
+    run_id: str,
+    results: Sequence[RuleResult],
+    blocking: Sequence[BlockingFailure],
+    outcomes: Sequence[ExpectationOutcome] | None,
+) -> str:
+    body = (
+        f"<p>Run <code>{_e(run_id)}</code>, table <code>{_e(table)}</code>.</p>"
+        + "<h2>Blocking failures</h2>"
+        + _blocking_html(blocking)
+        + "<h2>Rules</h2>"
+        + _rules_html(results, outcomes, only_failed=False)
+    )
+    return _page(f"Data quality: {table}", body)
+
+
+def write_run_report(
+    root: str | Path,
+    result: ValidationResult,
+    outcomes: Mapping[str, Sequence[ExpectationOutcome]] | None = None,
+    status: pl.DataFrame | None = None,
+) -> Path:
+    """Write the run page and refresh the latest-run copy; return the run page's path."""
+    folder = run_dir(root, result.run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "index.html"
+    path.write_text(render_run_report(result, outcomes, status), encoding="utf-8")
+    shutil.copyfile(path, Path(root) / LATEST)
+    return path
+
+
+def write_table_report(
+    root: str | Path,
+    run_id: str,
+    table: str,
+    results: Sequence[RuleResult],
+    blocking: Sequence[BlockingFailure],
+    outcomes: Sequence[ExpectationOutcome] | None,
+) -> Path:
+    folder = run_dir(root, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{table}.html"
+    path.write_text(render_table_report(table, run_id, results, blocking, outcomes), encoding="utf-8")
+    return path

@@ -1,0 +1,64 @@
+"""GX and Polars agree on every rule; chunked GX equals one whole-table run; the HTML report."""
+
+from __future__ import annotations
+
+import pytest
+from test_quality import load_small
+
+from checks.report import LATEST, write_run_report
+from checks.suites import run_all_suites, run_suite, suite_columns
+from compscore.quality import validate
+from compscore.quality.corrupt import corrupt
+from compscore.quality.status import data_quality_status
+
+
+@pytest.fixture(scope="module")
+def corrupted_result():
+    return validate(corrupt(load_small()).data, "run-gx")
+
+
+@pytest.fixture(scope="module")
+def outcomes(corrupted_result):
+    """One GX run per table (GX has a fixed cost of about a second per run, whatever the rows)."""
+    return run_all_suites(corrupted_result.checks)
+
+
+def test_gx_and_polars_agree_on_every_rule(corrupted_result, outcomes):
+    polars_counts = {(r.table, r.rule): r.unexpected_count for r in corrupted_result.rule_results}
+    gx_counts = {(o.table, o.rule): o.unexpected_count for table in outcomes.values() for o in table}
+    assert gx_counts == polars_counts
+    assert sum(gx_counts.values()) == 28
+    assert not [o for table in outcomes.values() for o in table if o.exception]
+
+
+def test_chunked_run_equals_whole_table_run(corrupted_result, outcomes):
+    check = corrupted_result.checks["deals"]
+    whole = outcomes["deals"]
+    chunked = run_suite(check, chunk_rows=6)
+    assert [(o.rule, o.unexpected_count) for o in chunked] == [(o.rule, o.unexpected_count) for o in whole]
+    amount = next(o for o in chunked if o.rule == "range:amount")
+    assert amount.partial_unexpected == ["-100.0"]
+
+
+def test_suite_reads_only_what_it_needs(corrupted_result):
+    check = corrupted_result.checks["deals"]
+    cols = suite_columns(check.rules)
+    assert "lead_source" not in cols and "_ok_unique_key_deal_id" in cols and "amount" in cols
+
+
+def test_report_lists_blocking_failures_counts_and_failing_keys(tmp_path, corrupted_result, outcomes):
+    data = load_small()
+    bad = corrupt(data)
+    result = corrupted_result
+    path = write_run_report(tmp_path, result, outcomes, data_quality_status(bad.data, result))
+    page = path.read_text()
+    assert path == tmp_path / "data_quality" / "run-gx" / "index.html"
+    assert (tmp_path / LATEST).read_text() == page
+    assert "deal_id=BAD-D1" in page and "range:amount" in page and "ExpectColumnValuesToBeBetween" in page
+    assert "No blocking failure" in page
+
+    empty = validate(
+        type(data)({**data.tables, "deals": data.deals.clear()}, data.plans, True), "run-blocked"
+    )
+    blocked = write_run_report(tmp_path, empty).read_text()
+    assert "Scoring was stopped by" in blocked and "row_count" in blocked
