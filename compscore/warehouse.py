@@ -5,6 +5,7 @@ Layout of a warehouse folder:
     <root>/<name>.parquet       one file per table (what the pipeline reads back)
     <root>/compscore.duckdb     one table per Parquet file, for finance's SQL tools
     <root>/objects/<name>.pickle  outputs that are not tables (e.g. the parsed plans)
+    <root>/.staging/            temporary files of writes in progress
 
 Writes are atomic: a table is written to a temporary Parquet file, loaded into DuckDB under a temporary
 name and swapped in (drop + rename) inside one transaction, and only then is the temporary Parquet file
@@ -38,6 +39,7 @@ import pyarrow.parquet as pq
 DUCKDB_FILE = "compscore.duckdb"
 LOCK_FILE = ".compscore.duckdb.lock"
 OBJECTS_DIR = "objects"
+STAGING_DIR = ".staging"
 LOCK_TIMEOUT_S = 60.0
 ENV_VAR = "COMPSCORE_WAREHOUSE"
 DEFAULT_DIR = "data/warehouse"
@@ -84,7 +86,7 @@ def write_table(df: pl.DataFrame | pl.LazyFrame, name: str, root: str | Path | N
     folder = resolve_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     final = parquet_path(name, folder)
-    tmp = folder / f".{name}.{os.getpid()}.{uuid.uuid4().hex}.parquet.tmp"
+    tmp = _staging_file(folder, name, "parquet")
     try:
         if isinstance(df, pl.LazyFrame):
             df.sink_parquet(tmp)
@@ -126,6 +128,12 @@ def list_tables(root: str | Path | None = None) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
 
 
+def list_objects(root: str | Path | None = None) -> list[str]:
+    """Names of the stored non-table outputs, sorted."""
+    folder = resolve_dir(root) / OBJECTS_DIR
+    return sorted(p.stem for p in folder.glob("*.pickle")) if folder.is_dir() else []
+
+
 def row_count(name: str, root: str | Path | None = None) -> int:
     return pq.ParquetFile(parquet_path(name, root)).metadata.num_rows
 
@@ -145,7 +153,7 @@ def write_object(obj: Any, name: str, root: str | Path | None = None) -> Path:
     folder = resolve_dir(root) / OBJECTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{_checked(name)}.pickle"
-    tmp = folder / f".{name}.{os.getpid()}.{uuid.uuid4().hex}.pickle.tmp"
+    tmp = _staging_file(resolve_dir(root), name, "pickle")
     try:
         with tmp.open("wb") as fh:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
@@ -212,6 +220,17 @@ def _connect(path: Path, read_only: bool) -> Iterator[duckdb.DuckDBPyConnection]
         yield con
     finally:
         con.close()
+
+
+def _staging_file(folder: Path, name: str, suffix: str) -> Path:
+    """A fresh temporary path in `<root>/.staging/`, on the same file system as the final file.
+
+    A failed streaming write can leave its file behind (Polars may create it after raising), so
+    temporary files live apart from the tables and a failed write removes what it can.
+    """
+    staging = folder / STAGING_DIR
+    staging.mkdir(parents=True, exist_ok=True)
+    return staging / f"{name}.{os.getpid()}.{uuid.uuid4().hex}.{suffix}"
 
 
 def _checked(name: str) -> str:

@@ -30,6 +30,11 @@ def _duckdb_rows(root: Path, name: str) -> list[tuple]:
         return con.execute(f'select * from "{name}" order by 1').fetchall()
 
 
+def _entries(root: Path) -> list[str]:
+    """The warehouse folder's visible entries (hidden: the lock file and the staging folder)."""
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith("."))
+
+
 def test_write_then_read_round_trips_parquet_and_duckdb(tmp_path: Path) -> None:
     df = _frame(3)
     written = warehouse.write_table(df, "deals", tmp_path)
@@ -55,8 +60,8 @@ def test_lazy_frames_are_streamed_and_tables_replaced(tmp_path: Path) -> None:
     assert warehouse.read_table("deals", tmp_path)["deal_id"].to_list() == ["D007", "D008"]
     assert [r[0] for r in _duckdb_rows(tmp_path, "deals")] == ["D007", "D008"]
     assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 2}
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert leftovers == []
+    assert _entries(tmp_path) == ["compscore.duckdb", "deals.parquet"]
+    assert list((tmp_path / warehouse.STAGING_DIR).iterdir()) == []
 
 
 def test_failure_inside_the_duckdb_swap_keeps_the_previous_table(
@@ -85,7 +90,8 @@ def test_failure_inside_the_duckdb_swap_keeps_the_previous_table(
     assert (tmp_path / "deals.parquet").read_bytes() == before_parquet
     assert [r[0] for r in _duckdb_rows(tmp_path, "deals")] == ["D000", "D001", "D002", "D003"]
     assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4}
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert _entries(tmp_path) == ["compscore.duckdb", "deals.parquet"]
+    assert list((tmp_path / warehouse.STAGING_DIR).iterdir()) == []
 
 
 def test_failure_while_writing_parquet_keeps_the_previous_table(tmp_path: Path) -> None:
@@ -97,7 +103,7 @@ def test_failure_while_writing_parquet_keeps_the_previous_table(tmp_path: Path) 
 
     assert warehouse.read_table("deals", tmp_path).equals(_frame(4))
     assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4}
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert _entries(tmp_path) == ["compscore.duckdb", "deals.parquet"]
 
 
 def _write_many(root: str, worker: int) -> None:

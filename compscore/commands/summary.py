@@ -56,6 +56,9 @@ def render_summary(root: Path) -> str:
         db_rows = in_duckdb.get(name)
         db_note = "missing" if db_rows is None else ("ok" if db_rows == rows else f"{db_rows} rows (differs)")
         lines.append(f"{name:<{width}}  {rows:>10,}  {db_note}")
+    objects = warehouse.list_objects(root)
+    if objects:
+        lines += ["", "other outputs: " + ", ".join(objects)]
     if "plan_scores" in tables:
         lines += ["", "plan_scores (Same-Day Index: 100 = pay rewards nothing but the close)", ""]
         lines.append(_format_scores(warehouse.read_table("plan_scores", root)))

@@ -1,0 +1,53 @@
+"""The one place that assembles the Dagster `Definitions` of compscore.
+
+Every module in the `assets` and `checks` packages is picked up automatically: adding an asset or a check
+means adding a module there, nothing here. Resources come from the environment (see pipelines.resources).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+import dagster as dg
+
+import assets
+import checks
+from pipelines.io_managers import warehouse_io_manager
+from pipelines.jobs import JOBS
+from pipelines.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
+
+MAX_CONCURRENT_STEPS = 2
+
+
+def package_modules(package: ModuleType) -> list[ModuleType]:
+    """Every module of a package (not recursing into sub-packages' private modules), imported, sorted."""
+    names = sorted(
+        info.name
+        for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
+        if not info.name.rsplit(".", 1)[-1].startswith("_")
+    )
+    return [importlib.import_module(name) for name in names]
+
+
+def build_definitions(
+    source: SourceFolder | None = None, warehouse: Warehouse | None = None
+) -> dg.Definitions:
+    """The project's Definitions; tests pass their own source folder and warehouse."""
+    asset_modules = package_modules(assets)
+    check_modules = package_modules(checks)
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules(asset_modules),
+        asset_checks=dg.load_asset_checks_from_modules([*asset_modules, *check_modules]),
+        jobs=JOBS,
+        resources={
+            "source": source or source_from_env(),
+            "warehouse": warehouse or warehouse_from_env(),
+            "io_manager": warehouse_io_manager,
+        },
+        executor=dg.multiprocess_executor.configured({"max_concurrent": MAX_CONCURRENT_STEPS}),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,57 @@
+"""The warehouse IO manager: asset outputs to Parquet + DuckDB, inputs back from Parquet.
+
+Polars frames (eager or lazy) become warehouse tables named after the asset; any other output (the parsed
+plans) is pickled into the warehouse's `objects/` folder. An input annotated `pl.LazyFrame` is scanned
+lazily; otherwise tables are read eagerly.
+
+The IO manager takes its folder from the `warehouse` resource, so overriding that resource's `path` in a
+run's config moves both the assets that use the resource and every stored output.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from compscore import warehouse
+from pipelines.metadata import frame_metadata
+
+
+def table_name(key: dg.AssetKey) -> str:
+    """The warehouse table of an asset: its key, path parts joined by `__`."""
+    return "__".join(key.path)
+
+
+class WarehouseIOManager(dg.IOManager):
+    """Stores each asset as `<warehouse>/<asset>.parquet` and as table `<asset>` in compscore.duckdb."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        name = table_name(context.asset_key)
+        if isinstance(obj, pl.DataFrame | pl.LazyFrame):
+            written = warehouse.write_table(obj, name, self.root)
+            context.add_output_metadata(frame_metadata(written))
+        else:
+            path = warehouse.write_object(obj, name, self.root)
+            context.add_output_metadata({"dagster/uri": dg.MetadataValue.path(str(path))})
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        name = table_name(context.asset_key)
+        if context.dagster_type.typing_type is pl.LazyFrame:
+            return warehouse.scan_table(name, self.root)
+        if warehouse.has_table(name, self.root):
+            return warehouse.read_table(name, self.root)
+        return warehouse.read_object(name, self.root)
+
+
+@dg.io_manager(
+    required_resource_keys={"warehouse"},
+    description="Parquet file per asset plus one table per asset in the warehouse's compscore.duckdb.",
+)
+def warehouse_io_manager(init_context: dg.InitResourceContext) -> WarehouseIOManager:
+    return WarehouseIOManager(init_context.resources.warehouse.directory)

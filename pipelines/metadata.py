@@ -1,0 +1,77 @@
+"""Materialisation metadata shared by every asset: column schemas, row counts, owners, kinds.
+
+Asset modules call `table_schema(compscore.schema.DEALS)` for definition-time schemas; the warehouse IO
+manager attaches `frame_metadata(...)` to every materialisation, so the UI always shows the schema and the
+row count actually written.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from compscore.schema import TABLES_BY_NAME, Table
+from compscore.warehouse import WrittenTable
+
+KINDS: set[str] = {"polars", "duckdb"}
+"""Kinds of every table asset: computed with Polars, stored in the DuckDB warehouse (and Parquet)."""
+DATA_ENGINEERING: list[str] = ["team:data-engineering"]
+FINANCE: list[str] = ["team:finance"]
+RAW_PREFIX = "raw_"
+
+
+def table_schema(table: Table) -> dg.TableSchema:
+    """The Dagster column schema of a canonical table, with its descriptions and constraints."""
+    columns = []
+    for c in table.columns:
+        other = []
+        if c.allowed:
+            other.append("one of " + ", ".join(c.allowed))
+        if c.min_value is not None:
+            other.append(f">= {c.min_value:g}")
+        if c.max_value is not None:
+            other.append(f"<= {c.max_value:g}")
+        if c.references is not None:
+            other.append(f"references {c.references.ref_table}.{c.references.ref_column}")
+        columns.append(
+            dg.TableColumn(
+                name=c.name,
+                type=str(c.dtype),
+                description=c.description or None,
+                constraints=dg.TableColumnConstraints(
+                    nullable=not c.required,
+                    unique=table.key == (c.name,),
+                    other=other,
+                ),
+            )
+        )
+    return dg.TableSchema(columns=columns)
+
+
+def canonical_table_for(asset_name: str) -> Table | None:
+    """The canonical table an asset holds (`raw_deals` and `deals` both hold `deals`), if any."""
+    name = asset_name.removeprefix(RAW_PREFIX)
+    return TABLES_BY_NAME.get(name)
+
+
+def frame_schema(schema: pl.Schema, canonical: Table | None = None) -> dg.TableSchema:
+    """The Dagster column schema of a written frame; descriptions come from the canonical table if any."""
+    described = {c.name: c.description for c in canonical.columns} if canonical else {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=name, type=str(dtype), description=described.get(name) or None)
+            for name, dtype in schema.items()
+        ]
+    )
+
+
+def frame_metadata(written: WrittenTable) -> dict[str, dg.MetadataValue]:
+    """Metadata of one table materialisation: schema, row count, where to find it."""
+    return {
+        "dagster/column_schema": dg.MetadataValue.table_schema(
+            frame_schema(written.schema, canonical_table_for(written.name))
+        ),
+        "dagster/row_count": dg.MetadataValue.int(written.row_count),
+        "dagster/uri": dg.MetadataValue.path(str(written.parquet_path)),
+        "duckdb": dg.MetadataValue.md(f"`{written.duckdb_path}`, table `{written.name}`"),
+    }

@@ -1,0 +1,80 @@
+"""The Dagster Definitions load, and every asset is documented, grouped, owned and kinded."""
+
+import dagster as dg
+import pytest
+
+import assets.raw
+from compscore.schema import TABLES
+from pipelines.definitions import build_definitions, defs, package_modules
+
+GROUPS = {"raw", "validated", "marts", "scores"}
+JOBS = ("full_refresh", "validation_only", "scoring_only")
+
+
+@pytest.fixture(scope="module")
+def specs() -> list[dg.AssetSpec]:
+    return list(defs.resolve_all_asset_specs())
+
+
+def test_definitions_load_with_every_job() -> None:
+    dg.Definitions.validate_loadable(defs)
+    for name in JOBS:
+        assert defs.resolve_job_def(name).name == name
+
+
+def test_every_module_of_assets_is_picked_up() -> None:
+    import assets
+
+    assert assets.raw in package_modules(assets)
+
+
+def test_raw_layer_has_one_asset_per_canonical_table(specs: list[dg.AssetSpec]) -> None:
+    raw = {s.key.to_user_string() for s in specs if s.group_name == "raw"}
+    expected = {f"raw_{t.name}" for t in TABLES} | {"raw_plans", "raw_load_rejects"}
+    assert expected <= raw
+    assert len(expected) == 9
+
+
+def test_every_asset_is_described_grouped_owned_and_kinded(specs: list[dg.AssetSpec]) -> None:
+    problems = []
+    for s in specs:
+        name = s.key.to_user_string()
+        if not (s.description and len(s.description) > 20):
+            problems.append(f"{name}: no description")
+        if s.group_name not in GROUPS:
+            problems.append(f"{name}: group {s.group_name!r} not one of {sorted(GROUPS)}")
+        if not s.owners:
+            problems.append(f"{name}: no owners")
+        if not s.kinds:
+            problems.append(f"{name}: no kinds")
+    assert problems == []
+
+
+def test_raw_tables_declare_their_canonical_column_schema(specs: list[dg.AssetSpec]) -> None:
+    by_name = {s.key.to_user_string(): s for s in specs}
+    schema = by_name["raw_deals"].metadata["dagster/column_schema"]
+    assert [c.name for c in schema.columns] == [c.name for c in assets.raw.TABLES[3].columns]
+    amount = next(c for c in schema.columns if c.name == "amount")
+    assert amount.constraints.nullable is False
+    assert by_name["raw_deals"].kinds == {"polars", "duckdb"}
+
+
+def test_jobs_select_by_group(specs: list[dg.AssetSpec]) -> None:
+    def keys(job: str) -> set[str]:
+        return {k.to_user_string() for k in defs.resolve_job_def(job).asset_layer.executable_asset_keys}
+
+    by_group: dict[str, set[str]] = {}
+    for s in specs:
+        by_group.setdefault(s.group_name, set()).add(s.key.to_user_string())
+    assert keys("full_refresh") == {s.key.to_user_string() for s in specs}
+    assert keys("validation_only") == by_group["raw"] | by_group.get("validated", set())
+    assert keys("scoring_only") == by_group.get("marts", set()) | by_group.get("scores", set())
+
+
+def test_resources_default_to_the_sample_and_the_git_ignored_warehouse(monkeypatch) -> None:
+    monkeypatch.delenv("COMPSCORE_SOURCE", raising=False)
+    monkeypatch.delenv("COMPSCORE_WAREHOUSE", raising=False)
+    resources = build_definitions().resources
+    assert resources["source"].path == "data/sample"
+    assert resources["warehouse"].path == "data/warehouse"
+    assert resources["source"].directory.parts[-2:] == ("data", "sample")

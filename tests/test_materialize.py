@@ -1,0 +1,133 @@
+"""Materialise the assets on the small canonical fixture into a temporary warehouse."""
+
+import re
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+from assets.raw import raw_source
+from compscore import warehouse
+from compscore.commands.summary import render_summary
+from compscore.schema import DEALS, TABLES
+from pipelines.definitions import build_definitions
+from pipelines.io_managers import warehouse_io_manager
+from pipelines.resources import SourceFolder, Warehouse
+
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
+
+
+def _data_lines(csv: Path) -> int:
+    """Data rows of a CSV counted as text: non-blank lines after the header."""
+    return sum(1 for line in csv.read_text().splitlines()[1:] if line.strip())
+
+
+def _materialize_raw(source: Path, wh: Path) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [raw_source],
+        resources={
+            "source": SourceFolder(path=str(source)),
+            "warehouse": Warehouse(path=str(wh)),
+            "io_manager": warehouse_io_manager,
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def raw_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dg.ExecuteInProcessResult, Path]:
+    """One materialisation of the raw layer on the fixture, shared by the tests that only read it."""
+    wh = tmp_path_factory.mktemp("warehouse")
+    return _materialize_raw(FIXTURE, wh), wh
+
+
+def test_raw_tables_land_in_duckdb_with_the_source_row_counts(raw_run) -> None:
+    result, tmp_path = raw_run
+
+    assert result.success
+    expected = {f"raw_{t.name}": _data_lines(FIXTURE / f"{t.name}.csv") for t in TABLES}
+    assert expected["raw_deals"] == 8
+    counts = warehouse.duckdb_row_counts(tmp_path)
+    assert {k: counts[k] for k in expected} == expected
+    assert counts["raw_load_rejects"] == 0
+    assert sorted(warehouse.read_object("raw_plans", tmp_path)) == ["farmer-2026", "hunter-2026"]
+
+
+def test_materialisation_metadata_has_row_count_and_column_schema(raw_run) -> None:
+    result, _ = raw_run
+
+    [event] = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey("raw_deals")
+    ]
+    metadata = event.materialization.metadata
+    assert metadata["dagster/row_count"].value == 8
+    assert [c.name for c in metadata["dagster/column_schema"].schema.columns] == DEALS.column_names
+    assert metadata["rows_received"].value == 8
+
+
+def test_bad_cells_go_to_raw_load_rejects_and_the_rest_flows(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
+    deals = pl.read_csv(source / "deals.csv", infer_schema=False)
+    broken = deals.with_columns(
+        pl.when(pl.col("deal_id") == "D003").then(pl.lit("lots")).otherwise(pl.col("amount")).alias("amount")
+    )
+    broken.write_csv(source / "deals.csv")
+
+    assert _materialize_raw(source, tmp_path / "wh").success
+
+    raw_deals = warehouse.read_table("raw_deals", tmp_path / "wh")
+    rejects = warehouse.read_table("raw_load_rejects", tmp_path / "wh")
+    assert raw_deals.height == 7
+    assert "D003" not in raw_deals["deal_id"].to_list()
+    assert rejects.select("source_table", "row_key", "offending_values").rows() == [
+        ("deals", "deal_id=D003", "lots")
+    ]
+
+
+def test_a_missing_required_table_fails_the_run_naming_it(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
+    (source / "reps.csv").unlink()
+
+    with pytest.raises(Exception, match="required table reps is missing"):
+        _materialize_raw(source, tmp_path / "wh")
+    assert warehouse.list_tables(tmp_path / "wh") == []
+
+
+def test_run_config_moves_the_warehouse(tmp_path: Path) -> None:
+    defs = build_definitions(SourceFolder(path=str(FIXTURE)), Warehouse(path=str(tmp_path / "default")))
+    job = defs.resolve_job_def("validation_only")
+    moved = tmp_path / "moved"
+    result = job.execute_in_process(
+        run_config={"resources": {"warehouse": {"config": {"path": str(moved)}}}},
+        asset_selection=list(raw_source.keys),
+    )
+
+    assert result.success
+    assert warehouse.row_count("raw_deals", moved) == 8
+    assert not (tmp_path / "default").exists()
+
+
+def test_summary_lists_tables_and_rows(raw_run) -> None:
+    _, tmp_path = raw_run
+    text = render_summary(tmp_path)
+
+    assert re.search(r"^raw_deals +8  ok$", text, flags=re.M)
+    assert re.search(r"^raw_load_rejects +0  ok$", text, flags=re.M)
+    assert "other outputs: raw_plans" in text
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        assert con.execute("select count(*) from raw_reps").fetchone() == (3,)
+
+
+@pytest.mark.slow
+def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
+    defs = build_definitions(SourceFolder(path=str(FIXTURE)), Warehouse(path=str(tmp_path)))
+    result = defs.resolve_job_def("full_refresh").execute_in_process(instance=dg.DagsterInstance.ephemeral())
+
+    assert result.success
+    stored = set(warehouse.list_tables(tmp_path)) | set(warehouse.list_objects(tmp_path))
+    expected = {s.key.to_user_string() for s in defs.resolve_all_asset_specs()}
+    assert expected - stored == set()
