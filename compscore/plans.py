@@ -7,6 +7,7 @@ A plan file is parsed twice: once to plain values with `yaml.safe_load`, once to
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,12 +186,15 @@ class _Checker:
     def date(self, value: Any, path: Sequence[str | int]) -> dt.date | None:
         if value is None:
             return None
-        if isinstance(value, dt.date):
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
             return value
         try:
+            if isinstance(value, dt.datetime):
+                raise ValueError("a timestamp is not a date")
             return dt.date.fromisoformat(str(value))
         except ValueError:
-            self.fail(path, f"expected a date YYYY-MM-DD, got {value!r}")
+            shown = value.isoformat(sep=" ") if isinstance(value, dt.datetime) else repr(value)
+            self.fail(path, f"expected a date YYYY-MM-DD, got {shown}")
             return None
 
 
@@ -199,6 +203,8 @@ def _read_tiers(ck: _Checker, value: Any, path: list[str | int]) -> tuple[Tier, 
         ck.fail(path, "expected a non-empty list of {from, rate} tiers")
         return ()
     tiers: list[Tier] = []
+    starts: list[tuple[int, float]] = []
+    """(index in the file, from) of every tier whose `from` is valid, to check their order."""
     for i, raw in enumerate(value):
         item = ck.mapping(raw, [*path, i], {"from", "rate"})
         if "from" not in item or "rate" not in item:
@@ -206,16 +212,17 @@ def _read_tiers(ck: _Checker, value: Any, path: list[str | int]) -> tuple[Tier, 
             continue
         start = ck.number(item["from"], [*path, i, "from"], lo=0.0)
         rate = ck.number(item["rate"], [*path, i, "rate"], lo=0.0, hi=1.0)
+        if start is not None:
+            starts.append((i, start))
         if start is not None and rate is not None:
             tiers.append(Tier(start, rate))
-    if tiers and tiers[0].from_attainment != 0.0:
-        ck.fail([*path, 0, "from"], "the first tier must start at 0.0")
-    for i in range(1, len(tiers)):
-        if tiers[i].from_attainment <= tiers[i - 1].from_attainment:
+    if starts and starts[0] != (0, 0.0):
+        ck.fail([*path, starts[0][0], "from"], "the first tier must start at 0.0")
+    for (_, previous), (i, start) in itertools.pairwise(starts):
+        if start <= previous:
             ck.fail(
                 [*path, i, "from"],
-                f"tiers overlap: from {tiers[i].from_attainment} does not start above the previous "
-                f"tier's from {tiers[i - 1].from_attainment}",
+                f"tiers overlap: from {start} does not start above the previous tier's from {previous}",
             )
     return tuple(tiers)
 
@@ -290,11 +297,26 @@ def _read_component(ck: _Checker, raw: Any, path: list[str | int]) -> Component 
     return Component(**fields)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def parse_plan(text: str, file: str = "<plan>") -> Plan:
     """Parse and validate one plan document; raise `PlanError` listing every located problem."""
     try:
         root = yaml.compose(text)
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -335,11 +335,6 @@ def test_read_plans_reports_the_issues_of_every_file(tmp_path):
 # --- known bugs in compscore/plans.py (reported to the lead; not ours to fix) ---------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plans._read_tiers drops a tier with a bad rate, then checks order on the remaining list and "
-    "reports indices of that shorter list: the first-tier and overlap issues point at the wrong tier/line",
-)
 def test_tier_issues_point_at_the_right_tier_after_a_bad_rate():
     text = (
         MINIMAL.replace("{from: 0.0, rate: 0.1}", "{from: 0.0, rate: 2.0}")
@@ -353,12 +348,6 @@ def test_tier_issues_point_at_the_right_tier_after_a_bad_rate():
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="plans._Checker.date accepts a YAML timestamp as a date (datetime is a date subclass); comparing "
-    "it with a date end raises TypeError instead of a located PlanError",
-)
 def test_effective_timestamp_is_rejected_with_a_location():
     text = MINIMAL.replace(
         "period: month", "period: month\neffective: {start: 2026-01-01 10:00:00, end: 2026-12-31}"
@@ -367,11 +356,6 @@ def test_effective_timestamp_is_rejected_with_a_location():
     assert _error(text) == "plan.yaml:3: effective.start: expected a date YYYY-MM-DD, got 2026-01-01 10:00:00"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="duplicate mapping keys are invalid YAML, but yaml.safe_load keeps the last one silently, so "
-    "`quota: 1` then `quota: 2` gives quota 2 with no error",
-)
 def test_duplicate_key_is_rejected():
     text = MINIMAL.replace("period: month", "period: month\nquota: 1000\nquota: 2000")
 
