@@ -20,6 +20,9 @@ Decisions the SPEC leaves open:
 - CSV cells are read as text, then each column is parsed strictly: dates are ISO `YYYY-MM-DD`; numbers and
   dates may carry surrounding spaces; a whole number may be written `12.0`; empty cells are null. A row
   whose cells are all empty (a blank line) holds no data and is skipped.
+- Parquet columns already of the canonical dtype are taken as they are (only required columns are checked
+  for nulls, and floats for NaN/infinity); other dtypes are cast: Int32 -> Int64, a whole float -> Int64,
+  a datetime -> its date, text -> parsed as in a CSV. A value that does not convert is a type reject.
 - `source_line` is the 1-based line of the row in a CSV (header = line 1; quoted cells spanning several
   lines are counted), and the 1-based row number in a Parquet file.
 - Unknown columns are ignored with a warning; absent optional columns are filled with their default (or
