@@ -31,15 +31,21 @@ def import_source(
     if kind == "salesforce":
         from compscore.adapters.salesforce import import_salesforce
 
-        return import_salesforce(location, mapping_path, plans_dir=plans_dir, assignments_csv=assignments_csv)
+        return import_salesforce(
+            location, mapping_path=mapping_path, plans_dir=plans_dir, assignments_csv=assignments_csv
+        )
     if kind == "hubspot":
         from compscore.adapters.hubspot import import_hubspot
 
-        return import_hubspot(location, mapping_path, plans_dir=plans_dir, assignments_csv=assignments_csv)
+        return import_hubspot(
+            location, mapping_path=mapping_path, plans_dir=plans_dir, assignments_csv=assignments_csv
+        )
     if kind == "maven":
         from compscore.adapters.maven import import_maven
 
-        return import_maven(location, mapping_path, plans_dir=plans_dir, assignments_csv=assignments_csv)
+        return import_maven(
+            location, mapping_path=mapping_path, plans_dir=plans_dir, assignments_csv=assignments_csv
+        )
     if kind == "postgres":
         from compscore.adapters.postgres import import_postgres
 

@@ -17,6 +17,7 @@ from compscore.adapters.errors import SourceError, SourceIssue
 from compscore.adapters.mapping import PlanAssignmentRule, SourceMapping
 from compscore.adapters.readers import LINE, ExportFile, find_file, read_export
 from compscore.adapters.transform import map_table, parse_date, salesforce_id18
+from compscore.canonical_io import Format, write_canonical_dir
 from compscore.dataset import CanonicalData
 from compscore.plans import Plan, read_plans
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES_BY_NAME, conform
@@ -413,3 +414,20 @@ def finish(
         findings=findings,
         warnings=warnings,
     )
+
+
+REPORT_DIR = ".import"
+"""Sub-folder of an imported canonical folder with the import's rejects, findings and warnings (hidden,
+so the canonical loader does not take it for a table)."""
+
+
+def write_result(result: ImportResult, out: str | Path, fmt: Format = "csv") -> Path:
+    """Write the canonical folder (SPEC "On disk") and `OUT/.import/`; return the report folder."""
+    out = Path(out)
+    write_canonical_dir(result.data, out, fmt)
+    report = out / REPORT_DIR
+    report.mkdir(parents=True, exist_ok=True)
+    result.rejects.write_csv(report / "rejects.csv")
+    result.findings.write_csv(report / "findings.csv")
+    (report / "warnings.txt").write_text("".join(f"{w}\n" for w in result.warnings), encoding="utf-8")
+    return report

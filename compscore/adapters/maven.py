@@ -27,7 +27,15 @@ from typing import Any
 
 import polars as pl
 
-from compscore.adapters.core import ImportResult, MappedSource, empty_rejects, finish, issue_rows, map_exports
+from compscore.adapters.core import (
+    ImportResult,
+    MappedSource,
+    empty_rejects,
+    finish,
+    issue_rows,
+    map_exports,
+    write_result,
+)
 from compscore.adapters.errors import SourceError, SourceIssue
 from compscore.adapters.mapping import SourceMapping, default_mapping_path, load_mapping
 from compscore.adapters.readers import LINE, find_file, read_export
@@ -150,15 +158,17 @@ def derive_churn(deals: pl.DataFrame, silent_days: int) -> pl.DataFrame:
 
 def import_maven(
     location: str | Path,
-    mapping_path: str | Path | None = None,
+    out: str | Path | None = None,
     *,
+    mapping_path: str | Path | None = None,
     plans_dir: str | Path | None = None,
     assignments_csv: str | Path | None = None,
 ) -> ImportResult:
     """Map the Maven CRM folder (sales_pipeline, accounts, products, sales_teams) to canonical data.
 
-    Without `plans_dir`, the mapping's `options.plans_dir` (the example plans in examples/maven/plans,
-    relative to the mapping file) is used.
+    With `out`, also write the canonical folder there (`core.write_result`). Without `plans_dir`, the
+    mapping's `options.plans_dir` (the example plans in examples/maven/plans, relative to the mapping
+    file) is used.
     """
     path = Path(mapping_path or default_mapping_path("maven"))
     mapping = load_mapping(path)
@@ -182,4 +192,6 @@ def import_maven(
     result.warnings.append(
         f"{churn.height} account(s) derived as churned (no won deal in the data's last {silent_days} days)"
     )
+    if out is not None:
+        write_result(result, out)
     return result

@@ -133,7 +133,7 @@ def _salesforce(
             )
     return import_salesforce(
         f"postgresql:{schema}",
-        mapping_path,
+        mapping_path=mapping_path,
         plans_dir=plans_dir,
         assignments_csv=assignments_csv,
         preloaded=exports,

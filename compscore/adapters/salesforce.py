@@ -5,20 +5,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from compscore.adapters.core import ImportResult, finish, map_exports
+from compscore.adapters.core import ImportResult, finish, map_exports, write_result
 from compscore.adapters.mapping import default_mapping_path, load_mapping
 from compscore.adapters.readers import ExportFile
 
 
 def import_salesforce(
     location: str | Path,
-    mapping_path: str | Path | None = None,
+    out: str | Path | None = None,
     *,
+    mapping_path: str | Path | None = None,
     plans_dir: str | Path | None = None,
     assignments_csv: str | Path | None = None,
     preloaded: dict[str, ExportFile] | None = None,
 ) -> ImportResult:
-    """Map a folder of Salesforce exports (Opportunity.csv, Account.csv, User.csv) to canonical data."""
+    """Map a folder of Salesforce exports (Opportunity.csv, Account.csv, User.csv) to canonical data;
+    with `out`, also write the canonical folder there (`core.write_result`)."""
     mapping = load_mapping(mapping_path or default_mapping_path("salesforce"))
     mapped = map_exports(mapping, location, preloaded)
-    return finish(mapping, mapped, plans_dir=plans_dir, assignments_csv=assignments_csv)
+    result = finish(mapping, mapped, plans_dir=plans_dir, assignments_csv=assignments_csv)
+    if out is not None:
+        write_result(result, out)
+    return result

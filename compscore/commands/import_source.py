@@ -13,12 +13,11 @@ import os
 import sys
 from pathlib import Path
 
-from compscore.adapters import SOURCE_KINDS, ImportResult, MappingError, SourceError, import_source
-from compscore.canonical_io import FORMATS, write_canonical_dir
+from compscore.adapters import SOURCE_KINDS, MappingError, SourceError, import_source
+from compscore.adapters.core import write_result
+from compscore.canonical_io import FORMATS
 from compscore.plans import PlanError
 
-REPORT_DIR = ".import"
-"""Sub-folder of the output with the import's rejects, findings and warnings (hidden: not a table)."""
 DEFAULT_URL_ENV = "COMPSCORE_POSTGRES_URL"
 
 
@@ -61,15 +60,6 @@ def _location(args: argparse.Namespace) -> str | None:
     return args.input
 
 
-def write_report(result: ImportResult, out: Path) -> Path:
-    report = out / REPORT_DIR
-    report.mkdir(parents=True, exist_ok=True)
-    result.rejects.write_csv(report / "rejects.csv")
-    result.findings.write_csv(report / "findings.csv")
-    (report / "warnings.txt").write_text("".join(f"{w}\n" for w in result.warnings), encoding="utf-8")
-    return report
-
-
 def run(args: argparse.Namespace) -> int:
     location = _location(args)
     if location is None:
@@ -88,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"compscore import: cannot import {args.kind} source:\n{exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
-    write_canonical_dir(result.data, out, args.format)
-    report = write_report(result, out)
+    report = write_result(result, out, args.format)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     counts = ", ".join(f"{name} {frame.height:,}" for name, frame in result.data.tables.items())
