@@ -332,7 +332,7 @@ def test_read_plans_reports_the_issues_of_every_file(tmp_path):
     ]
 
 
-# --- known bugs in compscore/plans.py (reported to the lead; not ours to fix) ---------------------------
+# --- regressions: bugs found in compscore/plans.py by these tests, fixed in 11e621f ---------------------
 
 
 def test_tier_issues_point_at_the_right_tier_after_a_bad_rate():
