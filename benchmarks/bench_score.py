@@ -1,0 +1,171 @@
+"""Time `compscore score` on generated companies of growing size; print wall time, peak RSS and rows.
+
+For each size N (statement lines), a company is generated once with
+`compscore generate --out CACHE/lines-N --lines N --format parquet` and reused while its
+`.generator.json` is there. Each `compscore score --input CACHE/lines-N --out OUT` runs in its own
+measuring subprocess, so the peak RSS reported is that of the scoring process alone
+(`ru_maxrss` of its only child). Rows are read from the Parquet footers of the inputs and outputs.
+
+    python benchmarks/bench_score.py --sizes 1e6,1e7
+
+Target (SPEC-scale): 10M lines in under 60 s and 8 GB peak, time growing no faster than linearly.
+Run the 10M size alone on a 2-core machine: anything else running skews the wall time (the CPU time,
+user + system, is printed beside it and is less sensitive to a busy machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+MANIFEST = ".generator.json"
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "compscore-bench"
+COMPSCORE = [sys.executable, "-m", "compscore.cli"]
+
+# Runs argv[1:] and prints, as JSON on its last line, the child's wall time, CPU time (user + system)
+# and peak RSS (KiB on Linux).
+MEASURE = """
+import json, resource, subprocess, sys, time
+start = time.perf_counter()
+code = subprocess.run(sys.argv[1:], stdout=sys.stderr).returncode
+wall = time.perf_counter() - start
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu = usage.ru_utime + usage.ru_stime
+print(json.dumps({"returncode": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_kib": usage.ru_maxrss}))
+"""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_kib: int
+    log: Path
+
+    @property
+    def peak_rss_gib(self) -> float:
+        return self.peak_rss_kib / 2**20
+
+
+def parse_sizes(text: str) -> list[int]:
+    """`1e6,1e7` or `1000000,10000000` → [1000000, 10000000]."""
+    sizes = [int(float(part)) for part in text.split(",") if part.strip()]
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive sizes, got {text!r}")
+    return sizes
+
+
+def measured(argv: list[str], log: Path) -> Measurement:
+    """Run `argv` in a fresh measuring process; its output goes to `log`."""
+    with log.open("w", encoding="utf-8") as out:
+        done = subprocess.run(
+            [sys.executable, "-c", MEASURE, *argv], stdout=subprocess.PIPE, stderr=out, text=True, check=False
+        )
+    if done.returncode != 0 or not done.stdout.strip():
+        raise RuntimeError(f"measuring {' '.join(argv)} failed; see {log}")
+    return Measurement(**json.loads(done.stdout.strip().splitlines()[-1]), log=log)
+
+
+def company(cache: Path, lines: int) -> Path:
+    """The cached company of at least `lines` statement lines, generated on first use."""
+    folder = cache / f"lines-{lines}"
+    if (folder / MANIFEST).exists():
+        print(f"using cached {folder}")
+        return folder
+    cache.mkdir(parents=True, exist_ok=True)
+    print(f"generating {folder} ...", flush=True)
+    gen = measured(
+        [
+            *COMPSCORE,
+            "generate",
+            "--out",
+            str(folder),
+            "--lines",
+            str(lines),
+            "--format",
+            "parquet",
+            "--overwrite",
+        ],
+        cache / f"generate-{lines}.log",
+    )
+    if gen.returncode != 0:
+        raise RuntimeError(f"compscore generate failed ({gen.returncode}); see {gen.log}")
+    print(f"generated in {gen.wall_s:.1f} s, peak RSS {gen.peak_rss_gib:.2f} GiB")
+    return folder
+
+
+def parquet_rows(folder: Path) -> dict[str, int]:
+    return {p.stem: pq.read_metadata(p).num_rows for p in sorted(folder.glob("*.parquet"))}
+
+
+def print_rows(title: str, rows: dict[str, int]) -> None:
+    print(f"  {title}:")
+    for name, n in rows.items():
+        print(f"    {name:<28} {n:>12,}")
+
+
+def bench(cache: Path, lines: int, keep_output: bool) -> tuple[int, Measurement]:
+    folder = company(cache, lines)
+    inputs = parquet_rows(folder)
+    out = cache / f"scored-{lines}"
+    shutil.rmtree(out, ignore_errors=True)
+    print(f"scoring {folder} ...", flush=True)
+    run = measured(
+        [*COMPSCORE, "score", "--input", str(folder), "--out", str(out)], cache / f"score-{lines}.log"
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"compscore score failed ({run.returncode}); see {run.log}")
+    actual = inputs.get("commission_lines", lines)
+    print(
+        f"lines={actual:,}: wall {run.wall_s:.1f} s, CPU {run.cpu_s:.1f} s, "
+        f"peak RSS {run.peak_rss_gib:.2f} GiB, {actual / run.wall_s:,.0f} lines/s (log {run.log})"
+    )
+    print_rows("input rows", inputs)
+    print_rows("output rows", parquet_rows(out))
+    if not keep_output:
+        shutil.rmtree(out, ignore_errors=True)
+    return actual, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1e6,1e7"), help="statement lines")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
+    parser.add_argument("--keep-output", action="store_true", help="keep the scored tables under --cache")
+    args = parser.parse_args(argv)
+
+    results = [bench(args.cache, n, args.keep_output) for n in args.sizes]
+    print("\nsummary")
+    print(f"  {'lines':>12} {'wall s':>8} {'CPU s':>8} {'peak GiB':>9} {'µs/line':>8}")
+    for lines, run in results:
+        per_line = 1e6 * run.wall_s / lines
+        print(
+            f"  {lines:>12,} {run.wall_s:>8.1f} {run.cpu_s:>8.1f} {run.peak_rss_gib:>9.2f} {per_line:>8.2f}"
+        )
+    for (n0, r0), (n1, r1) in itertools.pairwise(results):
+        time_ratio, size_ratio = r1.wall_s / r0.wall_s, n1 / n0
+        print(
+            f"  {n0:,} → {n1:,}: time {time_ratio:.2f}× for {size_ratio:.2f}× lines "
+            f"({time_ratio / size_ratio:.2f} of linear)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    code = main()
+    print(f"\nbenchmark finished in {time.perf_counter() - started:.0f} s")
+    sys.exit(code)
