@@ -333,3 +333,22 @@ def test_every_rule_is_documented():
     )
     names = {r.name for spec in TABLES for r in table_rules(spec, refs) if not r.name.startswith("not_null:")}
     assert sorted(n for n in names if f"`{n}`" not in doc) == []
+
+
+def test_real_crm_data_validates_and_balances():
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "maven_crm"
+    if not shared.is_dir():
+        pytest.skip(f"{shared} is not there")
+    maven = pytest.importorskip("compscore.adapters.maven", reason="no Maven CRM adapter")
+    imported = maven.import_maven(shared)
+    result = validate(imported.data, "run-maven", loader_rejects=imported.rejects)
+    assert result.ok, result.blocking
+    assert_balanced(result)
+    deals = result.count("deals")
+    assert deals["passed"] == imported.data.deals.height > 0
+    assert (
+        deals["rejected_by_loader"]
+        == imported.rejects.filter(pl.col("source_table") == "deals")
+        .unique(["source_file", "source_line", "row_key"])
+        .height
+    )

@@ -1,0 +1,136 @@
+"""The `validated` layer: each canonical table's rows that passed data quality, and the quarantine.
+
+One step runs `compscore.quality.validate` on all raw tables together (foreign keys and the cascade need
+them all) and emits one asset per canonical table (named after the table: `deals`, `reps`, ...), plus
+`data_quality_rejects` (every row left out, the loader's and the rules'), `data_quality_counts` (received
+= passed + rejected per table) and `data_quality_status` (ok / warn / fail per plan and period). It also
+writes the run's HTML report next to the warehouse.
+
+A blocking failure fails this step with the table and the rule, so nothing downstream runs and the
+previous outputs stay in the warehouse. (The blocking checks on the raw tables normally stop the run
+before this step; this is the same rule applied again when the checks were not selected.)
+"""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from assets.raw import LOAD_REJECTS, PLANS, raw_asset_name
+from checks.report import write_run_report
+from compscore.dataset import CanonicalData
+from compscore.quality import validate
+from compscore.quality.status import data_quality_status
+from compscore.schema import DATA_QUALITY_REJECTS, TABLES
+from pipelines.metadata import DATA_ENGINEERING, FINANCE, KINDS, table_schema
+from pipelines.resources import Warehouse
+
+GROUP = "validated"
+REJECTS, COUNTS, STATUS = "data_quality_rejects", "data_quality_counts", "data_quality_status"
+
+_OUTS = {
+    **{
+        t.name: dg.AssetOut(
+            group_name=GROUP,
+            owners=DATA_ENGINEERING,
+            kinds=KINDS,
+            dagster_type=Any,
+            description=f"{t.description} Only the rows that passed data quality (docs/data_quality.md).",
+            metadata={"dagster/column_schema": table_schema(t)},
+        )
+        for t in TABLES
+    },
+    REJECTS: dg.AssetOut(
+        group_name=GROUP,
+        owners=[*DATA_ENGINEERING, *FINANCE],
+        kinds=KINDS,
+        dagster_type=Any,
+        description="Every input row left out of scoring: table, row key, rule, offending values, run.",
+        metadata={"dagster/column_schema": table_schema(DATA_QUALITY_REJECTS)},
+    ),
+    COUNTS: dg.AssetOut(
+        group_name=GROUP,
+        owners=DATA_ENGINEERING,
+        kinds=KINDS,
+        dagster_type=Any,
+        description="Rows received, passed and rejected per table (received = passed + rejected).",
+    ),
+    STATUS: dg.AssetOut(
+        group_name=GROUP,
+        owners=[*DATA_ENGINEERING, *FINANCE],
+        kinds=KINDS,
+        dagster_type=Any,
+        description="Per plan and period: input rows, rows rejected, share, and ok / warn / fail.",
+    ),
+}
+
+
+def previous_received(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
+    """Rows received per table by the latest earlier materialisation of each validated asset."""
+    found = {}
+    for spec in TABLES:
+        for record in instance.fetch_materializations(dg.AssetKey(spec.name), limit=5).records:
+            mat = record.asset_materialization
+            if record.run_id == run_id or mat is None or "received" not in mat.metadata:
+                continue
+            found[spec.name] = int(mat.metadata["received"].value)
+            break
+    return found
+
+
+@dg.multi_asset(
+    outs=_OUTS,
+    ins={
+        **{raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), dagster_type=Any) for t in TABLES},
+        LOAD_REJECTS: dg.AssetIn(LOAD_REJECTS, dagster_type=Any),
+        PLANS: dg.AssetIn(PLANS, dagster_type=Any),
+    },
+    can_subset=False,
+)
+def validated(context: dg.AssetExecutionContext, warehouse: Warehouse, **inputs: Any):
+    """Quarantine the rows that fail data quality; emit the clean tables, rejects, counts and status."""
+    tables = {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}
+    data = CanonicalData(
+        tables=tables, plans=inputs[PLANS], given_commission_lines=tables["commission_lines"].height > 0
+    )
+    result = validate(
+        data,
+        context.run_id,
+        loader_rejects=inputs[LOAD_REJECTS],
+        previous_counts=previous_received(context.instance, context.run_id),
+    )
+    status = data_quality_status(data, result)
+    report = write_run_report(warehouse.directory, result, status=status)
+    if result.blocking:
+        raise dg.Failure(
+            description="data quality: scoring stopped by "
+            + "; ".join(f"{f.table}: {f.rule}: {f.message}" for f in result.blocking),
+            metadata={"report": dg.MetadataValue.path(str(report))},
+        )
+    link = dg.MetadataValue.path(str(report))
+    for row in result.counts.iter_rows(named=True):
+        yield dg.Output(
+            result.clean[row["table"]],
+            output_name=row["table"],
+            metadata={
+                **{k: dg.MetadataValue.int(v) for k, v in row.items() if k != "table"},
+                "report": link,
+            },
+        )
+    by_rule = result.rejects.group_by("source_table", "rule").len().sort("source_table", "rule")
+    yield dg.Output(
+        result.rejects,
+        output_name=REJECTS,
+        metadata={
+            "rejects": dg.MetadataValue.int(result.rejects.height),
+            "by_rule": dg.MetadataValue.json({f"{t}.{r}": n for t, r, n in by_rule.iter_rows()}),
+            "report": link,
+        },
+    )
+    yield dg.Output(result.counts, output_name=COUNTS, metadata={"report": link})
+    counts = status.group_by("data_quality_status").len() if status.height else pl.DataFrame()
+    yield dg.Output(
+        status,
+        output_name=STATUS,
+        metadata={"plan_periods_by_status": dg.MetadataValue.json(dict(counts.iter_rows())), "report": link},
+    )

@@ -1,0 +1,159 @@
+"""Dagster asset checks on the raw tables: the data-quality suites of `compscore.quality` run through GX.
+
+One blocking check per raw table (`raw_<table>_quality`), each its own step, so the executor runs them in
+parallel. A check reads its table and `raw_plans` as inputs, and the raw tables its foreign keys point at
+from the warehouse (as inputs they would make the checks wait on each other: a blocking check gates every
+consumer of its asset, and deals and referrals refer to each other). Then it runs
+every rule in Polars and the same suite in GX (in chunks), writes the table's HTML report page, and
+returns an `AssetCheckResult`:
+
+* failed with severity ERROR when a blocking failure is found (schema, no rows, volume drop, a foreign key
+  broken in most rows): the `validated` assets and everything after them do not run, and the earlier
+  outputs stay in the warehouse;
+* failed with severity WARN when only row-level rules fail: those rows are quarantined by `validated`;
+* passed otherwise.
+
+Metadata: every failed expectation with its unexpected count and share, a few failing keys and values,
+and the path of the report page.
+"""
+
+import inspect
+from typing import Any
+
+import dagster as dg
+
+from assets.raw import PLANS, raw_asset_name
+from checks.report import write_table_report
+from checks.suites import ExpectationOutcome, run_suite
+from compscore.quality import References, RuleResult, check_table
+from compscore.quality.blocking import NONEMPTY_TABLES
+from compscore.schema import TABLES, Table
+from pipelines.resources import Warehouse
+
+CHECK_NAME = "quality"
+
+
+def referenced_tables(spec: Table) -> list[str]:
+    """The other canonical tables the table's foreign keys point at, in schema order."""
+    targets = {fk.ref_table for _col, fk in spec.foreign_keys()}
+    return [t.name for t in TABLES if t.name in targets and t.name != spec.name]
+
+
+def previous_row_count(instance: dg.DagsterInstance, asset: str, run_id: str) -> int | None:
+    """Rows of the asset's latest materialisation from another run (for the volume-drop check)."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=5).records
+    for record in records:
+        if record.run_id == run_id or record.asset_materialization is None:
+            continue
+        value = record.asset_materialization.metadata.get("dagster/row_count")
+        if value is not None:
+            return int(value.value)
+    return None
+
+
+def _failed_markdown(results: list[RuleResult], outcomes: dict[str, ExpectationOutcome]) -> str:
+    lines = [
+        "| rule | GX expectation | unexpected | share | e.g. keys | e.g. values |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        if r.success:
+            continue
+        o = outcomes.get(r.rule)
+        gx = f"{o.expectation_type}: {o.unexpected_count}" if o else "(not run)"
+        keys = "; ".join(r.sample_keys).replace("|", "/")
+        values = "; ".join(r.sample_values).replace("|", "/")
+        lines.append(
+            f"| `{r.rule}` | {gx} | {r.unexpected_count} | {r.unexpected_share:.2%} | {keys} | {values} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else "none"
+
+
+def check_metadata(
+    results: list[RuleResult],
+    outcomes: list[ExpectationOutcome],
+    blocking: list[Any],
+    rows: int,
+    report: str,
+) -> dict[str, dg.MetadataValue]:
+    by_rule = {o.rule: o for o in outcomes}
+    failed = [
+        {
+            "rule": r.rule,
+            "expected": r.detail,
+            "unexpected_count": r.unexpected_count,
+            "unexpected_share": round(r.unexpected_share, 6),
+            "gx_unexpected_count": by_rule[r.rule].unexpected_count if r.rule in by_rule else None,
+            "sample_keys": list(r.sample_keys),
+            "sample_values": list(r.sample_values),
+        }
+        for r in results
+        if not r.success
+    ]
+    return {
+        "rows": dg.MetadataValue.int(rows),
+        "blocking_failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in blocking) or "none"),
+        "failed_expectations": dg.MetadataValue.md(_failed_markdown(results, by_rule)),
+        "failed_expectations_json": dg.MetadataValue.json(failed),
+        "rules_run": dg.MetadataValue.int(len(results)),
+        "gx_errors": dg.MetadataValue.json({o.rule: o.exception for o in outcomes if o.exception}),
+        "report": dg.MetadataValue.path(report),
+    }
+
+
+def build_quality_check(spec: Table) -> dg.AssetChecksDefinition:
+    """The blocking quality check of raw table `spec` (signature spelled out so Dagster sees each input)."""
+    target = raw_asset_name(spec.name)
+
+    def quality(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
+        frames = {spec.name: inputs[target]}
+        for ref in referenced_tables(spec):
+            frames[ref] = warehouse.read_table(raw_asset_name(ref))
+        refs = References.from_tables(frames, inputs[PLANS])
+        check = check_table(
+            spec,
+            inputs[target],
+            refs,
+            nonempty_required=spec.name in NONEMPTY_TABLES,
+            previous_count=previous_row_count(context.instance, target, context.run.run_id),
+        )
+        outcomes = run_suite(check) if check.schema_ok else []
+        report = write_table_report(
+            warehouse.directory, context.run.run_id, spec.name, check.results, check.blocking, outcomes
+        )
+        passed = not check.blocking and all(r.success for r in check.results)
+        for failure in check.blocking:
+            context.log.error(f"blocking: {failure}")
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
+            description=(
+                "; ".join(str(f) for f in check.blocking)
+                or f"{sum(not r.success for r in check.results)} rule(s) failed; rows quarantined"
+            ),
+            metadata=check_metadata(check.results, outcomes, check.blocking, check.rows, str(report)),
+        )
+
+    param = inspect.Parameter
+    quality.__signature__ = inspect.Signature(
+        [
+            param("context", param.POSITIONAL_OR_KEYWORD, annotation=dg.AssetCheckExecutionContext),
+            param("warehouse", param.POSITIONAL_OR_KEYWORD, annotation=Warehouse),
+            param(target, param.POSITIONAL_OR_KEYWORD),
+            param(PLANS, param.POSITIONAL_OR_KEYWORD),
+        ]
+    )
+    return dg.asset_check(
+        asset=target,
+        name=CHECK_NAME,
+        blocking=True,
+        description=(
+            f"Data quality of `{spec.name}` (docs/data_quality.md): keys, required values, allowed values, "
+            "ranges, date order and references, in Polars and Great Expectations. Blocks on a broken "
+            "schema, no rows, a sudden volume drop or references broken in most rows."
+        ),
+        additional_ins={PLANS: dg.AssetIn(PLANS, dagster_type=Any)},
+    )(quality)
+
+
+QUALITY_CHECKS = [build_quality_check(spec) for spec in TABLES]
