@@ -352,3 +352,15 @@ def test_real_crm_data_validates_and_balances():
         .unique(["source_file", "source_line", "row_key"])
         .height
     )
+
+
+def test_untouched_plan_scores_equal_the_clean_run(corrupted):
+    scores = pytest.importorskip("compscore.scoring.scores", reason="no scoring engine")
+    clean, _, result = corrupted
+    as_of = dt.date(2027, 6, 30)
+    before = scores.score_company(validate(clean, "run-clean").clean, as_of=as_of).plan_scores
+    after = scores.score_company(result.clean, as_of=as_of).plan_scores
+    farmer, hunter = pl.col("plan_id") == "farmer-2026", pl.col("plan_id") == "hunter-2026"
+    assert after.filter(farmer).height > 0
+    assert after.filter(farmer).equals(before.filter(farmer))
+    assert not after.filter(hunter).equals(before.filter(hunter))
