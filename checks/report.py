@@ -8,7 +8,6 @@ Written next to the warehouse as `<dir>/data_quality/<run_id>/index.html` (the r
 from __future__ import annotations
 
 import html
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -154,8 +153,19 @@ def write_run_report(
     folder = run_dir(root, result.run_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
-    path.write_text(render_run_report(result, outcomes, status), encoding="utf-8")
-    shutil.copyfile(path, Path(root) / LATEST)
+    page = render_run_report(result, outcomes, status)
+    tables = sorted(p.name for p in folder.glob("*.html") if p.name != path.name)
+
+    def with_links(prefix: str) -> str:
+        if not tables:
+            return page
+        links = " · ".join(
+            f"<a href='{_e(prefix + name)}'>{_e(name.removesuffix('.html'))}</a>" for name in tables
+        )
+        return page.replace("</h1>", f"</h1><p>Per-table check pages (with GX results): {links}</p>", 1)
+
+    path.write_text(with_links(""), encoding="utf-8")
+    (Path(root) / LATEST).write_text(with_links(f"{REPORT_DIR}/{result.run_id}/"), encoding="utf-8")
     return path
 
 
