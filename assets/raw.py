@@ -144,7 +144,7 @@ def raw_source(context: AssetExecutionContext, source: SourceFolder):
             },
         )
     yield dg.Output(
-        result.rejects,
+        result.rejects.with_columns(pl.lit(context.run.run_id).alias("run_id")),
         output_name=LOAD_REJECTS,
         metadata={"rejects_by_table": dg.MetadataValue.json(rejected)},
     )

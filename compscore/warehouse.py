@@ -46,6 +46,7 @@ DEFAULT_DIR = "data/warehouse"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PARTITION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)
@@ -82,24 +83,67 @@ def write_table(df: pl.DataFrame | pl.LazyFrame, name: str, root: str | Path | N
 
     A LazyFrame is streamed to disk with `sink_parquet`, so it is never collected in memory here.
     """
-    _checked(name)
-    folder = resolve_dir(root)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _folder(root)
     final = parquet_path(name, folder)
     tmp = _staging_file(folder, name, "parquet")
     try:
-        if isinstance(df, pl.LazyFrame):
-            df.sink_parquet(tmp)
-        else:
-            df.write_parquet(tmp)
-        meta = pq.ParquetFile(tmp).metadata
-        rows = meta.num_rows
-        schema = pl.read_parquet_schema(tmp)
-        _load_into_duckdb(tmp, name, folder)
+        rows, schema = _stage(df, tmp)
+        with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
+            _in_transaction(con, _swap_table_sql(name), [str(tmp)])
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, pl.Schema(schema))
+    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema)
+
+
+def write_partition(
+    df: pl.DataFrame | pl.LazyFrame, name: str, partition: str, root: str | Path | None = None
+) -> WrittenTable:
+    """Atomically replace one partition of table `name`.
+
+    The partition's rows go to `<root>/<name>/<partition>.parquet`; the DuckDB table `name` holds every
+    partition, with the key in its first column `partition_key`, and the partition's rows are swapped
+    (delete + insert) in one transaction.
+    """
+    folder = _folder(root)
+    final = partition_path(name, partition, folder)
+    final.parent.mkdir(exist_ok=True)
+    tmp = _staging_file(folder, f"{name}.{_checked_partition(partition)}", "parquet")
+    try:
+        rows, schema = _stage(df, tmp)
+        with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
+            _in_transaction(
+                con, _swap_partition_sql(name), [partition, str(tmp), partition, partition, str(tmp)]
+            )
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema)
+
+
+def partition_path(name: str, partition: str, root: str | Path | None = None) -> Path:
+    return resolve_dir(root) / _checked(name) / f"{_checked_partition(partition)}.parquet"
+
+
+def list_partitions(name: str, root: str | Path | None = None) -> list[str]:
+    """The stored partition keys of a partitioned table, sorted."""
+    folder = resolve_dir(root) / _checked(name)
+    return sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def scan_partitions(
+    name: str, partitions: list[str] | None = None, root: str | Path | None = None
+) -> pl.LazyFrame:
+    """The rows of the given partitions (all stored ones when None) of a partitioned table."""
+    keys = list_partitions(name, root) if partitions is None else partitions
+    paths = [partition_path(name, k, root) for k in keys]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing or not paths:
+        raise WarehouseError(
+            f"partitioned table {name!r} has no stored partition "
+            f"{', '.join(missing) if missing else '(none at all)'}; materialise it first"
+        )
+    return pl.scan_parquet(paths)
 
 
 def read_table(name: str, root: str | Path | None = None) -> pl.DataFrame:
@@ -107,25 +151,33 @@ def read_table(name: str, root: str | Path | None = None) -> pl.DataFrame:
 
 
 def scan_table(name: str, root: str | Path | None = None) -> pl.LazyFrame:
+    """A table's rows; for a partitioned table, all its stored partitions."""
     path = parquet_path(name, root)
-    if not path.exists():
-        raise WarehouseError(
-            f"table {name!r} is not in the warehouse {path.parent} (no {path.name}); "
-            "materialise its asset first"
-        )
-    return pl.scan_parquet(path)
+    if path.exists():
+        return pl.scan_parquet(path)
+    if list_partitions(name, root):
+        return scan_partitions(name, None, root)
+    raise WarehouseError(
+        f"table {name!r} is not in the warehouse {path.parent} (no {path.name}); materialise its asset first"
+    )
 
 
 def has_table(name: str, root: str | Path | None = None) -> bool:
-    return parquet_path(name, root).exists()
+    return parquet_path(name, root).exists() or bool(list_partitions(name, root))
 
 
 def list_tables(root: str | Path | None = None) -> list[str]:
-    """Names of the tables in the warehouse folder, sorted."""
+    """Names of the tables in the warehouse folder (partitioned ones included), sorted."""
     folder = resolve_dir(root)
     if not folder.is_dir():
         return []
-    return sorted(p.stem for p in folder.glob("*.parquet") if not p.name.startswith("."))
+    plain = {p.stem for p in folder.glob("*.parquet") if not p.name.startswith(".")}
+    partitioned = {
+        p.name
+        for p in folder.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and p.name != OBJECTS_DIR and any(p.glob("*.parquet"))
+    }
+    return sorted(plain | partitioned)
 
 
 def list_objects(root: str | Path | None = None) -> list[str]:
@@ -135,7 +187,13 @@ def list_objects(root: str | Path | None = None) -> list[str]:
 
 
 def row_count(name: str, root: str | Path | None = None) -> int:
-    return pq.ParquetFile(parquet_path(name, root)).metadata.num_rows
+    """Rows of a table, read from the Parquet footers (all partitions of a partitioned table)."""
+    path = parquet_path(name, root)
+    if path.exists():
+        return pq.ParquetFile(path).metadata.num_rows
+    return sum(
+        pq.ParquetFile(partition_path(name, k, root)).metadata.num_rows for k in list_partitions(name, root)
+    )
 
 
 def duckdb_row_counts(root: str | Path | None = None) -> dict[str, int]:
@@ -171,21 +229,48 @@ def read_object(name: str, root: str | Path | None = None) -> Any:
         return pickle.load(fh)
 
 
-def _load_into_duckdb(parquet_file: Path, name: str, folder: Path) -> None:
-    """Swap the DuckDB table `name` for the Parquet file's contents in one transaction."""
-    staging = f"__staging_{name}_{uuid.uuid4().hex[:8]}"
-    with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
-        con.execute("begin transaction")
-        try:
-            con.execute(
-                f"create table {_quoted(staging)} as select * from read_parquet(?)", [str(parquet_file)]
-            )
-            con.execute(f"drop table if exists {_quoted(name)}")
-            con.execute(f"alter table {_quoted(staging)} rename to {_quoted(name)}")
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
+def _stage(df: pl.DataFrame | pl.LazyFrame, tmp: Path) -> tuple[int, pl.Schema]:
+    """Write `df` to the staging file; return its row count and schema."""
+    if isinstance(df, pl.LazyFrame):
+        df.sink_parquet(tmp)
+    else:
+        df.write_parquet(tmp)
+    return pq.ParquetFile(tmp).metadata.num_rows, pl.Schema(pl.read_parquet_schema(tmp))
+
+
+def _swap_table_sql(name: str) -> list[str]:
+    """Statements replacing table `name` by the staged Parquet file (parameter 1): build, drop, rename."""
+    staging = _quoted(f"__staging_{name}_{uuid.uuid4().hex[:8]}")
+    return [
+        f"create table {staging} as select * from read_parquet(?)",
+        f"drop table if exists {_quoted(name)}",
+        f"alter table {staging} rename to {_quoted(name)}",
+    ]
+
+
+def _swap_partition_sql(name: str) -> list[str]:
+    """Statements replacing one partition of `name`; parameters: key, file, key, key, file."""
+    table = _quoted(name)
+    return [
+        f"create table if not exists {table} as "
+        "select ?::varchar as partition_key, * from read_parquet(?) limit 0",
+        f"delete from {table} where partition_key = ?",
+        f"insert into {table} by name select ?::varchar as partition_key, * from read_parquet(?)",
+    ]
+
+
+def _in_transaction(con: duckdb.DuckDBPyConnection, statements: list[str], params: list[str]) -> None:
+    """Run the statements in one transaction, handing each as many of `params` as it has `?`s."""
+    con.execute("begin transaction")
+    try:
+        for sql in statements:
+            n = sql.count("?")
+            con.execute(sql, params[:n])
+            params = params[n:]
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
 
 
 @contextmanager
@@ -231,6 +316,18 @@ def _staging_file(folder: Path, name: str, suffix: str) -> Path:
     staging = folder / STAGING_DIR
     staging.mkdir(parents=True, exist_ok=True)
     return staging / f"{name}.{os.getpid()}.{uuid.uuid4().hex}.{suffix}"
+
+
+def _folder(root: str | Path | None) -> Path:
+    folder = resolve_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _checked_partition(partition: str) -> str:
+    if not _PARTITION.match(partition):
+        raise WarehouseError(f"invalid partition key {partition!r}: use letters, digits, '-' and '_'")
+    return partition
 
 
 def _checked(name: str) -> str:

@@ -17,6 +17,8 @@ import checks
 from pipelines.io_managers import warehouse_io_manager
 from pipelines.jobs import JOBS
 from pipelines.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
+from pipelines.schedules import SCHEDULES
+from pipelines.sensors import SENSORS
 
 MAX_CONCURRENT_STEPS = 2
 
@@ -41,6 +43,8 @@ def build_definitions(
         assets=dg.load_assets_from_modules(asset_modules),
         asset_checks=dg.load_asset_checks_from_modules([*asset_modules, *check_modules]),
         jobs=JOBS,
+        schedules=SCHEDULES,
+        sensors=SENSORS,
         resources={
             "source": source or source_from_env(),
             "warehouse": warehouse or warehouse_from_env(),

@@ -2,7 +2,8 @@
 
 Polars frames (eager or lazy) become warehouse tables named after the asset; any other output (the parsed
 plans) is pickled into the warehouse's `objects/` folder. An input annotated `pl.LazyFrame` is scanned
-lazily; otherwise tables are read eagerly.
+lazily; otherwise tables are read eagerly. A partitioned asset stores each partition separately
+(`compscore.warehouse.write_partition`); an unpartitioned downstream asset reads all its partitions.
 
 The IO manager takes its folder from the `warehouse` resource, so overriding that resource's `path` in a
 run's config moves both the assets that use the resource and every stored output.
@@ -33,7 +34,10 @@ class WarehouseIOManager(dg.IOManager):
         if obj is None:
             return
         name = table_name(context.asset_key)
-        if isinstance(obj, pl.DataFrame | pl.LazyFrame):
+        if isinstance(obj, pl.DataFrame | pl.LazyFrame) and context.has_asset_partitions:
+            written = warehouse.write_partition(obj, name, self._single_partition(context), self.root)
+            context.add_output_metadata(frame_metadata(written))
+        elif isinstance(obj, pl.DataFrame | pl.LazyFrame):
             written = warehouse.write_table(obj, name, self.root)
             context.add_output_metadata(frame_metadata(written))
         else:
@@ -42,11 +46,24 @@ class WarehouseIOManager(dg.IOManager):
 
     def load_input(self, context: dg.InputContext) -> Any:
         name = table_name(context.asset_key)
+        if context.has_asset_partitions:
+            frame = warehouse.scan_partitions(name, list(context.asset_partition_keys), self.root)
+            return frame if context.dagster_type.typing_type is pl.LazyFrame else frame.collect()
         if context.dagster_type.typing_type is pl.LazyFrame:
             return warehouse.scan_table(name, self.root)
         if warehouse.has_table(name, self.root):
             return warehouse.read_table(name, self.root)
         return warehouse.read_object(name, self.root)
+
+    @staticmethod
+    def _single_partition(context: dg.OutputContext) -> str:
+        keys = list(context.asset_partition_keys)
+        if len(keys) != 1:
+            raise warehouse.WarehouseError(
+                f"{context.asset_key.to_user_string()}: one partition per run is stored at a time, "
+                f"got {len(keys)} ({keys[0]} .. {keys[-1]}); launch a backfill with one run per partition"
+            )
+        return keys[0]
 
 
 @dg.io_manager(

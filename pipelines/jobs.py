@@ -1,18 +1,21 @@
 """The three jobs, selected by asset group so that new assets in a group join them automatically.
 
 Selecting assets also selects their asset checks, so `validation_only` runs the data-quality checks.
+The monthly-partitioned `incoming` group runs on its own, one partition per run (`incoming_monthly`).
 """
 
 from __future__ import annotations
 
 import dagster as dg
 
-RAW, VALIDATED, MARTS, SCORES = "raw", "validated", "marts", "scores"
+RAW, VALIDATED, MARTS, SCORES, INCOMING = "raw", "validated", "marts", "scores", "incoming"
 
 full_refresh = dg.define_asset_job(
     "full_refresh",
-    selection=dg.AssetSelection.all(),
-    description="Everything: read the source folder, validate it, build the marts and score every plan.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups(INCOMING),
+    description=(
+        "Everything from the full source folder: read it, validate it, build the marts and score every plan."
+    ),
 )
 
 validation_only = dg.define_asset_job(
@@ -27,4 +30,10 @@ scoring_only = dg.define_asset_job(
     description="Rebuild the marts and plan scores from the validated tables already in the warehouse.",
 )
 
-JOBS = [full_refresh, validation_only, scoring_only]
+incoming_monthly = dg.define_asset_job(
+    "incoming_monthly",
+    selection=dg.AssetSelection.groups(INCOMING),
+    description="Load one month's drop (`<source>/incoming/YYYY-MM/`) into the monthly event partitions.",
+)
+
+JOBS = [full_refresh, validation_only, scoring_only, incoming_monthly]

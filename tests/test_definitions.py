@@ -7,8 +7,8 @@ import assets.raw
 from compscore.schema import TABLES
 from pipelines.definitions import build_definitions, defs, package_modules
 
-GROUPS = {"raw", "validated", "marts", "scores"}
-JOBS = ("full_refresh", "validation_only", "scoring_only")
+GROUPS = {"raw", "validated", "marts", "scores", "incoming"}
+JOBS = ("full_refresh", "validation_only", "scoring_only", "incoming_monthly")
 
 
 @pytest.fixture(scope="module")
@@ -66,9 +66,22 @@ def test_jobs_select_by_group(specs: list[dg.AssetSpec]) -> None:
     by_group: dict[str, set[str]] = {}
     for s in specs:
         by_group.setdefault(s.group_name, set()).add(s.key.to_user_string())
-    assert keys("full_refresh") == {s.key.to_user_string() for s in specs}
+    assert keys("full_refresh") == {s.key.to_user_string() for s in specs} - by_group["incoming"]
     assert keys("validation_only") == by_group["raw"] | by_group.get("validated", set())
     assert keys("scoring_only") == by_group.get("marts", set()) | by_group.get("scores", set())
+    assert keys("incoming_monthly") == {
+        "incoming_deals",
+        "incoming_churn_events",
+        "incoming_referrals",
+        "incoming_commission_lines",
+        "incoming_load_rejects",
+    }
+
+
+def test_schedules_and_sensors_are_registered() -> None:
+    assert defs.resolve_schedule_def("daily_full_refresh").job_name == "full_refresh"
+    assert defs.resolve_sensor_def("incoming_drops").job_name == "incoming_monthly"
+    assert defs.resolve_sensor_def("record_run_failure") is not None
 
 
 def test_resources_default_to_the_sample_and_the_git_ignored_warehouse(monkeypatch) -> None:

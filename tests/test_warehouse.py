@@ -70,21 +70,15 @@ def test_failure_inside_the_duckdb_swap_keeps_the_previous_table(
     warehouse.write_table(_frame(4), "deals", tmp_path)
     before_parquet = (tmp_path / "deals.parquet").read_bytes()
 
-    real_quoted = warehouse._quoted
+    real_sql = warehouse._swap_table_sql
 
-    def fail_on_rename(identifier: str) -> str:
-        # `_quoted` is called for the staging table on `create`, then `drop <name>`, then the rename:
-        # fail after the old table has been dropped inside the transaction, the worst moment.
-        if identifier.startswith("__staging_") and fail_on_rename.staging_seen:
-            raise RuntimeError("injected failure during rename")
-        if identifier.startswith("__staging_"):
-            fail_on_rename.staging_seen = True
-        return real_quoted(identifier)
+    def fail_after_rename(name: str) -> list[str]:
+        # The old table is already dropped and the new one renamed in: the worst moment to fail.
+        return [*real_sql(name), "select error('injected failure after the swap')"]
 
-    fail_on_rename.staging_seen = False
-    monkeypatch.setattr(warehouse, "_quoted", fail_on_rename)
+    monkeypatch.setattr(warehouse, "_swap_table_sql", fail_after_rename)
 
-    with pytest.raises(RuntimeError, match="injected failure"):
+    with pytest.raises(duckdb.Error, match="injected failure"):
         warehouse.write_table(_frame(9, offset=100), "deals", tmp_path)
 
     assert (tmp_path / "deals.parquet").read_bytes() == before_parquet
@@ -139,3 +133,37 @@ def test_relative_dirs_resolve_against_the_repo_root(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv(warehouse.ENV_VAR)
     assert warehouse.resolve_dir() == warehouse.REPO_ROOT / "data" / "warehouse"
     assert warehouse.resolve_dir("/abs/x") == Path("/abs/x")
+
+
+def test_partitions_are_replaced_one_at_a_time(tmp_path: Path) -> None:
+    warehouse.write_partition(_frame(2), "incoming_deals", "2026-01-01", tmp_path)
+    warehouse.write_partition(_frame(3, offset=10), "incoming_deals", "2026-02-01", tmp_path)
+    written = warehouse.write_partition(_frame(1, offset=20).lazy(), "incoming_deals", "2026-01-01", tmp_path)
+
+    assert written.row_count == 1
+    assert written.parquet_path == tmp_path / "incoming_deals" / "2026-01-01.parquet"
+    assert warehouse.list_partitions("incoming_deals", tmp_path) == ["2026-01-01", "2026-02-01"]
+    assert warehouse.list_tables(tmp_path) == ["incoming_deals"]
+    assert warehouse.row_count("incoming_deals", tmp_path) == 4
+    assert warehouse.read_table("incoming_deals", tmp_path)["deal_id"].to_list() == [
+        "D020",
+        "D010",
+        "D011",
+        "D012",
+    ]
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        rows = con.execute(
+            "select partition_key, count(*) from incoming_deals group by 1 order by 1"
+        ).fetchall()
+    assert rows == [("2026-01-01", 1), ("2026-02-01", 3)]
+
+
+def test_a_failed_partition_write_keeps_the_previous_partition(tmp_path: Path) -> None:
+    warehouse.write_partition(_frame(2), "incoming_deals", "2026-01-01", tmp_path)
+    wrong_columns = pl.DataFrame({"unexpected": [1]})
+
+    with pytest.raises(duckdb.Error):
+        warehouse.write_partition(wrong_columns, "incoming_deals", "2026-01-01", tmp_path)
+
+    assert warehouse.read_table("incoming_deals", tmp_path).equals(_frame(2))
+    assert warehouse.duckdb_row_counts(tmp_path) == {"incoming_deals": 2}

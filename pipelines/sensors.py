@@ -1,0 +1,133 @@
+"""Sensors: launch the months a new or changed drop affects; record every failed run.
+
+`incoming_drops` looks at `<source>/incoming/YYYY-MM/<event table>.csv|parquet`. Its cursor is the state
+(modification time and size) of every drop file seen at the last evaluation; a file that appeared,
+changed or disappeared since then marks its month, and the sensor requests exactly one `incoming_monthly`
+run per marked month. Folders that are not a month within the partitions, and files that are not event
+tables, are reported and skipped.
+
+`record_run_failure` appends one JSON line per failed run to `<warehouse>/run_failures.jsonl`: job, run
+id, partition, when, and each failed step with its error.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from compscore.canonical_io import FORMATS
+from compscore.schema import EVENT_TABLES
+from pipelines.jobs import incoming_monthly
+from pipelines.partitions import INCOMING_DIR, MONTHLY, partition_of
+from pipelines.resources import SourceFolder, Warehouse
+
+FAILURE_LOG = "run_failures.jsonl"
+EVENT_FILES = {f"{t.name}.{fmt}" for t in EVENT_TABLES for fmt in FORMATS}
+
+
+def drop_files_state(source: Path) -> dict[str, str]:
+    """`YYYY-MM/<file>` -> `<mtime_ns>:<size>` for every event-table file in the source's drops."""
+    incoming = source / INCOMING_DIR
+    if not incoming.is_dir():
+        return {}
+    state = {}
+    for path in sorted(incoming.glob("*/*")):
+        if path.is_file() and path.name in EVENT_FILES:
+            st = path.stat()
+            state[f"{path.parent.name}/{path.name}"] = f"{st.st_mtime_ns}:{st.st_size}"
+    return state
+
+
+def changed_months(previous: dict[str, str], current: dict[str, str]) -> set[str]:
+    """Drop folders (`YYYY-MM`) with a file added, changed or removed between two states."""
+    changed = {p for p in current if previous.get(p) != current[p]} | (previous.keys() - current.keys())
+    return {p.split("/", 1)[0] for p in changed}
+
+
+def _run_key(month: str, state: dict[str, str]) -> str:
+    files = sorted((p, s) for p, s in state.items() if p.startswith(f"{month}/"))
+    return f"{month}:{hashlib.sha256(json.dumps(files).encode()).hexdigest()[:16]}"
+
+
+@dg.sensor(
+    job=incoming_monthly,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Loads each month whose drop in <source>/incoming/YYYY-MM/ is new or has changed.",
+)
+def incoming_drops(context: dg.SensorEvaluationContext, source: SourceFolder) -> dg.SensorResult:
+    previous = json.loads(context.cursor) if context.cursor else {}
+    current = drop_files_state(source.directory)
+    valid = set(MONTHLY.get_partition_keys())
+    requests, skipped = [], []
+    for month in sorted(changed_months(previous, current)):
+        partition = partition_of(month)
+        if partition is None or partition not in valid:
+            skipped.append(month)
+            continue
+        requests.append(
+            dg.RunRequest(
+                run_key=_run_key(month, current),
+                partition_key=partition,
+                tags={"compscore/drop": f"{INCOMING_DIR}/{month}"},
+            )
+        )
+    if skipped:
+        context.log.warning(
+            f"ignored drop folders {skipped}: not a month (YYYY-MM) within the partitions "
+            f"{MONTHLY.get_first_partition_key()} .. {MONTHLY.get_last_partition_key()}"
+        )
+    skip = (
+        None if requests else dg.SkipReason(f"no new or changed drops in {source.directory / INCOMING_DIR}")
+    )
+    return dg.SensorResult(
+        run_requests=requests, skip_reason=skip, cursor=json.dumps(current, sort_keys=True)
+    )
+
+
+def _root_cause(error: Any) -> str | None:
+    """The innermost error's message: the user's exception under Dagster's step-execution wrapper."""
+    if error is None:
+        return None
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
+def failure_record(context: dg.RunFailureSensorContext) -> dict:
+    """What went wrong in a failed run, as one JSON-able record."""
+    run = context.dagster_run
+    steps = [
+        {
+            "step": event.step_key,
+            "error": _root_cause(event.step_failure_data.error),
+        }
+        for event in context.get_step_failure_events()
+    ]
+    return {
+        "failed_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "job": run.job_name,
+        "run_id": run.run_id,
+        "partition": run.tags.get("dagster/partition"),
+        "message": context.failure_event.message,
+        "failed_steps": steps,
+    }
+
+
+@dg.run_failure_sensor(
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=f"Appends a record of every failed run to <warehouse>/{FAILURE_LOG}.",
+)
+def record_run_failure(context: dg.RunFailureSensorContext, warehouse: Warehouse) -> None:
+    record = failure_record(context)
+    path = warehouse.directory / FAILURE_LOG
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record, sort_keys=True) + "\n")
+    context.log.info(f"recorded failed run {record['run_id']} of {record['job']} in {path}")
+
+
+SENSORS = [incoming_drops, record_run_failure]
