@@ -1,0 +1,116 @@
+"""The `marts` and `scores` layers: pay attribution, rep-period books, outcomes, incentive curves and the
+plan scores, all from one run of `compscore.scoring.scores.score_company` on the validated tables."""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from dagster import AssetExecutionContext
+
+from compscore.dataset import CanonicalData
+from compscore.plans import Plan
+from compscore.schema import TABLES
+from compscore.scoring.scores import score_company
+from pipelines.metadata import FINANCE, KINDS
+
+MARTS, SCORES = "marts", "scores"
+DATA_QUALITY_STATUS = "data_quality_status"
+
+_DESCRIPTIONS: dict[str, tuple[str, str]] = {
+    "pay_attribution": (
+        MARTS,
+        "Every statement line (given, or computed from the plan rules where a plan period has none) with "
+        "its channel (same_day, retention, referral; clawback and adjustment kept apart), the contingency "
+        "c of new-business pay, and its amount split by channel. See docs/methodology.md.",
+    ),
+    "rep_period_books": (
+        MARTS,
+        "One row per rep, plan and plan period: won dollars by deal type, credited dollars and attainment, "
+        "won and lost renewal dollars, referrals credited, and the rep's marginal pay per dollar by channel.",
+    ),
+    "plan_outcomes": (
+        MARTS,
+        "Outcome indicators per plan and period (early churn, 12-month retention, referrals per 100 "
+        "accounts, period-end bunching and discount gap) with numerator, denominator, 90 % bootstrap "
+        "interval, and the date each becomes mature. Associations, not proof of cause.",
+    ),
+    "pay_reconciliation": (
+        MARTS,
+        "Given statement lines that the plan rules do not explain, and pay the rules imply that no line "
+        "shows, matched on rep, plan, component, line type, deal, referral and date.",
+    ),
+    "pay_reconciliation_totals": (
+        MARTS,
+        "Per plan and period: given pay the plan rules do not explain, and pay they imply that no "
+        "statement line shows (from pay_reconciliation).",
+    ),
+    "plan_incentive_curves": (
+        SCORES,
+        "Marginal pay per dollar by channel for each plan at attainments 0-200 %, before any cap binds.",
+    ),
+    "plan_scores": (
+        SCORES,
+        "The headline: per plan and plan period, the Same-Day Index (0-100; 100 = pay rewards nothing but "
+        "the close) with its 90 % interval, the same-day multiple, marginal pay per $ by channel, realized "
+        "shares, clawbacks, the pull-forward premium, the outcome indicators, confidence and data-quality "
+        "status. Formulas and units: docs/methodology.md.",
+    ),
+}
+
+UPSTREAM = [*(t.name for t in TABLES), "raw_plans", DATA_QUALITY_STATUS]
+"""The validated canonical tables, the parsed plans and the per plan-period data-quality status."""
+
+SPECS = [
+    dg.AssetSpec(
+        name,
+        description=description,
+        group_name=group,
+        owners=FINANCE,
+        kinds=KINDS,
+    )
+    for name, (group, description) in _DESCRIPTIONS.items()
+]
+
+
+def _markdown(df: pl.DataFrame) -> str:
+    """A Markdown table of a small frame, numbers rounded to 2 decimals, for the UI."""
+    shown = df.with_columns(pl.col(c).round(2) for c, t in df.schema.items() if t.is_float())
+    header = "| " + " | ".join(shown.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
+    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in shown.iter_rows()]
+    return "\n".join([header, rule, *rows])
+
+
+@dg.multi_asset(
+    outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(spec, dagster_type=Any) for spec in SPECS},
+    ins={name: dg.AssetIn(name) for name in UPSTREAM},
+    can_subset=False,
+)
+def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **tables: Any):
+    """Score every plan on the rows that passed validation."""
+    status: pl.DataFrame = tables.pop(DATA_QUALITY_STATUS)
+    data = CanonicalData(
+        tables=dict(tables),
+        plans=raw_plans,
+        given_commission_lines=tables["commission_lines"].height > 0,
+    )
+    result = score_company(data, data_quality_status=status)
+    context.log.info(f"scored {result.plan_scores.height} plan periods as of {result.payout.as_of}")
+    for name, frame in result.outputs().items():
+        metadata: dict[str, Any] = {}
+        if name == "plan_scores":
+            preview = frame.select(
+                "plan_id",
+                "period",
+                "n_reps",
+                "same_day_index",
+                "same_day_index_low",
+                "same_day_index_high",
+                "same_day_multiple",
+                "realized_same_day_share",
+                "confidence",
+                "data_quality_status",
+            )
+            metadata["scores"] = dg.MetadataValue.md(_markdown(preview))
+            metadata["as_of"] = dg.MetadataValue.text(result.payout.as_of.isoformat())
+        yield dg.Output(frame, output_name=name, metadata=metadata)
