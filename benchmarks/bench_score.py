@@ -32,16 +32,30 @@ MANIFEST = ".generator.json"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "compscore-bench"
 COMPSCORE = [sys.executable, "-m", "compscore.cli"]
 
-# Runs argv[1:] and prints, as JSON on its last line, the child's wall time, CPU time (user + system)
-# and peak RSS (KiB on Linux).
+# Runs argv[2:] and prints, as JSON on its last line, the child's wall time, CPU time (user + system)
+# and peak RSS (KiB on Linux). Kills the child when its RSS passes argv[1] KiB (0: no limit), so that a
+# size too big for the machine ends with a figure instead of the kernel's OOM killer.
 MEASURE = """
 import json, resource, subprocess, sys, time
+limit = int(sys.argv[1])
 start = time.perf_counter()
-code = subprocess.run(sys.argv[1:], stdout=sys.stderr).returncode
+child = subprocess.Popen(sys.argv[2:], stdout=sys.stderr)
+killed_at = None
+while child.poll() is None:
+    time.sleep(0.2)
+    try:
+        status = open(f"/proc/{child.pid}/status").read()
+    except OSError:
+        continue
+    rss = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:")), 0)
+    if limit and rss > limit:
+        killed_at = time.perf_counter() - start
+        child.kill()
+child.wait()
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-cpu = usage.ru_utime + usage.ru_stime
-print(json.dumps({"returncode": code, "wall_s": wall, "cpu_s": cpu, "peak_rss_kib": usage.ru_maxrss}))
+print(json.dumps({"returncode": child.returncode, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "peak_rss_kib": usage.ru_maxrss, "killed_at_s": killed_at}))
 """
 
 
@@ -51,6 +65,7 @@ class Measurement:
     wall_s: float
     cpu_s: float
     peak_rss_kib: int
+    killed_at_s: float | None
     log: Path
 
     @property
@@ -66,11 +81,15 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
-def measured(argv: list[str], log: Path) -> Measurement:
-    """Run `argv` in a fresh measuring process; its output goes to `log`."""
+def measured(argv: list[str], log: Path, max_rss_gib: float = 0.0) -> Measurement:
+    """Run `argv` in a fresh measuring process; its output goes to `log`. `max_rss_gib` > 0: kill it there."""
     with log.open("w", encoding="utf-8") as out:
         done = subprocess.run(
-            [sys.executable, "-c", MEASURE, *argv], stdout=subprocess.PIPE, stderr=out, text=True, check=False
+            [sys.executable, "-c", MEASURE, str(int(max_rss_gib * 2**20)), *argv],
+            stdout=subprocess.PIPE,
+            stderr=out,
+            text=True,
+            check=False,
         )
     if done.returncode != 0 or not done.stdout.strip():
         raise RuntimeError(f"measuring {' '.join(argv)} failed; see {log}")
@@ -115,15 +134,23 @@ def print_rows(title: str, rows: dict[str, int]) -> None:
         print(f"    {name:<28} {n:>12,}")
 
 
-def bench(cache: Path, lines: int, keep_output: bool) -> tuple[int, Measurement]:
+def bench(cache: Path, lines: int, keep_output: bool, max_rss_gib: float) -> tuple[int, Measurement] | None:
     folder = company(cache, lines)
     inputs = parquet_rows(folder)
     out = cache / f"scored-{lines}"
     shutil.rmtree(out, ignore_errors=True)
     print(f"scoring {folder} ...", flush=True)
     run = measured(
-        [*COMPSCORE, "score", "--input", str(folder), "--out", str(out)], cache / f"score-{lines}.log"
+        [*COMPSCORE, "score", "--input", str(folder), "--out", str(out)],
+        cache / f"score-{lines}.log",
+        max_rss_gib,
     )
+    if run.killed_at_s is not None:
+        print(
+            f"lines={lines:,}: KILLED after {run.killed_at_s:.1f} s at {run.peak_rss_gib:.2f} GiB RSS "
+            f"(limit --max-rss-gib {max_rss_gib}), CPU {run.cpu_s:.1f} s (log {run.log})"
+        )
+        return None
     if run.returncode != 0:
         raise RuntimeError(f"compscore score failed ({run.returncode}); see {run.log}")
     actual = inputs.get("commission_lines", lines)
@@ -144,10 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1e6,1e7"), help="statement lines")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
+    parser.add_argument(
+        "--max-rss-gib", type=float, default=16.0, help="kill a scoring run past this RSS (0: no limit)"
+    )
     parser.add_argument("--keep-output", action="store_true", help="keep the scored tables under --cache")
     args = parser.parse_args(argv)
 
-    results = [bench(args.cache, n, args.keep_output) for n in args.sizes]
+    runs = [bench(args.cache, n, args.keep_output, args.max_rss_gib) for n in args.sizes]
+    results = [r for r in runs if r is not None]
     print("\nsummary")
     print(f"  {'lines':>12} {'wall s':>8} {'CPU s':>8} {'peak GiB':>9} {'µs/line':>8}")
     for lines, run in results:
@@ -161,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {n0:,} → {n1:,}: time {time_ratio:.2f}× for {size_ratio:.2f}× lines "
             f"({time_ratio / size_ratio:.2f} of linear)"
         )
-    return 0
+    return 0 if len(results) == len(runs) else 1
 
 
 if __name__ == "__main__":
