@@ -9,5 +9,5 @@ export DAGSTER_HOME="$REPO_ROOT/.dagster_home"
 export COMPSCORE_SOURCE="${COMPSCORE_SOURCE:-$REPO_ROOT/data/sample}"
 export COMPSCORE_WAREHOUSE="${COMPSCORE_WAREHOUSE:-$REPO_ROOT/data/warehouse}"
 
-dagster job execute -m pipelines.definitions -j full_refresh
+dagster job execute -m pipelines.definitions -j full_refresh -c "$REPO_ROOT/scripts/run-config.yaml"
 compscore summary --warehouse "$COMPSCORE_WAREHOUSE"

@@ -133,3 +133,28 @@ def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
     expected = {k.to_user_string() for k in job_assets}
     assert {"raw_deals", "raw_plans", "raw_load_rejects"} <= expected
     assert expected - stored == set()
+
+
+def test_summary_prints_plan_scores_as_a_table(tmp_path: Path) -> None:
+    scores = pl.DataFrame(
+        {
+            "plan_id": ["legacy", "hunter"],
+            "period": ["2026-Q1", "2026-Q1"],
+            "same_day_index": [42.2468, 100.0],
+            "pull_forward_premium": [-0.0001, 0.4],
+            "note": ["not shown", None],
+        }
+    )
+    warehouse.write_table(scores, "plan_scores", tmp_path)
+
+    lines = render_summary(tmp_path).splitlines()
+
+    header = next(i for i, line in enumerate(lines) if line.startswith("| plan_id"))
+    assert [c.strip() for c in lines[header].strip("|").split("|")] == [
+        "plan_id",
+        "period",
+        "same_day_index",
+        "pull_forward_premium",
+    ]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[header + 2 :]]
+    assert rows == [["hunter", "2026-Q1", "100.0", "0.4"], ["legacy", "2026-Q1", "42.25", "0.0"]]

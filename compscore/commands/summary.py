@@ -71,13 +71,15 @@ def _format_scores(scores: pl.DataFrame) -> str:
     if sort_by:
         shown = shown.sort(sort_by)
     floats = [c for c, t in shown.schema.items() if t.is_float()]
-    shown = shown.with_columns(pl.col(floats).round(2))
+    rounded = pl.col(floats).round(2)
+    shown = shown.with_columns(pl.when(rounded == 0).then(0.0).otherwise(rounded).name.keep())  # no "-0.0"
     with pl.Config(
         tbl_rows=MAX_SCORE_ROWS,
         tbl_cols=-1,
         tbl_width_chars=200,
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
         fmt_str_lengths=40,
     ):
         text = str(shown)
