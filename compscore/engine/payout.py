@@ -31,6 +31,7 @@ class PayoutResult:
       and clawback, after caps.
     - `retention_book`: per rep, plan and period, won renewal dollars and lost renewal + churned dollars.
     - `referral_pay`: one row per (converted referral, referral-bonus component) with its gross pay.
+    - `converted_referrals`: referrals whose deal was won, under the referring rep's plan at its close.
     - `unpaid_deals`: won deals whose owner had no plan on the close date (they earn nothing).
     """
 
@@ -39,6 +40,7 @@ class PayoutResult:
     deal_pay: pl.DataFrame
     retention_book: pl.DataFrame
     referral_pay: pl.DataFrame
+    converted_referrals: pl.DataFrame
     unpaid_deals: pl.DataFrame
     as_of: dt.date
 
@@ -230,8 +232,9 @@ def _deal_lines(deal_pay: pl.LazyFrame, churn: pl.LazyFrame, as_of: dt.date) -> 
     )
 
 
-def referral_pay(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
-    """Referral bonuses: to the referring rep, under their plan on the referred deal's (won) close date."""
+def converted_referrals(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
+    """Referrals whose referred deal was won, with that deal's amount and close date, placed under the
+    plan the referring rep (`rep_id`) was on at that close date."""
     won = data.deals.lazy().filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
     converted = (
         data.referrals.lazy()
@@ -247,9 +250,13 @@ def referral_pay(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
         )
         .rename({"referring_rep_id": "rep_id"})
     )
-    under_plan = attach_plan(converted, "close_date", data, pt)
+    return attach_plan(converted, "close_date", data, pt)
+
+
+def referral_pay(converted: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
+    """Referral bonuses: to the referring rep, under their plan on the referred deal's (won) close date."""
     bonuses = pt.components.lazy().filter(pl.col("kind") == "referral_bonus")
-    paired = under_plan.join(bonuses, on="plan_id", how="inner").with_columns(
+    paired = converted.join(bonuses, on="plan_id", how="inner").with_columns(
         raw_pay=pl.coalesce(pl.col("component_amount"), pl.col("rate") * pl.col("deal_amount"))
     )
     return _capped(paired, "raw_pay", ["close_date", "referral_id"])
@@ -259,7 +266,8 @@ def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl
     """Per rep, plan and period: won renewal dollars, lost renewal dollars and churned dollars.
 
     Churned dollars count against the rep who owned the account when it churned: the owner of its most
-    recent won deal on or before the churn date.
+    recent won deal on or before the churn date. A churn event on the day the same account lost a renewal
+    deal is that loss recorded twice, and counts once (as the lost renewal).
     """
     won_renewals = won.filter(pl.col("deal_type") == "renewal").select(
         *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.col("amount"), lost=pl.lit(0.0)
@@ -284,8 +292,10 @@ def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl
         )
         .sort("owned_since")
     )
+    lost_renewal_days = lost.select("account_id", pl.col("close_date").alias("churn_date")).unique()
     churned = (
         data.churn_events.lazy()
+        .join(lost_renewal_days, on=["account_id", "churn_date"], how="anti")
         .sort("churn_date")
         .join_asof(
             owners,
@@ -351,7 +361,8 @@ def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutR
     won = won_deals_under_plan(data, pt).collect()
     deal_pay = deal_component_pay(won.lazy(), pt).collect()
     churn = churn_dates(data)
-    referral = referral_pay(data, pt).collect()
+    converted = converted_referrals(data, pt).collect()
+    referral = referral_pay(converted.lazy(), pt).collect()
     referral_lines = referral.lazy().select(
         "rep_id",
         "plan_id",
@@ -390,6 +401,7 @@ def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutR
         deal_pay=deal_pay,
         retention_book=book,
         referral_pay=referral,
+        converted_referrals=converted,
         unpaid_deals=unpaid,
         as_of=as_of,
     )

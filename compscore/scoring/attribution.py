@@ -5,7 +5,9 @@ and spiff pay on new business is same-day, except a contingent share that counts
 f·min(w/H, 1) of a line paid at close (the clawback's reach) and min(t/H, 1) of a deferral release,
 which together make up the component's contingency c of SPEC section 4. Pay on renewal or expansion
 and retention bonuses are retention; referral bonuses are referral. Clawback and adjustment lines are
-kept apart (channel `clawback` / `adjustment`) and do not enter the realized shares.
+kept apart (channel `clawback` / `adjustment`) and do not enter the realized shares; so are given lines
+that cannot be placed (channel `unattributed`: a component the plan does not have, or commission and spiff
+lines without a known deal).
 """
 
 from __future__ import annotations
@@ -62,7 +64,10 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
         .then(pl.lit("adjustment"))
         .when(pl.col("line_type") == "clawback")
         .then(pl.lit("clawback"))
-        .when(pl.col("kind").is_null())
+        .when(
+            pl.col("kind").is_null()
+            | (pl.col("kind").is_in(["commission", "spiff"]) & pl.col("deal_type").is_null())
+        )
         .then(pl.lit("unattributed"))
         .when(pl.col("kind") == "referral_bonus")
         .then(pl.lit("referral"))

@@ -66,7 +66,9 @@ def component_increments(units: pl.LazyFrame, max_tiers: int) -> pl.LazyFrame:
     `delta_referral`, `period_days`, the plan's `quota` and `credits_*`, and the component's rule columns
     with `applies_<deal_type>` flags. Adds `nb_increment` (expected, the close day uniform over the period),
     `nb_increment_last_day` (closed on the period's last day), `nb_increment_first_day` (closed on the
-    period's first day, before any other deal), `renewal_increment`, `expansion_increment`,
+    period's first day: the spiff counts only if its window spans the whole period; the commission is the
+    same wherever the deal falls for a component that pays on every credited deal type, since marginal
+    tiers and a running cap then make the period's pay depend only on its totals), `renewal_increment`, `expansion_increment`,
     `referral_increment`.
     """
     d_s, d_r, d_f = pl.col("delta_same_day"), pl.col("delta_retention"), pl.col("delta_referral")

@@ -81,11 +81,15 @@ def _deltas(won: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
         .agg(
             delta_same_day=pl.col("amount").filter(pl.col("deal_type") == "new_business").median(),
             delta_retention=pl.col("amount").filter(existing).median(),
-            delta_referral=pl.col("amount").filter(pl.col("referral_id").is_not_null()).median(),
             renewal_dollars=pl.col("amount").filter(pl.col("deal_type") == "renewal").sum(),
             expansion_dollars=pl.col("amount").filter(pl.col("deal_type") == "expansion").sum(),
         )
     )
+
+
+def _referral_deltas(payout: PayoutResult, keys: list[str]) -> pl.LazyFrame:
+    """Δ_F: the median won deal that a referral credited to the population's reps turned into."""
+    return payout.converted_referrals.lazy().group_by(keys).agg(delta_referral=pl.col("deal_amount").median())
 
 
 def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
@@ -110,7 +114,9 @@ def _unit_marginals(
     books: pl.DataFrame, payout: PayoutResult, pt: PlanTables, as_of: dt.date
 ) -> pl.DataFrame:
     """m_S, m_R, m_F per rep-period; pay of a Δ_S deal on the period's last day and the next's first."""
-    deltas = _fill_deltas(_deltas(payout.won_deals, PLAN_PERIOD))
+    deltas = _deltas(payout.won_deals, PLAN_PERIOD).join(
+        _referral_deltas(payout, PLAN_PERIOD), on=PLAN_PERIOD, how="full", coalesce=True
+    )
     plan_terms = pt.plans.select(
         "plan_id", "quota", "credits_new_business", "credits_expansion", "credits_renewal"
     )
@@ -236,7 +242,9 @@ def incentive_curves(payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
         lost=pl.lit(0.0),
         rep_id=pl.lit("curve"),
     )
-    deltas = _fill_deltas(_deltas(payout.won_deals, ["plan_id"]))
+    deltas = _deltas(payout.won_deals, ["plan_id"]).join(
+        _referral_deltas(payout, ["plan_id"]), on="plan_id", how="full", coalesce=True
+    )
     components = _component_frame(pt).filter(pl.col("kind") != "retention_bonus")
     units = (
         grid.lazy()
