@@ -88,9 +88,7 @@ def write_table(df: pl.DataFrame | pl.LazyFrame, name: str, root: str | Path | N
     tmp = _staging_file(folder, name, "parquet")
     try:
         rows, schema = _stage(df, tmp)
-        with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
-            _in_transaction(con, _swap_table_sql(name), [str(tmp)])
-        os.replace(tmp, final)
+        _publish(folder, _swap_table_sql(name), [str(tmp)], tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
     return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema)
@@ -111,11 +109,8 @@ def write_partition(
     tmp = _staging_file(folder, f"{name}.{_checked_partition(partition)}", "parquet")
     try:
         rows, schema = _stage(df, tmp)
-        with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
-            _in_transaction(
-                con, _swap_partition_sql(name), [partition, str(tmp), partition, partition, str(tmp)]
-            )
-        os.replace(tmp, final)
+        params = [partition, str(tmp), partition, partition, str(tmp)]
+        _publish(folder, _swap_partition_sql(name), params, tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
     return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema)
@@ -236,6 +231,18 @@ def _stage(df: pl.DataFrame | pl.LazyFrame, tmp: Path) -> tuple[int, pl.Schema]:
     else:
         df.write_parquet(tmp)
     return pq.ParquetFile(tmp).metadata.num_rows, pl.Schema(pl.read_parquet_schema(tmp))
+
+
+def _publish(folder: Path, statements: list[str], params: list[str], staged: Path, final: Path) -> None:
+    """Under the writer lock: run the DuckDB swap in one transaction, then move the Parquet file in.
+
+    Doing both under the lock keeps the Parquet file and the DuckDB table of a name in step even when
+    two processes write the same table.
+    """
+    with _write_lock(folder):
+        with _connect(folder / DUCKDB_FILE, read_only=False) as con:
+            _in_transaction(con, statements, params)
+        os.replace(staged, final)
 
 
 def _swap_table_sql(name: str) -> list[str]:
