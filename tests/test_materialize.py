@@ -1,7 +1,10 @@
 """Materialise the assets on the small canonical fixture into a temporary warehouse."""
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -158,3 +161,24 @@ def test_summary_prints_plan_scores_as_a_table(tmp_path: Path) -> None:
     ]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[header + 2 :]]
     assert rows == [["hunter", "2026-Q1", "100.0", "0.4"], ["legacy", "2026-Q1", "42.25", "0.0"]]
+
+
+@pytest.mark.slow
+def test_the_dagster_cli_exits_non_zero_when_the_run_fails(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
+    (source / "reps.csv").unlink()
+    (tmp_path / "home").mkdir()
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path / "home"),
+        "COMPSCORE_SOURCE": str(source),
+        "COMPSCORE_WAREHOUSE": str(tmp_path / "wh"),
+    }
+    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions"]
+    done = subprocess.run(
+        [*command, "-j", "validation_only"], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode != 0
+    assert "required table reps is missing" in done.stdout + done.stderr
