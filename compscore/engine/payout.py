@@ -21,6 +21,18 @@ REP_PLAN_PERIOD = ["rep_id", "plan_id", "period_start"]
 COMPUTED = "computed"
 
 
+def closed_won(deals: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Won deals with a close date: the only deals that pay or own an account."""
+    return deals.lazy().filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
+
+
+def lost_renewals(deals: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """Lost renewal deals with a close date: churn of their account on that date (SPEC section 2)."""
+    return deals.lazy().filter(
+        (pl.col("stage") == "lost") & (pl.col("deal_type") == "renewal") & pl.col("close_date").is_not_null()
+    )
+
+
 @dataclass(frozen=True)
 class PayoutResult:
     """The engine's lines and the intermediate frames that scoring reuses (one computation, one place).
@@ -86,16 +98,8 @@ def attach_plan(lf: pl.LazyFrame, date_col: str, data: CanonicalData, pt: PlanTa
 def churn_dates(data: CanonicalData) -> pl.LazyFrame:
     """Every date an account churned: churn events, and lost renewal deals at their close date (SPEC 2)."""
     events = data.churn_events.lazy().select("account_id", "churn_date")
-    lost_renewals = (
-        data.deals.lazy()
-        .filter(
-            (pl.col("stage") == "lost")
-            & (pl.col("deal_type") == "renewal")
-            & pl.col("close_date").is_not_null()
-        )
-        .select("account_id", pl.col("close_date").alias("churn_date"))
-    )
-    return pl.concat([events, lost_renewals]).unique().sort("churn_date")
+    lost = lost_renewals(data.deals).select("account_id", pl.col("close_date").alias("churn_date"))
+    return pl.concat([events, lost]).unique().sort("churn_date")
 
 
 def next_churn(lf: pl.LazyFrame, date_col: str, churn: pl.LazyFrame) -> pl.LazyFrame:
@@ -111,11 +115,7 @@ def next_churn(lf: pl.LazyFrame, date_col: str, churn: pl.LazyFrame) -> pl.LazyF
 
 
 def won_deals_under_plan(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
-    won = (
-        data.deals.lazy()
-        .filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
-        .rename({"owner_rep_id": "rep_id"})
-    )
+    won = closed_won(data.deals).rename({"owner_rep_id": "rep_id"})
     return attach_plan(won, "close_date", data, pt).with_columns(credited=is_credited(pl.col("deal_type")))
 
 
@@ -235,7 +235,7 @@ def _deal_lines(deal_pay: pl.LazyFrame, churn: pl.LazyFrame, as_of: dt.date) -> 
 def converted_referrals(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
     """Referrals whose referred deal was won, with that deal's amount and close date, placed under the
     plan the referring rep (`rep_id`) was on at that close date."""
-    won = data.deals.lazy().filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
+    won = closed_won(data.deals)
     converted = (
         data.referrals.lazy()
         .filter(pl.col("converted_deal_id").is_not_null())
@@ -272,21 +272,12 @@ def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl
     won_renewals = won.filter(pl.col("deal_type") == "renewal").select(
         *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.col("amount"), lost=pl.lit(0.0)
     )
-    lost = (
-        data.deals.lazy()
-        .filter(
-            (pl.col("stage") == "lost")
-            & (pl.col("deal_type") == "renewal")
-            & pl.col("close_date").is_not_null()
-        )
-        .rename({"owner_rep_id": "rep_id"})
-    )
-    lost_renewals = attach_plan(lost, "close_date", data, pt).select(
+    lost = lost_renewals(data.deals).rename({"owner_rep_id": "rep_id"})
+    lost_renewal_rows = attach_plan(lost, "close_date", data, pt).select(
         *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.lit(0.0), lost=pl.col("amount")
     )
     owners = (
-        data.deals.lazy()
-        .filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
+        closed_won(data.deals)
         .select(
             "account_id", pl.col("close_date").alias("owned_since"), pl.col("owner_rep_id").alias("rep_id")
         )
@@ -315,7 +306,7 @@ def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl
         lost=pl.col("lost_amount").fill_null(0.0),
     )
     return (
-        pl.concat([won_renewals, lost_renewals, churned])
+        pl.concat([won_renewals, lost_renewal_rows, churned])
         .group_by([*REP_PLAN_PERIOD, "period_end", "period"])
         .agg(pl.sum("won_renewal"), pl.sum("lost"))
     )
@@ -392,9 +383,7 @@ def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutR
         .collect()
     )
     paid_ids = won.select("deal_id").unique()
-    unpaid = data.deals.filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null()).join(
-        paid_ids, on="deal_id", how="anti"
-    )
+    unpaid = closed_won(data.deals).join(paid_ids.lazy(), on="deal_id", how="anti").collect()
     return PayoutResult(
         lines=lines,
         won_deals=won,

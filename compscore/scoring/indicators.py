@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from compscore.dataset import CanonicalData
-from compscore.engine.payout import churn_dates, next_churn
+from compscore.engine.payout import churn_dates, closed_won, next_churn
 
 EARLY_CHURN_DAYS = 180
 GRR_DAYS = 365
@@ -89,11 +89,7 @@ def indicator_parts(
 
 def _accounts_owned(data: CanonicalData, population: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """Accounts in each rep's book: those of their won deals in the 365 days to the period's end."""
-    won = (
-        data.deals.lazy()
-        .filter((pl.col("stage") == "won") & pl.col("close_date").is_not_null())
-        .select(pl.col("owner_rep_id").alias("rep_id"), "account_id", "close_date")
-    )
+    won = closed_won(data.deals).select(pl.col("owner_rep_id").alias("rep_id"), "account_id", "close_date")
     return (
         population.lazy()
         .select(*keys, "period_end")

@@ -68,8 +68,8 @@ def component_increments(units: pl.LazyFrame, max_tiers: int) -> pl.LazyFrame:
     `nb_increment_last_day` (closed on the period's last day), `nb_increment_first_day` (closed on the
     period's first day: the spiff counts only if its window spans the whole period; the commission is the
     same wherever the deal falls for a component that pays on every credited deal type, since marginal
-    tiers and a running cap then make the period's pay depend only on its totals), `renewal_increment`, `expansion_increment`,
-    `referral_increment`.
+    tiers and a running cap then make the period's pay depend only on its totals), `renewal_increment`,
+    `expansion_increment`, `referral_increment`.
     """
     d_s, d_r, d_f = pl.col("delta_same_day"), pl.col("delta_retention"), pl.col("delta_referral")
     window = pl.min_horizontal(pl.col("last_days_of_period"), pl.col("period_days"))
