@@ -124,9 +124,12 @@ def marginal_by_unit(increments: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
 
 
 def same_day_index(m_s: pl.Expr, m_r: pl.Expr, m_f: pl.Expr) -> pl.Expr:
-    """100 · m_S / (m_S + m_R + m_F); null when the plan pays nothing variable."""
+    """100 · m_S / (m_S + m_R + m_F); null when the plan pays nothing variable.
+
+    Clipped to [0, 100]: the ratio is inside by construction, and only float rounding can step outside.
+    """
     total = m_s + m_r + m_f
-    return pl.when(total > 0).then(100.0 * m_s / total)
+    return pl.when(total > 0).then((100.0 * m_s / total).clip(0.0, 100.0))
 
 
 def same_day_multiple(m_s: pl.Expr, m_r: pl.Expr) -> pl.Expr:

@@ -183,10 +183,12 @@ def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[d
         low, high = bootstrap.interval(
             weights,
             m,
-            lambda s: (
+            lambda s: np.clip(
                 100.0
                 * s["marginal_same_day"]
-                / (s["marginal_same_day"] + s["marginal_retention"] + s["marginal_referral"])
+                / (s["marginal_same_day"] + s["marginal_retention"] + s["marginal_referral"]),
+                0.0,
+                100.0,
             ),
         )
         row: dict = {"plan_id": plan_id, "period_start": period_start, "same_day_index_low": low}
