@@ -24,7 +24,7 @@ MAX_CONCURRENT_STEPS = 2
 
 
 def package_modules(package: ModuleType) -> list[ModuleType]:
-    """Every module of a package (not recursing into sub-packages' private modules), imported, sorted."""
+    """Every module of a package and its sub-packages, imported, sorted; names starting with `_` skipped."""
     names = sorted(
         info.name
         for info in pkgutil.walk_packages(package.__path__, prefix=f"{package.__name__}.")
