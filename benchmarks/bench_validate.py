@@ -26,6 +26,7 @@ from pathlib import Path
 
 import polars as pl
 
+from checks.suites import DEFAULT_CHUNK_ROWS
 from compscore.schema import conform
 
 ACCOUNTS, REPS = 200_000, 2_000
@@ -112,7 +113,7 @@ def measure(path: Path, mode: str, chunk_rows: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
-    parser.add_argument("--chunk-rows", type=int, default=500_000)
+    parser.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS)
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=["whole", "chunked"], help=argparse.SUPPRESS)
     args = parser.parse_args()

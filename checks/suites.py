@@ -21,7 +21,7 @@ import polars as pl
 
 from compscore.quality import Rule, TableCheck
 
-DEFAULT_CHUNK_ROWS = 500_000
+DEFAULT_CHUNK_ROWS = 1_000_000
 PARTIAL_LIMIT = 5
 
 
