@@ -1,4 +1,4 @@
-"""The plan-score table as text for a terminal: the columns a reader needs first, rounded."""
+"""The plan-score table as text for a terminal (and Markdown): the columns a reader needs first, rounded."""
 
 from __future__ import annotations
 
@@ -18,25 +18,26 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "confidence",
     "data_quality_status",
 )
+"""The plan_scores columns shown, when present; the full table is in the outputs."""
 MAX_ROWS = 80
 
 
 def format_plan_scores(scores: pl.DataFrame, max_rows: int = MAX_ROWS) -> str:
-    """A readable table of `plan_scores` (the full table, with every column, is in the outputs)."""
+    """A Markdown-style table of `plan_scores` sorted by plan and period, numbers to 2 decimals."""
     shown = scores.select([c for c in SCORE_COLUMNS if c in scores.columns])
     sort_by = [c for c in ("plan_id", "period") if c in shown.columns]
     if sort_by:
         shown = shown.sort(sort_by)
     floats = [c for c, t in shown.schema.items() if t.is_float()]
-    shown = shown.with_columns(pl.col(floats).round(2)).rename(
-        {c: c.replace("same_day_index", "sdi").replace("realized_", "") for c in shown.columns}
-    )
+    rounded = pl.col(floats).round(2)
+    shown = shown.with_columns(pl.when(rounded == 0).then(0.0).otherwise(rounded).name.keep())  # no "-0.0"
     with pl.Config(
         tbl_rows=max_rows,
         tbl_cols=-1,
         tbl_width_chars=220,
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
+        tbl_formatting="ASCII_MARKDOWN",
         fmt_str_lengths=40,
     ):
         text = str(shown)
