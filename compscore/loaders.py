@@ -42,7 +42,7 @@ from compscore.canonical_io import FORMATS
 from compscore.dataset import CanonicalData
 from compscore.errors import LoadError, LoadIssue
 from compscore.plans import read_plans
-from compscore.schema import DATA_QUALITY_REJECTS, PLANS_DIR, TABLES, Table, conform, table
+from compscore.schema import DATA_QUALITY_REJECTS, INCOMING_DIR, PLANS_DIR, TABLES, Table, conform, table
 
 REJECTS_SCHEMA: pl.Schema = DATA_QUALITY_REJECTS.polars_schema
 _ROW = "__row"
@@ -399,7 +399,7 @@ def _table_files(directory: Path) -> tuple[dict[str, Path], list[LoadIssue]]:
 
 
 def _unknown_file_warnings(directory: Path) -> list[str]:
-    known = {f"{spec.name}.{fmt}" for spec in TABLES for fmt in FORMATS} | {PLANS_DIR}
+    known = {f"{spec.name}.{fmt}" for spec in TABLES for fmt in FORMATS} | {PLANS_DIR, INCOMING_DIR}
     table_names = {spec.name for spec in TABLES}
     warnings = []
     for entry in sorted(directory.iterdir()):

@@ -238,6 +238,8 @@ DATA_QUALITY_REJECTS = Table(
 EVENT_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if t.event_date is not None)
 PLANS_DIR = "plans"
 """Plan files live in `<source>/plans/*.yaml` (SPEC "On disk")."""
+INCOMING_DIR = "incoming"
+"""Monthly drops of the event tables live in `<source>/incoming/YYYY-MM/<table>.csv|parquet`."""
 
 
 def table(name: str) -> Table:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import dagster as dg
 
-INCOMING_DIR = "incoming"
+from compscore.schema import INCOMING_DIR
+
 START_ENV_VAR = "COMPSCORE_PARTITIONS_START"
 DEFAULT_START = "2024-01-01"
 DROP_FOLDER = re.compile(r"^(?P<year>\d{4})-(?P<month>\d{2})$")
