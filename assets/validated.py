@@ -22,7 +22,7 @@ from compscore.dataset import CanonicalData
 from compscore.quality import validate
 from compscore.quality.status import data_quality_status
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES
-from pipelines.metadata import DATA_ENGINEERING, FINANCE, KINDS, table_schema
+from pipelines.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_same_source, table_schema
 from pipelines.resources import Warehouse
 
 GROUP = "validated"
@@ -66,15 +66,12 @@ _OUTS = {
 
 
 def previous_received(instance: dg.DagsterInstance, run_id: str) -> dict[str, int]:
-    """Rows received per table by the latest earlier materialisation of each validated asset."""
+    """Rows received per table by the latest earlier run that read the same source files."""
     found = {}
     for spec in TABLES:
-        for record in instance.fetch_materializations(dg.AssetKey(spec.name), limit=5).records:
-            mat = record.asset_materialization
-            if record.run_id == run_id or mat is None or "received" not in mat.metadata:
-                continue
-            found[spec.name] = int(mat.metadata["received"].value)
-            break
+        previous = previous_from_same_source(instance, raw_asset_name(spec.name), run_id)
+        if previous is not None and "rows_received" in previous:
+            found[spec.name] = int(previous["rows_received"].value)
     return found
 
 

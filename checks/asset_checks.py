@@ -28,6 +28,7 @@ from checks.suites import ExpectationOutcome, run_suite
 from compscore.quality import References, RuleResult, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES
 from compscore.schema import TABLES, Table
+from pipelines.metadata import previous_from_same_source
 from pipelines.resources import Warehouse
 
 CHECK_NAME = "quality"
@@ -40,15 +41,11 @@ def referenced_tables(spec: Table) -> list[str]:
 
 
 def previous_row_count(instance: dg.DagsterInstance, asset: str, run_id: str) -> int | None:
-    """Rows of the asset's latest materialisation from another run (for the volume-drop check)."""
-    records = instance.fetch_materializations(dg.AssetKey(asset), limit=5).records
-    for record in records:
-        if record.run_id == run_id or record.asset_materialization is None:
-            continue
-        value = record.asset_materialization.metadata.get("dagster/row_count")
-        if value is not None:
-            return int(value.value)
-    return None
+    """Rows of the asset's latest materialisation from an earlier run of the same source (volume drop)."""
+    previous = previous_from_same_source(instance, asset, run_id)
+    if previous is None or "dagster/row_count" not in previous:
+        return None
+    return int(previous["dagster/row_count"].value)
 
 
 def _failed_markdown(results: list[RuleResult], outcomes: dict[str, ExpectationOutcome]) -> str:

@@ -75,3 +75,26 @@ def frame_metadata(written: WrittenTable) -> dict[str, dg.MetadataValue]:
         "dagster/uri": dg.MetadataValue.path(str(written.parquet_path)),
         "duckdb": dg.MetadataValue.md(f"`{written.duckdb_path}`, table `{written.name}`"),
     }
+
+
+def previous_from_same_source(
+    instance: dg.DagsterInstance, raw_asset: str, run_id: str, lookback: int = 20
+) -> dict[str, dg.MetadataValue] | None:
+    """Metadata of the latest materialisation of `raw_asset` by an earlier run that read the same source
+    file as this run did, for volume comparisons; None when there is no such run.
+
+    Comparing only runs of the same source keeps a test folder run after the sample in one Dagster
+    instance from looking like a sudden drop in volume.
+    """
+    records = instance.fetch_materializations(dg.AssetKey(raw_asset), limit=lookback).records
+    current = next((r for r in records if r.run_id == run_id and r.asset_materialization), None)
+    if current is None:
+        return None
+    source = current.asset_materialization.metadata.get("source_file")
+    for record in records:
+        mat = record.asset_materialization
+        if record.run_id == run_id or mat is None:
+            continue
+        if mat.metadata.get("source_file") == source:
+            return dict(mat.metadata)
+    return None

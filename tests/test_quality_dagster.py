@@ -89,17 +89,18 @@ def test_corrupted_copy_warns_quarantines_and_balances(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_blocking_checks_stop_downstream_and_keep_earlier_outputs(tmp_path: Path) -> None:
-    """One instance, three drops: clean, then references broken in most rows, then a truncated table."""
+    """One instance, one source folder, three drops: clean, then references broken in most rows, then a
+    truncated table."""
     wh = tmp_path / "wh"
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
     instance = dg.DagsterInstance.ephemeral()
-    assert _run(FIXTURE, wh, instance).success
+    assert _run(source, wh, instance).success
     before = warehouse.read_table("deals", wh)
 
-    ghosts = tmp_path / "ghosts"
-    shutil.copytree(FIXTURE, ghosts)
-    deals = pl.read_csv(ghosts / "deals.csv", infer_schema=False)
-    deals.with_columns(account_id=pl.lit("GHOST")).write_csv(ghosts / "deals.csv")
-    result = _run(ghosts, wh, instance)
+    clean_deals = pl.read_csv(source / "deals.csv", infer_schema=False)
+    clean_deals.with_columns(account_id=pl.lit("GHOST")).write_csv(source / "deals.csv")
+    result = _run(source, wh, instance)
     assert not result.success
     check = _checks(result)["raw_deals"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
@@ -107,14 +108,25 @@ def test_blocking_checks_stop_downstream_and_keep_earlier_outputs(tmp_path: Path
     assert "deals" not in _materialized(result)
     assert warehouse.read_table("deals", wh).equals(before)
 
-    truncated = tmp_path / "truncated"
-    shutil.copytree(FIXTURE, truncated)
-    pl.read_csv(truncated / "deals.csv", infer_schema=False).head(3).write_csv(truncated / "deals.csv")
-    result = _run(truncated, wh, instance)
+    clean_deals.head(3).write_csv(source / "deals.csv")
+    result = _run(source, wh, instance)
     check = _checks(result)["raw_deals"]
     assert not result.success and check.severity == dg.AssetCheckSeverity.ERROR
     assert "deals: volume_drop: 3 rows, against 8" in check.description
     assert warehouse.read_table("deals", wh).equals(before)
+
+
+@pytest.mark.slow
+def test_volume_is_compared_only_with_runs_of_the_same_source(tmp_path: Path) -> None:
+    """A small folder run after a big one in the same instance is another source, not a volume drop."""
+    instance = dg.DagsterInstance.ephemeral()
+    big = tmp_path / "big"
+    shutil.copytree(FIXTURE, big)
+    deals = pl.read_csv(big / "deals.csv", infer_schema=False)
+    copies = [deals.with_columns(deal_id=pl.col("deal_id") + f"-{i}") for i in range(3)]
+    pl.concat([deals, *copies]).write_csv(big / "deals.csv")
+    assert _run(big, tmp_path / "wh", instance).success
+    assert _run(FIXTURE, tmp_path / "wh", instance).success
 
 
 @pytest.mark.slow
