@@ -30,6 +30,8 @@ def test_scores_a_folder_and_writes_every_output(canonical_small_dir: Path, tmp_
     assert set(scores["plan_id"]) == {"hunter-2026", "farmer-2026"}
     printed = capsys.readouterr().out
     assert "hunter-2026" in printed and "2026-Q1" in printed
+    assert (out / "data_quality" / "t1" / "index.html").is_file()
+    assert "Validation report:" in printed
     reconciliation = pl.read_parquet(out / "pay_reconciliation.parquet")
     assert reconciliation["given_line_id"].to_list() == ["L0006"]  # the manual adjustment only
 
@@ -61,3 +63,23 @@ def test_rejected_rows_are_left_out_and_written(canonical_small_copy: Path, tmp_
     assert "deal_id=D001" in rejects.filter(pl.col("source_table") == "deals")["row_key"].to_list()
     attribution = pl.read_parquet(out / "pay_attribution.parquet")
     assert "D001" not in attribution.filter(pl.col("origin") == "computed")["deal_id"].to_list()
+
+
+def test_blocked_run_names_table_and_rule_and_writes_only_the_report(
+    canonical_small_copy: Path, tmp_path: Path, capsys
+):
+    deals = pl.read_csv(canonical_small_copy / "deals.csv", infer_schema=False)
+    deals.head(0).write_csv(canonical_small_copy / "deals.csv")
+    out = tmp_path / "out"
+    assert main(["score", "--input", str(canonical_small_copy), "--out", str(out), "--run-id", "b1"]) == 2
+    err = capsys.readouterr().err
+    assert "deals" in err and "row_count" in err
+    assert (out / "data_quality" / "b1" / "index.html").is_file()
+    assert not (out / "plan_scores.parquet").exists()
+
+
+def test_no_gx_skips_the_report(canonical_small_dir: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    assert main(["score", "--input", str(canonical_small_dir), "--out", str(out), "--no-gx"]) == 0
+    assert (out / "plan_scores.parquet").is_file()
+    assert not (out / "data_quality").exists()

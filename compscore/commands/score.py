@@ -8,9 +8,8 @@ import sys
 
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
-from compscore.quality import BlockingError
 from compscore.scoring.display import format_plan_scores
-from compscore.scoring.folder import score_folder, write_outputs
+from compscore.scoring.folder import BlockedRun, score_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,21 +26,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="score as known on this date, YYYY-MM-DD (default: the latest date in the CRM data)",
     )
+    parser.add_argument(
+        "--no-gx",
+        action="store_true",
+        help="skip the Great Expectations suites and the HTML report (the same rules still quarantine rows)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        result = score_folder(args.input, run_id=args.run_id, as_of=args.as_of)
-    except (LoadError, PlanError, BlockingError) as exc:
+        result = score_folder(
+            args.input, args.out, run_id=args.run_id, as_of=args.as_of, great_expectations=not args.no_gx
+        )
+    except BlockedRun as exc:
+        where = f"\nValidation report: {exc.report}" if exc.report else ""
+        print(f"compscore score: cannot score {args.input}:\n{exc}{where}", file=sys.stderr)
+        return 2
+    except (LoadError, PlanError) as exc:
         print(f"compscore score: cannot score {args.input}:\n{exc}", file=sys.stderr)
         return 2
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    write_outputs(result.tables, args.out)
     rejects = result.tables["data_quality_rejects"].height
     print(
         f"Scored {args.input} (run {result.run_id}); {rejects} input rows rejected, see data_quality_rejects."
     )
+    if result.report:
+        print(f"Validation report: {result.report}")
     print(f"Wrote {len(result.tables)} tables to {args.out} as Parquet and CSV.\n")
     print(format_plan_scores(result.scores.plan_scores))
     return 0

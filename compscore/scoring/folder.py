@@ -1,7 +1,7 @@
 """Score a canonical folder without Dagster: load, validate, score, write every output table.
 
-This is what `compscore score` runs. It uses the same loaders, data-quality rules and scoring engine as
-the Dagster assets; only the wiring differs.
+This is what `compscore score` runs. It uses the same loaders, data-quality rules, Great Expectations
+suites and scoring engine as the Dagster assets; only the wiring differs.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from compscore.loaders import load_canonical_dir
-from compscore.quality import validate
+from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.status import data_quality_status
 from compscore.scoring.scores import ScoreTables, score_company
 
@@ -26,25 +26,57 @@ class FolderRun:
     tables: dict[str, pl.DataFrame]
     """Every output table written, by name (scores, evidence, data-quality rejects and counts)."""
     warnings: list[str]
+    report: Path | None
+    """The HTML validation report of the run, when Great Expectations ran."""
+
+
+class BlockedRun(BlockingError):
+    """Validation found input that would make the scores meaningless; `report` shows why."""
+
+    def __init__(self, failures: list[BlockingFailure], report: Path | None):
+        super().__init__(failures)
+        self.report = report
 
 
 def score_folder(
-    input_dir: str | Path, *, run_id: str | None = None, as_of: dt.date | None = None
+    input_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    run_id: str | None = None,
+    as_of: dt.date | None = None,
+    great_expectations: bool = True,
 ) -> FolderRun:
-    """Load and validate `input_dir`, then score it. Raises `LoadError`, `PlanError` or `BlockingError`
-    (each naming the file, table and rule) when the input cannot give meaningful scores."""
+    """Load and validate `input_dir`, score it and write every output table into `out_dir`.
+
+    With `great_expectations`, the GX suites also run (in bounded chunks) and an HTML report is written to
+    `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError`
+    or `PlanError` (naming file, line and column or key) when the input cannot be read, and `BlockedRun`
+    (naming table and rule) when it cannot give meaningful scores; nothing is written to the outputs then.
+    """
     run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
     loaded = load_canonical_dir(input_dir)
     result = validate(loaded.data, run_id, loader_rejects=loaded.rejects)
-    result.raise_if_blocking()
     status = data_quality_status(loaded.data, result)
+    report = _gx_report(result, status, out_dir) if great_expectations else None
+    if result.blocking:
+        raise BlockedRun(result.blocking, report)
     scores = score_company(result.clean, as_of=as_of, data_quality_status=status)
     tables = {
         **scores.outputs(),
         "data_quality_rejects": result.rejects,
         "data_quality_counts": result.counts,
+        "data_quality_status": status,
     }
-    return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=loaded.warnings)
+    write_outputs(tables, out_dir)
+    return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=loaded.warnings, report=report)
+
+
+def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Path) -> Path:
+    """Run the GX suites of every table whose schema allowed its rules, and write the HTML report."""
+    from checks.report import write_run_report
+    from checks.suites import run_all_suites
+
+    return write_run_report(out_dir, result, run_all_suites(result.checks), status)
 
 
 def write_outputs(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> list[Path]:
