@@ -92,6 +92,29 @@ def _referral_deltas(payout: PayoutResult, keys: list[str]) -> pl.LazyFrame:
     return payout.converted_referrals.lazy().group_by(keys).agg(delta_referral=pl.col("deal_amount").median())
 
 
+DELTA_COLUMNS = ("delta_same_day", "delta_retention", "delta_referral")
+
+
+def _typical_sizes(payout: PayoutResult, keys: list[str]) -> pl.LazyFrame:
+    """Δ_S, Δ_R, Δ_F (null where the population won no such deal) and renewal/expansion dollars."""
+    return _deltas(payout.won_deals, keys).join(
+        _referral_deltas(payout, keys), on=keys, how="full", coalesce=True
+    )
+
+
+def _with_plan_fallback(units: pl.LazyFrame, payout: PayoutResult) -> pl.LazyFrame:
+    """A Δ the plan-period lacks is taken over all the plan's periods before SPEC's own fallbacks apply,
+    so a quarter without new business does not price every deal at the arbitrary 10,000."""
+    plan_wide = _typical_sizes(payout, ["plan_id"]).select(
+        "plan_id", *[pl.col(c).alias(f"{c}_plan") for c in DELTA_COLUMNS]
+    )
+    return (
+        units.join(plan_wide, on="plan_id", how="left")
+        .with_columns(pl.coalesce(c, f"{c}_plan").alias(c) for c in DELTA_COLUMNS)
+        .drop(f"{c}_plan" for c in DELTA_COLUMNS)
+    )
+
+
 def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
     existing = pl.col("renewal_dollars").fill_null(0.0) + pl.col("expansion_dollars").fill_null(0.0)
     return lf.with_columns(
@@ -114,15 +137,14 @@ def _unit_marginals(
     books: pl.DataFrame, payout: PayoutResult, pt: PlanTables, as_of: dt.date
 ) -> pl.DataFrame:
     """m_S, m_R, m_F per rep-period; pay of a Δ_S deal on the period's last day and the next's first."""
-    deltas = _deltas(payout.won_deals, PLAN_PERIOD).join(
-        _referral_deltas(payout, PLAN_PERIOD), on=PLAN_PERIOD, how="full", coalesce=True
-    )
+    deltas = _typical_sizes(payout, PLAN_PERIOD)
     plan_terms = pt.plans.select(
         "plan_id", "quota", "credits_new_business", "credits_expansion", "credits_renewal"
     )
     units = (
         books.lazy()
         .join(deltas, on=PLAN_PERIOD, how="left")
+        .pipe(_with_plan_fallback, payout)
         .pipe(_fill_deltas)
         .join(plan_terms.lazy(), on="plan_id", how="left")
         .join(_component_frame(pt).lazy(), on="plan_id", how="inner")
@@ -244,9 +266,7 @@ def incentive_curves(payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
         lost=pl.lit(0.0),
         rep_id=pl.lit("curve"),
     )
-    deltas = _deltas(payout.won_deals, ["plan_id"]).join(
-        _referral_deltas(payout, ["plan_id"]), on="plan_id", how="full", coalesce=True
-    )
+    deltas = _typical_sizes(payout, ["plan_id"])
     components = _component_frame(pt).filter(pl.col("kind") != "retention_bonus")
     units = (
         grid.lazy()
