@@ -194,3 +194,12 @@ def test_retention_bonus_pays_when_threshold_reached():
     lines = compute_payout(company.data(), AS_OF).lines.filter(component_id="grr")
     # R1 kept 95 % of renewals, R2 80 %: only R1 reaches the 90 % threshold.
     assert lines.select("rep_id", "amount", "earned_date").rows() == [("R1", 5_000.0, AS_OF)]
+
+
+def test_quarter_without_new_business_prices_deals_at_the_plans_typical_size():
+    """Δ_S falls back to the plan's median over all periods (50,000 here), not to SPEC's 10,000."""
+    company = one_deal(NB_10 + "  - {id: ref, kind: referral_bonus, amount: 500}\n")
+    scores = score_company(company.data(), as_of=D(2026, 6, 30)).plan_scores
+    sdi = dict(zip(scores["period"], scores["same_day_index"], strict=True))
+    assert sdi["2026-Q1"] == pytest.approx(100 * 0.1 / (0.1 + 500 / 50_000))
+    assert sdi["2026-Q2"] == pytest.approx(sdi["2026-Q1"])
