@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 from test_quality import load_small
 
 from checks.report import LATEST, write_run_report
-from checks.suites import run_all_suites, run_suite, suite_columns
+from checks.suites import expectation, row_condition, run_all_suites, run_suite, suite_columns
 from compscore.quality import validate
 from compscore.quality.corrupt import corrupt
 from compscore.quality.status import data_quality_status
@@ -38,6 +40,34 @@ def test_chunked_run_equals_whole_table_run(corrupted_result, outcomes):
     assert [(o.rule, o.unexpected_count) for o in chunked] == [(o.rule, o.unexpected_count) for o in whole]
     amount = next(o for o in chunked if o.rule == "range:amount")
     assert amount.partial_unexpected == ["-100.0"]
+
+
+def test_row_conditions_are_condition_objects_with_the_same_pandas_filter(corrupted_result):
+    from great_expectations.execution_engine.pandas_execution_engine import PandasExecutionEngine
+    from great_expectations.expectations.row_conditions import Condition
+
+    rules = [r for c in corrupted_result.checks.values() for r in c.rules if "row_condition" in r.gx_kwargs]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        built = {r.name: expectation(r) for r in rules}
+    assert not [w for w in caught if "condition" in str(w.message)]
+    assert all(isinstance(e.row_condition, Condition) and e.condition_parser is None for e in built.values())
+    clause = PandasExecutionEngine().condition_to_filter_clause
+    assert {name: clause(e.row_condition) for name, e in built.items()} == {
+        "required_unless_open:close_date": "stage != 'open'",
+        "amount_sign:earning_deferral_release>=0": "line_type in ['earning', 'deferral_release']",
+        "amount_sign:clawback<=0": "line_type == 'clawback'",
+    }
+    with pytest.raises(ValueError, match="row condition 'amount > other'"):
+        row_condition("amount > other")
+
+
+def test_batch_fingerprint_is_switched_off_only_while_a_suite_runs(corrupted_result):
+    from great_expectations.execution_engine import pandas_execution_engine as engine
+
+    before = engine.HASH_THRESHOLD
+    run_suite(corrupted_result.checks["accounts"])
+    assert engine.HASH_THRESHOLD == before == 1e9
 
 
 def test_suite_reads_only_what_it_needs(corrupted_result):
