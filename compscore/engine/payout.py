@@ -80,18 +80,44 @@ def with_period(lf: pl.LazyFrame, date_col: str) -> pl.LazyFrame:
     )
 
 
+PLAN_TERMS = [
+    "plan_id",
+    "period_kind",
+    "quota",
+    "credits_new_business",
+    "credits_expansion",
+    "credits_renewal",
+]
+"""The plan columns rules need row by row; names and effective dates stay in `PlanTables.plans`."""
+
+
 def attach_plan(lf: pl.LazyFrame, date_col: str, data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
     """Join each row (with a `rep_id`) to the plan its rep was assigned to on `date_col`, and its period.
 
-    Rows whose rep had no assignment that day, or whose plan has no plan file, are dropped here; callers
-    that must report them compare against their input (see `unpaid_deals`).
+    An as-of join on the assignment's start (assignments of a rep never overlap once validated), so each row
+    meets one assignment instead of all of its rep's. Rows whose rep had no assignment that day, or whose
+    plan has no plan file, are dropped here; callers that must report them compare against their input
+    (see `unpaid_deals`).
     """
-    assignments = data.rep_plan_assignments.lazy().select("rep_id", "plan_id", "start_date", "end_date")
-    joined = lf.join(assignments, on="rep_id", how="inner").filter(
-        (pl.col(date_col) >= pl.col("start_date"))
-        & (pl.col(date_col) <= pl.col("end_date").fill_null(dt.date.max))
+    assignments = (
+        data.rep_plan_assignments.lazy()
+        .select("rep_id", "plan_id", "start_date", "end_date")
+        .sort("start_date")
     )
-    joined = joined.drop("start_date", "end_date").join(pt.plans.lazy(), on="plan_id", how="inner")
+    joined = (
+        lf.sort(date_col)
+        .join_asof(
+            assignments,
+            left_on=date_col,
+            right_on="start_date",
+            by="rep_id",
+            strategy="backward",
+            check_sortedness=False,
+        )
+        .filter(pl.col(date_col) <= pl.col("end_date").fill_null(dt.date.max))
+        .drop("start_date", "end_date")
+    )
+    joined = joined.join(pt.plans.lazy().select(PLAN_TERMS), on="plan_id", how="inner")
     return with_period(joined, date_col)
 
 
@@ -115,7 +141,15 @@ def next_churn(lf: pl.LazyFrame, date_col: str, churn: pl.LazyFrame) -> pl.LazyF
 
 
 def won_deals_under_plan(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
-    won = closed_won(data.deals).rename({"owner_rep_id": "rep_id"})
+    won = closed_won(data.deals).select(
+        "deal_id",
+        "account_id",
+        pl.col("owner_rep_id").alias("rep_id"),
+        "deal_type",
+        "amount",
+        "close_date",
+        "discount_pct",
+    )
     return attach_plan(won, "close_date", data, pt).with_columns(credited=is_credited(pl.col("deal_type")))
 
 
@@ -157,7 +191,8 @@ def deal_component_pay(won: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
         .then(pl.col("component_amount"))
         .otherwise(0.0)
     )
-    paid = paired.with_columns(raw_pay=raw).filter(pl.col("kind").is_in(["commission", "spiff"]))
+    pays = (pl.col("kind") == "commission") | ((pl.col("kind") == "spiff") & in_spiff_window.fill_null(False))
+    paid = paired.filter(pays).with_columns(raw_pay=raw)
     return _capped(paid, "raw_pay", ["close_date", "deal_id"]).select(
         "rep_id",
         "plan_id",

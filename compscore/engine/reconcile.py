@@ -25,48 +25,60 @@ def reconcile(given: pl.DataFrame, computed: pl.DataFrame, plans: dict[str, Plan
     imply that no given line shows) or `amount_differs`; `difference` = given − computed.
     """
     kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
-
-    def with_plan_period(lines: pl.DataFrame) -> pl.DataFrame:
-        return with_period(lines.lazy().join(kinds, on="plan_id", how="left"), "earned_date").collect()
-
-    given = with_plan_period(given)
-    computed = with_plan_period(computed).join(
-        given.select("plan_id", "period").unique(), on=["plan_id", "period"], how="semi"
-    )
     keys = [*MATCH_KEY, "period"]
 
-    def by_key(lines: pl.DataFrame, name: str) -> pl.DataFrame:
-        return lines.group_by(keys).agg(pl.sum("amount").alias(name), pl.col("line_id").sort().first())
+    def with_plan_period(lines: pl.DataFrame, side: str) -> pl.LazyFrame:
+        placed = with_period(
+            lines.lazy().select(*MATCH_KEY, "amount", "line_id").join(kinds, on="plan_id", how="left"),
+            "earned_date",
+        )
+        return placed.select(*keys, "amount", "line_id", side=pl.lit(side))
 
-    joined = by_key(given, "given_amount").join(
-        by_key(computed, "computed_amount"),
-        on=keys,
-        how="full",
-        coalesce=True,
-        nulls_equal=True,
-        suffix="_computed",
+    given_lines = with_plan_period(given, "given")
+    given_periods = given_lines.select("plan_id", "period").unique()
+    computed_lines = with_plan_period(computed, "computed").join(
+        given_periods, on=["plan_id", "period"], how="semi"
+    )
+    # One pass over both sides: a key's given and computed amounts side by side, without a join.
+    is_given = pl.col("side") == "given"
+    by_key = (
+        pl.concat([given_lines, computed_lines])
+        .group_by(keys)
+        .agg(
+            given_amount=pl.col("amount").filter(is_given).sum(),
+            computed_amount=pl.col("amount").filter(~is_given).sum(),
+            has_given=is_given.any(),
+            has_computed=(~is_given).any(),
+            given_line_id=pl.col("line_id").filter(is_given).min(),
+            computed_line_id=pl.col("line_id").filter(~is_given).min(),
+        )
+        .with_columns(difference=(pl.col("given_amount") - pl.col("computed_amount")).round(2))
+        .filter(pl.col("difference").abs() >= TOLERANCE)
     )
     status = (
-        pl.when(pl.col("computed_amount").is_null())
+        pl.when(~pl.col("has_computed"))
         .then(pl.lit("unexplained"))
-        .when(pl.col("given_amount").is_null())
+        .when(~pl.col("has_given"))
         .then(pl.lit("not_in_statements"))
         .otherwise(pl.lit("amount_differs"))
     )
-    difference = pl.col("given_amount").fill_null(0.0) - pl.col("computed_amount").fill_null(0.0)
     return (
-        joined.with_columns(difference=difference.round(2), status=status)
-        .filter(pl.col("difference").abs() >= TOLERANCE)
+        by_key.with_columns(
+            status=status,
+            given_amount=pl.when(pl.col("has_given")).then(pl.col("given_amount")),
+            computed_amount=pl.when(pl.col("has_computed")).then(pl.col("computed_amount")),
+        )
         .select(
             *keys,
             "status",
             "given_amount",
             "computed_amount",
             "difference",
-            pl.col("line_id").alias("given_line_id"),
-            pl.col("line_id_computed").alias("computed_line_id"),
+            "given_line_id",
+            "computed_line_id",
         )
         .sort("earned_date", "rep_id", "component_id")
+        .collect()
     )
 
 
