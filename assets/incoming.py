@@ -8,7 +8,9 @@ month are not silently moved, they are rejected (rule `partition_month:<column>`
 `incoming_load_rejects` with the cell problems the loader found. Open deals, whose `close_date` is empty,
 stay in the month they were dropped in. Re-dropping a month replaces that month's partitions.
 
-The full-folder `raw` layer is unaffected: it still reads `<source>/<table>.*`.
+The `raw` layer (`assets/raw.py`) reads `<source>/<table>.*` and adds the stored partitions of the months
+that have a drop folder, the latest month winning per key; the `refresh_after_drops` sensor
+(`pipelines/sensors.py`) reruns it and everything downstream once drops have landed.
 """
 
 from pathlib import Path

@@ -5,6 +5,13 @@ comes from the same drop. Cells that cannot be parsed (wrong type, empty require
 the raw tables and listed, one row per problem, in `raw_load_rejects`, which the data-quality layer folds
 into `data_quality_rejects`. File-level problems (a missing required table, an unreadable file, a plan
 file that does not parse) fail the step with a message naming the file, so nothing downstream runs.
+
+Monthly drops: when the source has drop folders (`<source>/incoming/YYYY-MM/`), each event table is the
+top-level file's rows (the file is then optional) plus the rows of the table's stored `incoming`
+partitions of those months (`assets/incoming.py`), merged by `merge_drops`: for each key, the rows of the
+latest source that has it win (top-level file < earliest month < ... < latest month). The drops' load
+rejects join `raw_load_rejects`. A drop folder whose month has not been loaded yet is reported and left
+out: load it with `incoming_monthly` first (the `incoming_drops` sensor does).
 """
 
 from pathlib import Path
@@ -14,12 +21,16 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
+from assets.incoming import incoming_asset_name
+from compscore import warehouse as wh
 from compscore.canonical_io import FORMATS, table_path
 from compscore.loaders import load_canonical_dir
 from compscore.plans import Plan
-from compscore.schema import DATA_QUALITY_REJECTS, TABLES, Table
+from compscore.schema import DATA_QUALITY_REJECTS, EVENT_TABLES, INCOMING_DIR, TABLES, Table
 from pipelines.metadata import DATA_ENGINEERING, KINDS, RAW_PREFIX, table_schema
-from pipelines.resources import SourceFolder
+from pipelines.partitions import partition_of
+from pipelines.resources import SourceFolder, Warehouse
 
 GROUP = "raw"
 LOAD_REJECTS = "raw_load_rejects"
@@ -84,6 +95,44 @@ def _source_file(directory: Path, table: str) -> str | None:
     return next((str(p) for p in present if p.is_file()), None)
 
 
+_SOURCE_RANK = "__source_rank"
+
+
+def merge_drops(base: pl.DataFrame, drops: list[pl.DataFrame], table: Table) -> pl.DataFrame:
+    """`base` and the monthly `drops` (oldest first) as one table: for each key of `table`, only the rows
+    of the latest source that has that key are kept (a later drop replaces a deal's earlier state).
+
+    Rows sharing a key within one source are all kept, so validation still rejects every copy of a
+    duplicate in a file. Rows come out in source order, then in their order within the source.
+    """
+    if not drops:
+        return base
+    ranked = pl.concat(
+        [
+            frame.with_columns(pl.lit(rank, pl.Int32).alias(_SOURCE_RANK))
+            for rank, frame in enumerate([base, *drops])
+        ]
+    )
+    latest = pl.col(_SOURCE_RANK).max().over(list(table.key))
+    return ranked.filter(pl.col(_SOURCE_RANK) == latest).drop(_SOURCE_RANK)
+
+
+def drop_partitions(source: Path) -> list[str]:
+    """Partition keys (`YYYY-MM-01`) of the month folders in `<source>/incoming/`, oldest first."""
+    incoming = source / INCOMING_DIR
+    if not incoming.is_dir():
+        return []
+    keys = (partition_of(p.name) for p in incoming.iterdir() if p.is_dir())
+    return sorted(k for k in keys if k is not None)
+
+
+def stored_drops(name: str, partitions: list[str], root: Path) -> dict[str, pl.DataFrame]:
+    """Partition key -> rows, for the given partitions of incoming table `name` stored in the warehouse,
+    oldest first."""
+    stored = set(wh.list_partitions(name, root))
+    return {k: wh.scan_partitions(name, [k], root).collect() for k in partitions if k in stored}
+
+
 def _plans_metadata(plans: dict[str, Plan]) -> dict[str, dg.MetadataValue]:
     rows = [
         dg.TableRecord(
@@ -116,35 +165,65 @@ def _plans_metadata(plans: dict[str, Plan]) -> dict[str, dg.MetadataValue]:
     outs={
         spec.key.to_python_identifier(): dg.AssetOut.from_spec(spec, dagster_type=Any) for spec in RAW_SPECS
     },
+    deps=[*(incoming_asset_name(t.name) for t in EVENT_TABLES), INCOMING_REJECTS],
     can_subset=False,
 )
-def raw_source(context: AssetExecutionContext, source: SourceFolder):
-    """Read the source folder once and emit every raw table, the load rejects and the plans."""
+def raw_source(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
+    """Read the source folder once, add the stored monthly drops, and emit every raw table, the load
+    rejects and the plans."""
     directory = source.directory
-    context.log.info(f"reading canonical folder {directory}")
-    result = load_canonical_dir(directory)
+    months = drop_partitions(directory)
+    context.log.info(
+        f"reading canonical folder {directory}"
+        + (f" with the drops of {len(months)} month(s) {months[0]} .. {months[-1]}" if months else "")
+    )
+    result = load_canonical_dir(directory, may_be_absent=[t.name for t in EVENT_TABLES] if months else ())
     for warning in result.warnings:
         context.log.warning(warning)
 
-    rejects_by_table = result.rejects.group_by("source_table").len()
-    rejected = dict(rejects_by_table.iter_rows())
+    drops = {
+        t.name: stored_drops(incoming_asset_name(t.name), months, warehouse.directory) for t in EVENT_TABLES
+    }
+    drop_rejects = list(stored_drops(INCOMING_REJECTS, months, warehouse.directory).values())
+    not_loaded = sorted(set(months) - {k for by_month in drops.values() for k in by_month})
+    if not_loaded:
+        context.log.warning(
+            f"drop folders {', '.join(k[:7] for k in not_loaded)} are not loaded yet and are left out; "
+            "run incoming_monthly for those partitions first"
+        )
+
+    rejects = pl.concat([result.rejects, *drop_rejects])
+    rejected = dict(rejects.group_by("source_table").len().iter_rows())
     for table in TABLES:
-        frame: pl.DataFrame = result.data.tables[table.name]
+        base: pl.DataFrame = result.data.tables[table.name]
+        by_month = drops.get(table.name, {})
+        frame = merge_drops(base, list(by_month.values()), table)
+        from_drops = sum(f.height for f in by_month.values())
         file = _source_file(directory, table.name)
+        origin = file or (str(directory / INCOMING_DIR) if by_month else None)
         yield dg.Output(
             frame,
             output_name=raw_asset_name(table.name),
             metadata={
-                "source_file": dg.MetadataValue.path(file) if file else dg.MetadataValue.text("(absent)"),
-                "rows_received": dg.MetadataValue.int(result.received[table.name]),
+                "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),
+                "rows_received": dg.MetadataValue.int(result.received[table.name] + from_drops),
                 "cell_problems_rejected": dg.MetadataValue.int(rejected.get(table.name, 0)),
                 "warnings": dg.MetadataValue.md(
                     "\n".join(f"- {w}" for w in result.warnings if file and w.startswith(file)) or "none"
                 ),
+                **(
+                    {
+                        "drop_months": dg.MetadataValue.text(", ".join(k[:7] for k in by_month)),
+                        "rows_from_drops": dg.MetadataValue.int(from_drops),
+                        "rows_superseded": dg.MetadataValue.int(base.height + from_drops - frame.height),
+                    }
+                    if by_month
+                    else {}
+                ),
             },
         )
     yield dg.Output(
-        result.rejects.with_columns(pl.lit(context.run.run_id).alias("run_id")),
+        rejects.with_columns(pl.lit(context.run.run_id).alias("run_id")),
         output_name=LOAD_REJECTS,
         metadata={"rejects_by_table": dg.MetadataValue.json(rejected)},
     )

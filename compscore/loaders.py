@@ -33,6 +33,7 @@ Decisions the SPEC leaves open:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -370,7 +371,9 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
     return TableLoad(spec.name, path, good_df, rejects, warnings, received)
 
 
-def _table_files(directory: Path) -> tuple[dict[str, Path], list[LoadIssue]]:
+def _table_files(
+    directory: Path, may_be_absent: Collection[str] = ()
+) -> tuple[dict[str, Path], list[LoadIssue]]:
     """The file of each canonical table present, and the issues: missing required tables, doubles."""
     found: dict[str, Path] = {}
     issues = []
@@ -387,7 +390,7 @@ def _table_files(directory: Path) -> tuple[dict[str, Path], list[LoadIssue]]:
             )
         elif present:
             found[spec.name] = present[0]
-        elif not spec.optional:
+        elif not spec.optional and spec.name not in may_be_absent:
             issues.append(
                 LoadIssue(
                     str(directory),
@@ -413,8 +416,11 @@ def _unknown_file_warnings(directory: Path) -> list[str]:
     return warnings
 
 
-def load_canonical_dir(directory: str | Path) -> LoadResult:
+def load_canonical_dir(directory: str | Path, may_be_absent: Collection[str] = ()) -> LoadResult:
     """Read a canonical folder: every table file (`<table>.csv` or `.parquet`) and `plans/*.yaml`.
+
+    Tables named in `may_be_absent` are treated as optional for this read (absent: zero rows), for callers
+    that get them elsewhere, e.g. the monthly drops of the event tables (`assets/raw.py`).
 
     Raises `LoadError` listing every folder- and file-level problem, or `PlanError` for bad plan files.
     """
@@ -423,7 +429,7 @@ def load_canonical_dir(directory: str | Path) -> LoadResult:
         raise LoadError(
             LoadIssue(str(directory), "not a folder", expected="a folder of <table>.csv|parquet and plans/")
         )
-    found, issues = _table_files(directory)
+    found, issues = _table_files(directory, may_be_absent)
     plans_dir = directory / PLANS_DIR
     if not plans_dir.is_dir() or not [*plans_dir.glob("*.yaml"), *plans_dir.glob("*.yml")]:
         issues.append(

@@ -1,7 +1,9 @@
-"""The three jobs, selected by asset group so that new assets in a group join them automatically.
+"""The jobs, selected by asset group so that new assets in a group join them automatically.
 
 Selecting assets also selects their asset checks, so `validation_only` runs the data-quality checks.
-The monthly-partitioned `incoming` group runs on its own, one partition per run (`incoming_monthly`).
+The monthly-partitioned `incoming` group runs on its own, one partition per run (`incoming_monthly`); the
+raw layer of `full_refresh` merges the stored partitions in, and the `refresh_after_drops` sensor launches
+`full_refresh` once drops have landed.
 """
 
 from __future__ import annotations

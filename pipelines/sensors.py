@@ -1,10 +1,15 @@
-"""Sensors: launch the months a new or changed drop affects; record every failed run.
+"""Sensors: launch the months a new or changed drop affects; rescore once drops have landed; record every
+failed run.
 
 `incoming_drops` looks at `<source>/incoming/YYYY-MM/<event table>.csv|parquet`. Its cursor is the state
 (modification time and size) of every drop file seen at the last evaluation; a file that appeared,
 changed or disappeared since then marks its month, and the sensor requests exactly one `incoming_monthly`
 run per marked month. Folders that are not a month within the partitions, and files that are not event
 tables, are reported and skipped.
+
+`refresh_after_drops` launches `full_refresh` (raw -> validated -> marts -> scores) when a month's drop
+has been stored since the raw layer last ran, once no `incoming_monthly` run or backfill is queued or in
+progress: a backfill of many months ends in one rescoring, not one per month.
 
 `record_run_failure` appends one JSON line per failed run to `<warehouse>/run_failures.jsonl`: job, run
 id, partition, when, and each failed step with its error.
@@ -17,14 +22,19 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.execution.backfill import BulkActionStatus  # not re-exported by dagster 1.13
 
+from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
+from assets.incoming import incoming_asset_name
+from assets.raw import LOAD_REJECTS as RAW_REJECTS
 from compscore.canonical_io import FORMATS
 from compscore.schema import EVENT_TABLES
-from pipelines.jobs import incoming_monthly
+from pipelines.jobs import full_refresh, incoming_monthly
 from pipelines.partitions import INCOMING_DIR, MONTHLY, partition_of
 from pipelines.resources import SourceFolder, Warehouse
 
 FAILURE_LOG = "run_failures.jsonl"
+INCOMING_ASSETS = [*(incoming_asset_name(t.name) for t in EVENT_TABLES), INCOMING_REJECTS]
 EVENT_FILES = {f"{t.name}.{fmt}" for t in EVENT_TABLES for fmt in FORMATS}
 
 
@@ -88,6 +98,59 @@ def incoming_drops(context: dg.SensorEvaluationContext, source: SourceFolder) ->
     )
 
 
+UNFINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+def _latest_storage_id(instance: dg.DagsterInstance, asset: str) -> int | None:
+    """Event-log id of the asset's latest materialisation (any partition): later events have larger ids."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+    return records[0].storage_id if records else None
+
+
+def drops_in_flight(instance: dg.DagsterInstance) -> int:
+    """Unfinished `incoming_monthly` runs plus requested backfills that load drops (job or asset backfill)."""
+    runs = instance.get_runs_count(dg.RunsFilter(job_name=incoming_monthly.name, statuses=UNFINISHED))
+    incoming_keys = {dg.AssetKey(incoming_asset) for incoming_asset in INCOMING_ASSETS}
+    backfills = [
+        b
+        for b in instance.get_backfills(status=BulkActionStatus.REQUESTED)
+        if b.job_name == incoming_monthly.name or incoming_keys & set(b.asset_selection or [])
+    ]
+    return runs + len(backfills)
+
+
+@dg.sensor(
+    job=full_refresh,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Rescores (full_refresh) after monthly drops have been loaded, once no drop run or backfill is "
+        "pending, so the scores of every period a new month touches are recomputed."
+    ),
+)
+def refresh_after_drops(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    instance = context.instance
+    drop = _latest_storage_id(instance, INCOMING_REJECTS)
+    if drop is None:
+        return dg.SensorResult(skip_reason=dg.SkipReason("no monthly drop has been loaded"))
+    raw = _latest_storage_id(instance, RAW_REJECTS)
+    if raw is not None and raw > drop:
+        return dg.SensorResult(skip_reason=dg.SkipReason("the raw layer already includes the latest drop"))
+    pending = drops_in_flight(instance)
+    if pending:
+        return dg.SensorResult(
+            skip_reason=dg.SkipReason(f"waiting for {pending} drop run(s) or backfill(s) to finish")
+        )
+    return dg.SensorResult(
+        run_requests=[dg.RunRequest(run_key=f"after-drop-event-{drop}", tags={"compscore/trigger": "drops"})]
+    )
+
+
 def _root_cause(error: Any) -> str | None:
     """The innermost error's message: the user's exception under Dagster's step-execution wrapper."""
     if error is None:
@@ -130,4 +193,4 @@ def record_run_failure(context: dg.RunFailureSensorContext, warehouse: Warehouse
     context.log.info(f"recorded failed run {record['run_id']} of {record['job']} in {path}")
 
 
-SENSORS = [incoming_drops, record_run_failure]
+SENSORS = [incoming_drops, refresh_after_drops, record_run_failure]

@@ -17,7 +17,7 @@ from compscore import warehouse
 from pipelines.io_managers import warehouse_io_manager
 from pipelines.resources import SourceFolder, Warehouse
 from pipelines.schedules import daily_full_refresh
-from pipelines.sensors import FAILURE_LOG, incoming_drops, record_run_failure
+from pipelines.sensors import FAILURE_LOG, incoming_drops, record_run_failure, refresh_after_drops
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 
@@ -85,10 +85,13 @@ def test_schedule_is_daily_off_by_default_and_runs_full_refresh() -> None:
     assert daily_full_refresh.job_name == "full_refresh"
 
 
-def _materialize_month(source: Path, wh: Path, partition: str) -> dg.ExecuteInProcessResult:
+def _materialize_month(
+    source: Path, wh: Path, partition: str, instance: dg.DagsterInstance | None = None
+) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [incoming_drop],
         partition_key=partition,
+        instance=instance,
         resources={
             "source": SourceFolder(path=str(source)),
             "warehouse": Warehouse(path=str(wh)),
@@ -117,6 +120,48 @@ def test_a_month_partition_keeps_its_rows_and_rejects_rows_of_other_months(tmp_p
         assert con.execute("select distinct partition_key from incoming_deals").fetchall() == [
             ("2026-02-01",)
         ]
+
+
+def _refresh(instance: dg.DagsterInstance) -> dg.SensorResult:
+    return refresh_after_drops(dg.build_sensor_context(instance=instance))
+
+
+def test_rescoring_follows_a_loaded_drop_once_no_drop_run_is_pending(tmp_path: Path) -> None:
+    source, wh = tmp_path / "source", tmp_path / "wh"
+    shutil.copytree(FIXTURE, source)
+    february = _deals().filter(pl.col("close_date").str.starts_with("2026-02"))
+    _drop(source, "2026-02", "deals", february.with_columns(pl.lit("41000.0").alias("amount")))
+    instance = dg.DagsterInstance.ephemeral()
+    assert "no monthly drop" in _refresh(instance).skip_reason.skip_message
+
+    assert _materialize_month(source, wh, "2026-02-01", instance).success
+    [request] = _refresh(instance).run_requests
+    assert refresh_after_drops.job_name == "full_refresh"
+    assert request.run_key == _refresh(instance).run_requests[0].run_key  # the same drop: one run
+
+    pending = dg.DagsterRun(job_name="incoming_monthly", status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(pending)
+    assert "waiting for 1 drop run" in _refresh(instance).skip_reason.skip_message
+    instance.report_run_canceled(pending)
+
+    assert dg.materialize(
+        [raw_source],
+        instance=instance,
+        resources={
+            "source": SourceFolder(path=str(source)),
+            "warehouse": Warehouse(path=str(wh)),
+            "io_manager": warehouse_io_manager,
+        },
+    ).success
+    assert "already includes the latest drop" in _refresh(instance).skip_reason.skip_message
+    raw_deals = warehouse.read_table("raw_deals", wh).sort("deal_id")
+    assert raw_deals.height == 8  # the drop's D001 and D006 replace the top-level rows with those keys
+    assert raw_deals.filter(pl.col("deal_id").is_in(["D001", "D006"]))["amount"].to_list() == [41000.0] * 2
+    assert raw_deals.filter(pl.col("deal_id") == "D002")["amount"].to_list() == [60000.0]
+
+    assert _materialize_month(source, wh, "2026-02-01", instance).success
+    [again] = _refresh(instance).run_requests
+    assert again.run_key != request.run_key
 
 
 def test_failed_runs_are_recorded_with_the_failing_step(tmp_path: Path) -> None:
