@@ -95,7 +95,7 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
         given_commission_lines=tables["commission_lines"].height > 0,
     )
     result = score_company(data, data_quality_status=status)
-    context.log.info(f"scored {result.plan_scores.height} plan periods as of {result.payout.as_of}")
+    context.log.info(f"scored {result.plan_scores.height} plan periods as of {result.as_of}")
     for name, frame in result.outputs().items():
         metadata: dict[str, Any] = {}
         if name == "plan_scores":
@@ -112,5 +112,5 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
                 "data_quality_status",
             )
             metadata["scores"] = dg.MetadataValue.md(_markdown(preview))
-            metadata["as_of"] = dg.MetadataValue.text(result.payout.as_of.isoformat())
+            metadata["as_of"] = dg.MetadataValue.text(result.as_of.isoformat())
         yield dg.Output(frame, output_name=name, metadata=metadata)

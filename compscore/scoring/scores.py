@@ -46,7 +46,8 @@ class ScoreTables:
     plan_incentive_curves: pl.DataFrame
     plan_outcomes: pl.DataFrame
     pay_reconciliation: pl.DataFrame
-    payout: PayoutResult
+    as_of: dt.date
+    """The date the data was scored as known on (see `compscore.engine.payout.data_as_of`)."""
 
     def outputs(self) -> dict[str, pl.DataFrame]:
         """The output tables of SPEC section 6 that scoring produces, by name."""
@@ -373,7 +374,7 @@ def score_company(
         plan_incentive_curves=incentive_curves(payout, pt),
         plan_outcomes=outcomes,
         pay_reconciliation=_reconciliation(data, payout),
-        payout=payout,
+        as_of=as_of,
     )
 
 
