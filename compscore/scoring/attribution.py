@@ -16,6 +16,7 @@ import polars as pl
 
 from compscore.dataset import CanonicalData
 from compscore.engine.payout import PayoutResult, with_period
+from compscore.engine.periods import period_start
 from compscore.engine.plan_tables import PlanTables
 from compscore.schema import COMMISSION_LINES
 
@@ -56,7 +57,9 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
         .join(pt.plans.lazy().select("plan_id", "plan_name", "period_kind"), on="plan_id", how="left")
     )
     joined = with_period(joined, "earned_date").with_columns(
-        deal_period_start=pl.coalesce(_period_start_of(pl.col("deal_close_date")), pl.col("period_start"))
+        deal_period_start=pl.coalesce(
+            period_start(pl.col("deal_close_date"), pl.col("period_kind")), pl.col("period_start")
+        )
     )
     is_new_business = pl.col("deal_type") == "new_business"
     channel = (
@@ -117,12 +120,6 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
         .sort("earned_date", "line_id")
         .collect()
     )
-
-
-def _period_start_of(date: pl.Expr) -> pl.Expr:
-    from compscore.engine.periods import period_start
-
-    return period_start(date, pl.col("period_kind"))
 
 
 def realized_by_plan_period(attribution: pl.DataFrame) -> pl.DataFrame:

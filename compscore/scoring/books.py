@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 
 from compscore.dataset import CanonicalData
-from compscore.engine.payout import PayoutResult, with_period
-from compscore.engine.periods import next_period_start, period_start
+from compscore.engine.payout import PayoutResult, attach_plan, with_period
+from compscore.engine.periods import period_start
 from compscore.engine.plan_tables import PlanTables
 
 UNIT_KEYS = ["rep_id", "plan_id", "period_start"]
@@ -92,8 +92,6 @@ def rep_period_books(
 
 def referrals_credited(data: CanonicalData, pt: PlanTables) -> pl.DataFrame:
     """Referrals credited to each rep, by the plan they were on at the referral date."""
-    from compscore.engine.payout import attach_plan
-
     refs = data.referrals.lazy().rename({"referring_rep_id": "rep_id"})
     return (
         attach_plan(refs, "referral_date", data, pt)
@@ -101,16 +99,3 @@ def referrals_credited(data: CanonicalData, pt: PlanTables) -> pl.DataFrame:
         .agg(referrals_credited=pl.len().cast(pl.Int64))
         .collect()
     )
-
-
-def with_next_period(books: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """Join each row to the same rep and plan's next period (`next_<col>`, null if none)."""
-    nxt = books.select(
-        "rep_id",
-        "plan_id",
-        pl.col("period_start").alias("next_period_start"),
-        *[pl.col(c).alias(f"next_{c}") for c in columns],
-    )
-    return books.with_columns(
-        next_period_start=next_period_start(pl.col("period_start"), pl.col("period_kind"))
-    ).join(nxt, on=["rep_id", "plan_id", "next_period_start"], how="left")

@@ -72,7 +72,11 @@ def score_folder(
 
 
 def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Path) -> Path:
-    """Run the GX suites of every table whose schema allowed its rules, and write the HTML report."""
+    """Run the GX suites of every table whose schema allowed its rules, and write the HTML report.
+
+    Imported here, not at module level: GX costs about 340 MB and seconds to import (STACK.md), and
+    `--no-gx` runs should not pay for it.
+    """
     from checks.report import write_run_report
     from checks.suites import run_all_suites
 

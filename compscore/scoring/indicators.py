@@ -6,7 +6,6 @@ For every indicator this module yields, per rep, plan and period, a numerator an
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import polars as pl
@@ -102,7 +101,3 @@ def _accounts_owned(data: CanonicalData, population: pl.DataFrame, keys: list[st
         .agg(accounts_owned=pl.col("account_id").n_unique())
         .collect()
     )
-
-
-def is_mature(indicator: Indicator, period_end: pl.Expr, as_of: dt.date) -> pl.Expr:
-    return period_end + pl.duration(days=indicator.maturity_days) <= pl.lit(as_of)

@@ -14,8 +14,6 @@ import polars as pl
 from compscore.engine.payout import gross_revenue_retention
 from compscore.engine.plan_tables import capped_increment, tiered_pay
 
-UNIT_KEYS = ["rep_id", "plan_id", "period_start"]
-
 
 def _applies(deal_type: str) -> pl.Expr:
     return pl.col(f"applies_{deal_type}").fill_null(False)

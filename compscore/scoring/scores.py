@@ -21,7 +21,7 @@ from compscore.engine.reconcile import reconcile, reconciliation_totals
 from compscore.scoring import bootstrap
 from compscore.scoring.attribution import pay_attribution, realized_by_plan_period, statement_lines
 from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
-from compscore.scoring.indicators import INDICATORS, Indicator
+from compscore.scoring.indicators import INDICATORS, Indicator, indicator_parts
 from compscore.scoring.marginal import (
     component_increments,
     marginal_by_unit,
@@ -312,8 +312,6 @@ def score_company(
     grid = population(data, pt, first_day, as_of)
     books = rep_period_books(payout, grid, referrals_credited(data, pt))
     marginals = _unit_marginals(books, payout, pt, as_of)
-    from compscore.scoring.indicators import indicator_parts
-
     units = (
         books.join(marginals, on=UNIT_KEYS, how="left")
         .with_columns(
