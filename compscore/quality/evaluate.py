@@ -76,6 +76,15 @@ def row_key_text(spec: Table, present: Sequence[str]) -> pl.Expr:
     return pl.concat_str([pl.lit("row="), (pl.col(ROW_INDEX) + 1).cast(pl.String)])
 
 
+def failing_rows(
+    spec: Table, *, check_columns: Sequence[str], flagged: pl.DataFrame, mask: pl.Series
+) -> pl.DataFrame:
+    """The rows where `mask` is True, with only the columns a reject row reads (key, rule's, position)."""
+    wanted = [ROW_INDEX, *spec.key, *check_columns]
+    columns = [c for c in flagged.columns if c in wanted]
+    return flagged.select(columns).filter(mask)
+
+
 def with_row_index(df: pl.DataFrame) -> pl.DataFrame:
     return df if ROW_INDEX in df.columns else df.with_row_index(ROW_INDEX)
 
@@ -113,8 +122,8 @@ def check_table(
     for rule, count in zip(rules, counts, strict=True):
         samples = pl.DataFrame({"k": [], "v": []}, schema={"k": pl.String, "v": pl.String})
         if count:
-            samples = flagged.filter(failed.get_column(rule.name)).head(sample_size)
-            samples = samples.select(key.alias("k"), pairs_text(rule.columns).alias("v"))
+            samples = failing_rows(spec, check_columns=rule.columns, flagged=flagged, mask=failed[rule.name])
+            samples = samples.head(sample_size).select(key.alias("k"), pairs_text(rule.columns).alias("v"))
         results.append(
             RuleResult(
                 spec.name,
@@ -160,7 +169,9 @@ def reject_rows(spec: Table, check: TableCheck, run_id: str) -> pl.DataFrame:
         ]
     else:
         frames = [
-            check.flagged.filter(check.failed.get_column(rule.name)).select(
+            failing_rows(
+                spec, check_columns=rule.columns, flagged=check.flagged, mask=check.failed[rule.name]
+            ).select(
                 row_key=key,
                 rule=pl.lit(rule.name),
                 columns=pl.lit(", ".join(rule.columns)),

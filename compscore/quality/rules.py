@@ -60,6 +60,12 @@ class Rule:
         return flag_column(self.name)
 
 
+def failing_mask(height: int, failing: pl.Series) -> pl.Series:
+    """A flag column of `height` rows: True everywhere except at the positions in `failing`."""
+    ok = pl.repeat(True, height, dtype=pl.Boolean, eager=True)
+    return ok.scatter(failing, False) if failing.len() else ok
+
+
 def flag_column(rule_name: str) -> str:
     """Name of the precomputed boolean column a flag rule reads (safe for pandas and GX)."""
     return "_ok_" + re.sub(r"[^0-9A-Za-z]+", "_", rule_name).strip("_")
@@ -86,10 +92,16 @@ class References:
         return cls(keys=keys, plans=plans)
 
     def values(self, table: str, column: str) -> pl.Series | None:
+        """The distinct values a reference may point at; None when the referenced table is unknown."""
+        found = self.targets(table, column)
+        return None if found is None else found.unique()
+
+    def targets(self, table: str, column: str) -> pl.Series | None:
+        """Like `values`, but neither de-duplicated nor copied: what a join needs (it ignores repeats)."""
         if table == "plans":
             return pl.Series(column, sorted(self.plans), dtype=pl.String)
         found = self.keys.get(f"{table}.{column}")
-        return None if found is None else found.drop_nulls().unique()
+        return None if found is None else found.drop_nulls()
 
 
 def _missing(col: Column) -> pl.Expr:
@@ -204,14 +216,16 @@ def _unique_key(spec: Table) -> Rule:
 def _foreign_key(spec: Table, col: Column, refs: References) -> Rule | None:
     fk = col.references
     assert fk is not None
-    targets = refs.values(fk.ref_table, fk.ref_column)
+    targets = refs.targets(fk.ref_table, fk.ref_column)
     if targets is None:
         return None
     name = col.name
+    known = targets.cast(pl.String).to_frame(name)
 
     def flag(df: pl.DataFrame) -> pl.Series:
-        ok = pl.col(name).is_in(targets.cast(pl.String).implode()) | pl.col(name).is_null()
-        return df.select(ok.alias("ok")).to_series()
+        probe = df.select(pl.col(name).cast(pl.String), _pos=pl.int_range(pl.len(), dtype=pl.UInt32))
+        broken = probe.drop_nulls(name).join(known, on=name, how="anti").get_column("_pos")
+        return failing_mask(df.height, broken)
 
     where = "a plan file" if fk.ref_table == "plans" else f"{fk.ref_table}.{fk.ref_column}"
     return _flag_rule(
@@ -266,19 +280,28 @@ def _no_overlap(spec: Table) -> Rule:
 
 
 def _component_exists(spec: Table, refs: References) -> Rule:
-    pairs = pl.Series(
-        "pair", [f"{p.plan_id}\x1f{c}" for p in refs.plans.values() for c in p.component_ids], dtype=pl.String
+    pairs = pl.DataFrame(
+        [(p.plan_id, c) for p in refs.plans.values() for c in p.component_ids],
+        schema={"plan_id": pl.String, "component_id": pl.String},
+        orient="row",
     )
-    known_plans = pl.Series("plan", sorted(refs.plans), dtype=pl.String)
+    known_plans = sorted(refs.plans)
 
     def flag(df: pl.DataFrame) -> pl.Series:
-        pair = pl.concat_str([pl.col("plan_id"), pl.col("component_id")], separator="\x1f")
-        ok = (
-            pair.is_in(pairs.implode())
-            | (pl.col("component_id") == ADJUSTMENT_COMPONENT)
-            | ~pl.col("plan_id").is_in(known_plans.implode())
-        ).fill_null(True)
-        return df.select(ok.alias("ok")).to_series()
+        judged = (
+            pl.col("plan_id").is_in(known_plans)
+            & pl.col("component_id").is_not_null()
+            & (pl.col("component_id") != ADJUSTMENT_COMPONENT)
+        )
+        probe = df.select(
+            pl.col("plan_id", "component_id").cast(pl.String), _pos=pl.int_range(pl.len(), dtype=pl.UInt32)
+        )
+        broken = (
+            probe.filter(judged.fill_null(False))
+            .join(pairs, on=["plan_id", "component_id"], how="anti")
+            .get_column("_pos")
+        )
+        return failing_mask(df.height, broken)
 
     return _flag_rule(
         spec.name,

@@ -21,7 +21,6 @@ import polars as pl
 
 from compscore.dataset import CanonicalData
 from compscore.quality.blocking import DEFAULT_THRESHOLDS, Thresholds
-from compscore.quality.rules import ROW_INDEX
 from compscore.quality.validate import ValidationResult
 
 STATUS_SCHEMA = pl.Schema(
@@ -48,23 +47,37 @@ def period_label(date: pl.Expr, kind: pl.Expr) -> pl.Expr:
     )
 
 
-def _with_rejected(df: pl.DataFrame, rejected: pl.Series) -> pl.DataFrame:
-    return df.with_row_index(ROW_INDEX).with_columns(_rejected=pl.col(ROW_INDEX).is_in(rejected.implode()))
+def _with_rejected(df: pl.DataFrame, columns: list[str], rejected: pl.Series) -> pl.LazyFrame:
+    """`columns` of `df` plus `_rejected`, True at the row positions in `rejected` (no copy of `df`)."""
+    mask = pl.repeat(False, df.height, dtype=pl.Boolean, eager=True)
+    if rejected.len():
+        mask = mask.scatter(rejected, True)
+    return df.select(columns).with_columns(mask.alias("_rejected")).lazy()
 
 
 def data_quality_status(
     raw: CanonicalData, result: ValidationResult, thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> pl.DataFrame:
-    """One row per plan × period with any input: input_rows, rejected_rows, share and ok/warn/fail."""
+    """One row per plan × period with any input: input_rows, rejected_rows, share and ok/warn/fail.
+
+    Rows are counted per (plan, date) first, so the period label and the plan's period kind are worked
+    out once per plan-day rather than per row; plans travel as small integers through the join of
+    deals and referrals with the assignments, which runs on the streaming engine.
+    """
     if not raw.plans:
         return pl.DataFrame(schema=STATUS_SCHEMA)
     rejected = result.rejected_rows
     periods = pl.DataFrame(
         {"plan_id": list(raw.plans), "_kind": [p.period for p in raw.plans.values()]},
         schema={"plan_id": pl.String, "_kind": pl.String},
-    )
+    ).with_row_index("_plan")
+    plan_index = periods.lazy().select("plan_id", "_plan")
     assignments = (
-        _with_rejected(raw.rep_plan_assignments, rejected["rep_plan_assignments"])
+        _with_rejected(
+            raw.rep_plan_assignments,
+            ["rep_id", "plan_id", "start_date", "end_date"],
+            rejected["rep_plan_assignments"],
+        )
         .select(
             "rep_id",
             "plan_id",
@@ -73,32 +86,47 @@ def data_quality_status(
             pl.col("_rejected").alias("_asg_rejected"),
         )
         .drop_nulls(["rep_id", "plan_id", "start_date"])
+        .join(plan_index, on="plan_id")
+        .drop("plan_id")
     )
     events = pl.concat(
         [
-            _with_rejected(raw.deals, rejected["deals"]).select(
+            _with_rejected(
+                raw.deals, ["owner_rep_id", "close_date", "created_date"], rejected["deals"]
+            ).select(
                 rep_id="owner_rep_id",
                 date=pl.coalesce("close_date", "created_date"),
                 _rejected="_rejected",
             ),
-            _with_rejected(raw.referrals, rejected["referrals"]).select(
-                rep_id="referring_rep_id", date="referral_date", _rejected="_rejected"
-            ),
+            _with_rejected(
+                raw.referrals, ["referring_rep_id", "referral_date"], rejected["referrals"]
+            ).select(rep_id="referring_rep_id", date="referral_date", _rejected="_rejected"),
         ]
     ).drop_nulls(["rep_id", "date"])
     placed = (
         events.join(assignments, on="rep_id")
         .filter(pl.col("date").is_between("start_date", "end_date"))
-        .select("plan_id", "date", _rejected=pl.col("_rejected") | pl.col("_asg_rejected"))
+        .select("_plan", "date", _rejected=pl.col("_rejected") | pl.col("_asg_rejected"))
     )
-    lines = _with_rejected(raw.commission_lines, rejected["commission_lines"]).select(
-        "plan_id", date="earned_date", _rejected="_rejected"
+    lines = (
+        _with_rejected(raw.commission_lines, ["plan_id", "earned_date"], rejected["commission_lines"])
+        .select("plan_id", date="earned_date", _rejected="_rejected")
+        .drop_nulls(["plan_id", "date"])
+        .join(plan_index, on="plan_id")
+        .select("_plan", "date", "_rejected")
     )
-    rows = pl.concat([placed, lines]).drop_nulls(["plan_id", "date"]).join(periods, on="plan_id")
+    per_day = (
+        pl.concat([placed, lines])
+        .drop_nulls("date")
+        .group_by("_plan", "date")
+        .agg(input_rows=pl.len().cast(pl.Int64), rejected_rows=pl.col("_rejected").sum().cast(pl.Int64))
+        .collect(engine="streaming")
+    )
     share = pl.col("rejected_rows") / pl.col("input_rows")
     return (
-        rows.group_by("plan_id", period=period_label(pl.col("date"), pl.col("_kind")))
-        .agg(input_rows=pl.len().cast(pl.Int64), rejected_rows=pl.col("_rejected").sum().cast(pl.Int64))
+        per_day.join(periods, on="_plan")
+        .group_by("plan_id", period=period_label(pl.col("date"), pl.col("_kind")))
+        .agg(pl.col("input_rows").sum(), pl.col("rejected_rows").sum())
         .with_columns(rejected_share=share)
         .with_columns(
             data_quality_status=pl.when(pl.col("rejected_share") >= thresholds.status_fail_share)

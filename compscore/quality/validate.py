@@ -38,7 +38,7 @@ from compscore.quality.evaluate import (
     row_key_text,
     with_row_index,
 )
-from compscore.quality.rules import ROW_INDEX, References
+from compscore.quality.rules import ROW_INDEX, References, failing_mask
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES, Table, conform, empty_frame
 
 COUNT_SCHEMA = pl.Schema(
@@ -92,25 +92,30 @@ def _cascade(
 
     In each round every surviving row is judged against the rows rejected before the round; it gets one
     reject row per reference that points at such a row. Returns the cascaded indices and reject rows.
+
+    Works on key columns and boolean masks only: a referenced value is gone when some rejected row holds
+    it and no surviving row does, and those values are few, so every step is a scan against a small set.
     """
     by_table: dict[str, list[pl.DataFrame]] = {}
     cascaded = {name: pl.Series(ROW_INDEX, [], dtype=pl.UInt32) for name in tables}
     while True:
-        gone = {name: rejected[name].implode() for name in tables}
-        survivors = {name: df.filter(~pl.col(ROW_INDEX).is_in(gone[name])) for name, df in tables.items()}
+        gone_mask = {name: _position_mask(tables[name].height, rejected[name]) for name in tables}
         new: dict[str, list[pl.Series]] = {}
         for spec in TABLES:
             if spec.name in broken:
                 continue
-            alive = survivors[spec.name]
             for col, fk in spec.foreign_keys():
                 if fk.ref_table not in tables or fk.ref_table in broken:
                     continue
-                gone_values = tables[fk.ref_table].filter(pl.col(ROW_INDEX).is_in(gone[fk.ref_table]))
-                kept_values = survivors[fk.ref_table].get_column(fk.ref_column)
-                hits = alive.filter(
-                    pl.col(col.name).is_in(gone_values.get_column(fk.ref_column).implode())
-                    & ~pl.col(col.name).is_in(kept_values.implode())
+                dead = _dead_values(tables[fk.ref_table], fk.ref_column, gone_mask[fk.ref_table])
+                if dead.len() == 0:
+                    continue
+                df = tables[spec.name]
+                key = [c for c in spec.key if c in df.columns]
+                hits = (
+                    df.select(*dict.fromkeys([ROW_INDEX, *key, col.name]))
+                    .filter(~gone_mask[spec.name])
+                    .filter(pl.col(col.name).is_in(dead.implode()))
                 )
                 if hits.height == 0:
                     continue
@@ -127,11 +132,26 @@ def _cascade(
         if not new:
             break
         for name, parts in new.items():
-            fresh = pl.concat(parts).unique()
+            fresh = pl.concat(parts).unique().sort()
             rejected[name] = pl.concat([rejected[name], fresh])
             cascaded[name] = pl.concat([cascaded[name], fresh])
     frames = [finish_rejects(fs, name, run_id) for name, fs in by_table.items()]
     return cascaded, frames
+
+
+def _position_mask(height: int, positions: pl.Series) -> pl.Series:
+    """True at the given row positions (ROW_INDEX values), False elsewhere."""
+    return ~failing_mask(height, positions)
+
+
+def _dead_values(df: pl.DataFrame, column: str, gone: pl.Series) -> pl.Series:
+    """Distinct non-null values of `column` held by rows in `gone` and by no other row of `df`."""
+    values = df.get_column(column)
+    candidates = values.filter(gone).drop_nulls().unique()
+    if candidates.len() == 0:
+        return candidates
+    still_held = values.filter(~gone & values.is_in(candidates.implode())).unique()
+    return candidates.filter(~candidates.is_in(still_held.implode()))
 
 
 def _loader_counts(loader_rejects: pl.DataFrame | None) -> dict[str, int]:
@@ -204,12 +224,13 @@ def validate(
 
     clean_tables = {}
     for spec in TABLES:
-        df = tables[spec.name]
+        df = tables[spec.name].drop(ROW_INDEX)
         if spec.name in broken:
             clean_tables[spec.name] = empty_frame(spec.name)
         else:
-            kept = df.filter(~pl.col(ROW_INDEX).is_in(rejected[spec.name].implode())).drop(ROW_INDEX)
-            clean_tables[spec.name] = conform(kept, spec.name).collect()
+            if rejected[spec.name].len():
+                df = df.filter(~_position_mask(df.height, rejected[spec.name]))
+            clean_tables[spec.name] = conform(df, spec.name).collect()
     clean = CanonicalData(
         tables=clean_tables,
         plans=dict(data.plans),
