@@ -2,8 +2,9 @@
 
 The fixture runs the `full_refresh` job on the small canonical fixture in a temporary DAGSTER_HOME and
 warehouse, then serves that instance with `dagster-webserver` (the UI half of `dagster dev`; no daemon is
-needed to look at runs) on a free port of 127.0.0.1. Headless Chromium, driven by Playwright, checks the asset catalog, the `scores` group's lineage graph, the latest
-materialisation of `plan_scores` and the `quality` check of `raw_deals`, against the run's own results.
+needed to look at runs) on a free port of 127.0.0.1. Headless Chromium, driven by Playwright, checks the
+asset catalog, the `scores` group's lineage graph, the latest materialisation of `plan_scores` and the
+`quality` check of `raw_deals`, against the run's own results.
 Screenshots land in tests/artifacts/ (git-ignored), written before each page's assertions so a failure
 leaves a picture of what was on screen.
 
