@@ -199,9 +199,26 @@ def _unique_key(spec: Table) -> Rule:
     key = spec.key
 
     def flag(df: pl.DataFrame) -> pl.Series:
+        """Duplicates among the rows whose key hash repeats; an exact check, on those few rows only.
+
+        Equal keys have equal hashes, so every copy of a duplicated key is among those rows. Sorting
+        64-bit hashes is several times cheaper than hashing the (text) keys into a table of every row.
+        """
+        keys = df.select(key)
+        hashes = keys.hash_rows()
+        ordered = hashes.sort()
+        repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+        if repeated.len() == 0:
+            return failing_mask(df.height, pl.Series([], dtype=pl.UInt32))
         any_null = pl.any_horizontal(pl.col(k).is_null() for k in key)
         dup = pl.struct(key).is_duplicated() if len(key) > 1 else pl.col(key[0]).is_duplicated()
-        return df.select((~dup | any_null).alias("ok")).to_series()
+        broken = (
+            keys.with_columns(_pos=pl.int_range(pl.len(), dtype=pl.UInt32))
+            .filter(hashes.is_in(repeated.implode()))
+            .filter(dup & ~any_null)
+            .get_column("_pos")
+        )
+        return failing_mask(df.height, broken)
 
     return _flag_rule(
         spec.name,
@@ -211,6 +228,11 @@ def _unique_key(spec: Table) -> Rule:
         flag,
         "schema",
     )
+
+
+_FEW_REFERRING_ROWS = 4
+"""A foreign key's referring rows are "few" below 1/4 of the referenced rows (measured at 10M lines:
+the reverse lookup is 2-4x faster for churn events and referrals, 2x slower for statement lines)."""
 
 
 def _foreign_key(spec: Table, col: Column, refs: References) -> Rule | None:
@@ -224,7 +246,14 @@ def _foreign_key(spec: Table, col: Column, refs: References) -> Rule | None:
 
     def flag(df: pl.DataFrame) -> pl.Series:
         probe = df.select(pl.col(name).cast(pl.String), _pos=pl.int_range(pl.len(), dtype=pl.UInt32))
-        broken = probe.drop_nulls(name).join(known, on=name, how="anti").get_column("_pos")
+        probe = probe.drop_nulls(name)
+        present = known
+        if probe.height * _FEW_REFERRING_ROWS < known.height:
+            # Few referring rows, many referenced ones (churn events into accounts): look the referenced
+            # values up in the small set of referring values instead of hashing every referenced key.
+            wanted = probe.get_column(name).unique()
+            present = known.filter(pl.col(name).is_in(wanted.implode()))
+        broken = probe.join(present, on=name, how="anti").get_column("_pos")
         return failing_mask(df.height, broken)
 
     where = "a plan file" if fk.ref_table == "plans" else f"{fk.ref_table}.{fk.ref_column}"
