@@ -186,20 +186,35 @@ COMMISSION_LINES = Table(
     description="Commission statement lines (commission.lines); computed from the plan rules when absent.",
     columns=(
         Column("line_id", _STR, required=True, description="Unique line id."),
-        Column("rep_id", _STR, required=True, references=ForeignKey("reps", "rep_id")),
-        Column("plan_id", _STR, required=True, references=ForeignKey("plans", "plan_id")),
+        Column(
+            "rep_id", _STR, required=True, description="Rep paid.", references=ForeignKey("reps", "rep_id")
+        ),
+        Column(
+            "plan_id",
+            _STR,
+            required=True,
+            description="Plan the line pays under.",
+            references=ForeignKey("plans", "plan_id"),
+        ),
         Column(
             "component_id",
             _STR,
             required=True,
             description="A component of the plan, or `adjustment` for a manual adjustment.",
         ),
-        Column("line_type", _STR, required=True, allowed=LINE_TYPES),
-        Column("deal_id", _STR, references=ForeignKey("deals", "deal_id")),
-        Column("referral_id", _STR, references=ForeignKey("referrals", "referral_id")),
+        Column("line_type", _STR, required=True, allowed=LINE_TYPES, description="What kind of line."),
+        Column(
+            "deal_id", _STR, description="Deal paid for, if any.", references=ForeignKey("deals", "deal_id")
+        ),
+        Column(
+            "referral_id",
+            _STR,
+            description="Referral paid for, if any.",
+            references=ForeignKey("referrals", "referral_id"),
+        ),
         Column("amount", _F64, required=True, description="Negative only for clawbacks and adjustments."),
-        Column("earned_date", _DATE, required=True),
-        Column("paid_date", _DATE),
+        Column("earned_date", _DATE, required=True, description="Date the pay was earned."),
+        Column("paid_date", _DATE, description="Date paid, if known."),
     ),
     key=("line_id",),
     event_date="earned_date",

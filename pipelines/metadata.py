@@ -7,10 +7,13 @@ row count actually written.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 import polars as pl
 
 from compscore.schema import TABLES_BY_NAME, Table
+from compscore.scoring.columns import OUTPUT_COLUMNS
 from compscore.warehouse import WrittenTable
 
 KINDS: set[str] = {"polars", "duckdb"}
@@ -54,12 +57,19 @@ def canonical_table_for(asset_name: str) -> Table | None:
     return TABLES_BY_NAME.get(name)
 
 
-def frame_schema(schema: pl.Schema, canonical: Table | None = None) -> dg.TableSchema:
-    """The Dagster column schema of a written frame; descriptions come from the canonical table if any."""
-    described = {c.name: c.description for c in canonical.columns} if canonical else {}
+def column_descriptions(asset_name: str) -> dict[str, str]:
+    """Column descriptions of an asset's table: the canonical schema's, or the scoring outputs'."""
+    canonical = canonical_table_for(asset_name)
+    if canonical is not None:
+        return {c.name: c.description for c in canonical.columns if c.description}
+    return OUTPUT_COLUMNS.get(asset_name, {})
+
+
+def frame_schema(schema: pl.Schema, descriptions: Mapping[str, str]) -> dg.TableSchema:
+    """The Dagster column schema of a written frame, with the descriptions known for its columns."""
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(name=name, type=str(dtype), description=described.get(name) or None)
+            dg.TableColumn(name=name, type=str(dtype), description=descriptions.get(name) or None)
             for name, dtype in schema.items()
         ]
     )
@@ -69,7 +79,7 @@ def frame_metadata(written: WrittenTable) -> dict[str, dg.MetadataValue]:
     """Metadata of one table materialisation: schema, row count, where to find it."""
     return {
         "dagster/column_schema": dg.MetadataValue.table_schema(
-            frame_schema(written.schema, canonical_table_for(written.name))
+            frame_schema(written.schema, column_descriptions(written.name))
         ),
         "dagster/row_count": dg.MetadataValue.int(written.row_count),
         "dagster/uri": dg.MetadataValue.path(str(written.parquet_path)),

@@ -1,0 +1,33 @@
+"""Every column of every scoring output has a description for the Dagster UI and finance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from compscore.loaders import load_canonical_dir
+from compscore.scoring.columns import OUTPUT_COLUMNS
+from compscore.scoring.scores import score_company
+from pipelines.metadata import column_descriptions
+
+
+@pytest.fixture(scope="module")
+def outputs(canonical_small_dir_module: Path):
+    return score_company(load_canonical_dir(canonical_small_dir_module).data).outputs()
+
+
+@pytest.fixture(scope="module")
+def canonical_small_dir_module() -> Path:
+    return Path(__file__).resolve().parent / "fixtures" / "canonical_small"
+
+
+@pytest.mark.parametrize("table", sorted(OUTPUT_COLUMNS))
+def test_every_output_column_is_described(outputs, table):
+    undescribed = [c for c in outputs[table].columns if c not in OUTPUT_COLUMNS[table]]
+    assert undescribed == []
+
+
+def test_asset_column_schemas_use_them():
+    assert column_descriptions("plan_scores")["same_day_index"].startswith("Same-Day Index")
+    assert column_descriptions("deals")["amount"] == "First-year value."
