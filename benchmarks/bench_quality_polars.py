@@ -6,9 +6,12 @@ which generates and caches it) is loaded with `compscore.loaders.load_canonical_
 child process per size. The child samples its own RSS (`/proc/self/status`, every 20 ms, from a thread:
 no tracemalloc, which would slow Polars' allocations down) and reports per phase the CPU time (user +
 system), wall time, peak RSS during the phase, and that peak above the RSS the phase started from. The
-parent kills the child when its RSS passes `--max-rss-gib`.
+parent kills the child when its RSS passes `--max-rss-gib`. Generated companies have no defects, so
+nothing is rejected and validation keeps the input tables as its clean tables; `--corrupt` adds
+`compscore.quality.corrupt`'s defects (a duplicated deal and its statement lines, ...), so the clean
+tables are filtered copies, as with real data.
 
-    python benchmarks/bench_quality_polars.py --sizes 1e6,1e7
+    python benchmarks/bench_quality_polars.py --sizes 1e6,1e7 [--corrupt]
 
 Target at 10M lines: validate in about 15 s CPU and 3 GiB above the loaded input (the whole
 `compscore score` in 60 s and 8 GB). Run the 10M size alone on a 2-core machine.
@@ -65,19 +68,27 @@ def phase(name, fn):
     return out
 
 loaded = phase("load", lambda: load_canonical_dir(sys.argv[1]))
-rows = {name: df.height for name, df in loaded.data.tables.items()}
+data = loaded.data
+if sys.argv[2] == "corrupt":
+    from compscore.quality.corrupt import corrupt
+    data = corrupt(data).data
+    del loaded.data
+rows = {name: df.height for name, df in data.tables.items()}
 print(json.dumps({"rows": rows}), flush=True)
-result = phase("validate", lambda: validate(loaded.data, "bench", loader_rejects=loaded.rejects))
+result = phase("validate", lambda: validate(data, "bench", loader_rejects=loaded.rejects))
 print(json.dumps({"rejects": result.rejects.height,
                   "counts": result.counts.select("table", "rejected").rows()}), flush=True)
-phase("status", lambda: data_quality_status(loaded.data, result))
+phase("status", lambda: data_quality_status(data, result))
 """
 
 
-def run_size(folder: Path, max_rss_gib: float) -> list[dict]:
+def run_size(folder: Path, max_rss_gib: float, corrupt: bool) -> list[dict]:
     """Run the child on `folder`; return its phase records (fewer than three if it was killed)."""
     limit_kib = int(max_rss_gib * 2**20)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(folder)], stdout=subprocess.PIPE, text=True)
+    mode = "corrupt" if corrupt else "as-is"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(folder), mode], stdout=subprocess.PIPE, text=True
+    )
     killed = False
     while child.poll() is None:
         time.sleep(0.2)
@@ -103,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1e6,1e7", help="comma-separated statement-line counts")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder of lines-N companies")
     parser.add_argument("--max-rss-gib", type=float, default=16.0, help="kill the child above this RSS")
+    parser.add_argument(
+        "--corrupt",
+        action="store_true",
+        help="add compscore.quality.corrupt's defects after loading (generated data has none), so that\n"
+        "rows are rejected, the cascade runs and the clean tables are copies",
+    )
     args = parser.parse_args(argv)
 
     print(f"{'lines':>11} {'phase':>9} {'CPU s':>7} {'wall s':>7} {'peak GiB':>9} {'+GiB':>6}")
@@ -111,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             print(f"{size:>11,} missing: {folder} (generate it with benchmarks/bench_score.py)")
             continue
-        for rec in run_size(folder, args.max_rss_gib):
+        for rec in run_size(folder, args.max_rss_gib, args.corrupt):
             if "phase" in rec:
                 peak = rec["peak_kib"] / 2**20
                 above = (rec["peak_kib"] - rec["start_kib"]) / 2**20
