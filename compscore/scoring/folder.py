@@ -13,6 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
+from compscore.dataset import CanonicalData
 from compscore.loaders import load_canonical_dir
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.status import data_quality_status
@@ -54,21 +55,32 @@ def score_folder(
     (naming table and rule) when it cannot give meaningful scores; nothing is written to the outputs then.
     """
     run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
+    clean, quality_tables, warnings, report = _load_and_validate(
+        input_dir, out_dir, run_id, great_expectations
+    )
+    scores = score_company(clean, as_of=as_of, data_quality_status=quality_tables["data_quality_status"])
+    tables = {**scores.outputs(), **quality_tables}
+    write_outputs(tables, out_dir)
+    return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)
+
+
+def _load_and_validate(
+    input_dir: str | Path, out_dir: str | Path, run_id: str, great_expectations: bool
+) -> tuple[CanonicalData, dict[str, pl.DataFrame], list[str], Path | None]:
+    """The clean data and the data-quality tables; the raw input and the validation's working frames
+    (flagged copies of every table) are released on return, before scoring needs the memory."""
     loaded = load_canonical_dir(input_dir)
     result = validate(loaded.data, run_id, loader_rejects=loaded.rejects)
     status = data_quality_status(loaded.data, result)
     report = _gx_report(result, status, out_dir) if great_expectations else None
     if result.blocking:
         raise BlockedRun(result.blocking, report)
-    scores = score_company(result.clean, as_of=as_of, data_quality_status=status)
-    tables = {
-        **scores.outputs(),
+    quality_tables = {
         "data_quality_rejects": result.rejects,
         "data_quality_counts": result.counts,
         "data_quality_status": status,
     }
-    write_outputs(tables, out_dir)
-    return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=loaded.warnings, report=report)
+    return result.clean, quality_tables, loaded.warnings, report
 
 
 def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Path) -> Path:
