@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from compscore.schema import ADJUSTMENT_COMPONENT, DEAL_TYPES
+from compscore.yaml_lines import line_of
 
 Period = Literal["month", "quarter", "year"]
 ComponentKind = Literal["commission", "spiff", "referral_bonus", "retention_bonus"]
@@ -112,25 +113,6 @@ _COMPONENT_KEYS: dict[str, set[str]] = {
 }
 
 
-def _line_of(root: yaml.Node | None, path: Sequence[str | int]) -> int | None:
-    """1-based line of the key (or item) at `path` in a composed YAML tree; nearest known parent."""
-    node, line = root, (root.start_mark.line + 1 if root is not None else None)
-    for part in path:
-        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
-            for key_node, value_node in node.value:
-                if key_node.value == part:
-                    node, line = value_node, key_node.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
 class _Checker:
     """Collects located issues while a plan document is read."""
 
@@ -139,7 +121,7 @@ class _Checker:
 
     def fail(self, path: Sequence[str | int], message: str) -> None:
         key = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
-        self.issues.append(PlanIssue(self.file, _line_of(self.root, path), key or "<document>", message))
+        self.issues.append(PlanIssue(self.file, line_of(self.root, path), key or "<document>", message))
 
     def mapping(self, value: Any, path: Sequence[str | int], allowed: set[str]) -> dict[str, Any]:
         if not isinstance(value, Mapping):
@@ -401,7 +383,7 @@ def read_plans(directory: str | Path) -> dict[str, Plan]:
             issues.append(
                 PlanIssue(
                     str(f),
-                    _line_of(yaml.compose(f.read_text()), ["plan_id"]),
+                    line_of(yaml.compose(f.read_text()), ["plan_id"]),
                     "plan_id",
                     f"plan_id {plan.plan_id!r} is already defined in {other}",
                 )

@@ -19,6 +19,7 @@ import yaml
 
 from compscore.adapters.errors import MappingError
 from compscore.schema import TABLES_BY_NAME
+from compscore.yaml_lines import line_of
 
 MAPPINGS_DIR = Path(__file__).parent / "mappings"
 COLUMN_TYPES: tuple[str, ...] = (
@@ -149,26 +150,12 @@ class SourceMapping:
     description: str = ""
 
 
-def _line_of(root: yaml.Node | None, path: Sequence[str]) -> int | None:
-    node, line = root, (root.start_mark.line + 1 if root is not None else None)
-    for part in path:
-        if not isinstance(node, yaml.MappingNode):
-            return line
-        for key_node, value_node in node.value:
-            if key_node.value == part:
-                node, line = value_node, key_node.start_mark.line + 1
-                break
-        else:
-            return line
-    return line
-
-
 class _Reader:
     def __init__(self, file: str, root: yaml.Node | None):
         self.file, self.root, self.problems = file, root, []
 
     def fail(self, path: Sequence[str], message: str) -> None:
-        line = _line_of(self.root, path)
+        line = line_of(self.root, path)
         where = f"{self.file}:{line}" if line is not None else self.file
         self.problems.append(f"{where}: {'.'.join(path) or '<document>'}: {message}")
 
