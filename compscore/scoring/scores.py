@@ -30,7 +30,7 @@ from compscore.scoring.marginal import (
 )
 
 DEFAULT_DELTA = 10_000.0
-"""Δ_S when the plan's population won no new business in the period (SPEC section 5)."""
+"""Δ_S when the plan won no new business in the period nor in any other (SPEC section 5's fallback)."""
 LOW_CONFIDENCE_REPS = 5
 LOW_CONFIDENCE_DEALS = 30
 CURVE_ATTAINMENTS = tuple(round(0.05 * i, 2) for i in range(41))
