@@ -402,11 +402,12 @@ def _table_files(
 
 
 def _unknown_file_warnings(directory: Path) -> list[str]:
+    """A warning per file the loader will not read; hidden files and READMEs are expected and pass."""
     known = {f"{spec.name}.{fmt}" for spec in TABLES for fmt in FORMATS} | {PLANS_DIR, INCOMING_DIR}
     table_names = {spec.name for spec in TABLES}
     warnings = []
     for entry in sorted(directory.iterdir()):
-        if entry.name in known or entry.name.startswith("."):
+        if entry.name in known or entry.name.startswith(".") or entry.name.upper().startswith("README"):
             continue
         hint = ""
         if entry.name.split(".")[0] in table_names:

@@ -517,3 +517,8 @@ def test_file_errors_of_several_tables_are_reported_together(canonical_small_cop
 
 def test_rejects_schema_is_the_data_quality_rejects_table():
     assert DATA_QUALITY_REJECTS.polars_schema == REJECTS_SCHEMA
+
+
+def test_readme_in_a_canonical_folder_is_not_warned_about(canonical_small_copy):
+    (canonical_small_copy / "README.md").write_text("what this folder is")
+    assert not [w for w in load_canonical_dir(canonical_small_copy).warnings if "README" in w]
