@@ -8,6 +8,7 @@ import sys
 
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
+from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.display import format_plan_scores
 from compscore.scoring.folder import BlockedRun, score_folder
 
@@ -31,12 +32,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the Great Expectations suites and the HTML report (the same rules still quarantine rows)",
     )
+    parser.add_argument(
+        "--batch-reps",
+        type=int,
+        default=DEFAULT_BATCH_REPS,
+        help=f"reps scored at a time: memory follows it, results do not (default {DEFAULT_BATCH_REPS})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         result = score_folder(
-            args.input, args.out, run_id=args.run_id, as_of=args.as_of, great_expectations=not args.no_gx
+            args.input,
+            args.out,
+            run_id=args.run_id,
+            as_of=args.as_of,
+            great_expectations=not args.no_gx,
+            batch_reps=args.batch_reps,
         )
     except BlockedRun as exc:
         where = f"\nValidation report: {exc.report}" if exc.report else ""

@@ -267,11 +267,11 @@ def _deal_lines(deal_pay: pl.LazyFrame, churn: pl.LazyFrame, as_of: dt.date) -> 
     )
 
 
-def converted_referrals(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
-    """Referrals whose referred deal was won, with that deal's amount and close date, placed under the
-    plan the referring rep (`rep_id`) was on at that close date."""
+def referral_conversions(data: CanonicalData) -> pl.LazyFrame:
+    """Referrals whose referred deal was won, with that deal's amount and close date; `rep_id` is the
+    referring rep. The won deal is usually another rep's, so this looks across reps."""
     won = closed_won(data.deals)
-    converted = (
+    return (
         data.referrals.lazy()
         .filter(pl.col("converted_deal_id").is_not_null())
         .join(
@@ -285,7 +285,11 @@ def converted_referrals(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
         )
         .rename({"referring_rep_id": "rep_id"})
     )
-    return attach_plan(converted, "close_date", data, pt)
+
+
+def converted_referrals(conversions: pl.LazyFrame, data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
+    """`referral_conversions` placed under the plan the referring rep was on at the won deal's close."""
+    return attach_plan(conversions, "close_date", data, pt)
 
 
 def referral_pay(converted: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
@@ -297,20 +301,11 @@ def referral_pay(converted: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
     return _capped(paired, "raw_pay", ["close_date", "referral_id"])
 
 
-def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
-    """Per rep, plan and period: won renewal dollars, lost renewal dollars and churned dollars.
-
-    Churned dollars count against the rep who owned the account when it churned: the owner of its most
-    recent won deal on or before the churn date. A churn event on the day the same account lost a renewal
-    deal is that loss recorded twice, and counts once (as the lost renewal).
-    """
-    won_renewals = won.filter(pl.col("deal_type") == "renewal").select(
-        *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.col("amount"), lost=pl.lit(0.0)
-    )
-    lost = lost_renewals(data.deals).rename({"owner_rep_id": "rep_id"})
-    lost_renewal_rows = attach_plan(lost, "close_date", data, pt).select(
-        *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.lit(0.0), lost=pl.col("amount")
-    )
+def churned_with_owner(data: CanonicalData) -> pl.LazyFrame:
+    """Churn events with the rep who owned the account then (`rep_id`): the owner of its most recent won
+    deal on or before the churn date, whoever's book the churn lands in. A churn event on the day the same
+    account lost a renewal deal is that loss recorded twice, and is left out here (it counts as the lost
+    renewal)."""
     owners = (
         closed_won(data.deals)
         .select(
@@ -318,8 +313,10 @@ def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl
         )
         .sort("owned_since")
     )
-    lost_renewal_days = lost.select("account_id", pl.col("close_date").alias("churn_date")).unique()
-    churned = (
+    lost_renewal_days = (
+        lost_renewals(data.deals).select("account_id", pl.col("close_date").alias("churn_date")).unique()
+    )
+    return (
         data.churn_events.lazy()
         .join(lost_renewal_days, on=["account_id", "churn_date"], how="anti")
         .sort("churn_date")
@@ -333,7 +330,24 @@ def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl
         )
         .filter(pl.col("rep_id").is_not_null())
     )
-    churned = attach_plan(churned, "churn_date", data, pt).select(
+
+
+def retention_book(
+    data: CanonicalData, won: pl.LazyFrame, pt: PlanTables, churned: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Per rep, plan and period: won renewal dollars, lost renewal dollars and churned dollars.
+
+    Churned dollars (`churned`, from `churned_with_owner`) count against the rep who owned the account
+    when it churned.
+    """
+    won_renewals = won.filter(pl.col("deal_type") == "renewal").select(
+        *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.col("amount"), lost=pl.lit(0.0)
+    )
+    lost = lost_renewals(data.deals).rename({"owner_rep_id": "rep_id"})
+    lost_renewal_rows = attach_plan(lost, "close_date", data, pt).select(
+        *REP_PLAN_PERIOD, "period_end", "period", won_renewal=pl.lit(0.0), lost=pl.col("amount")
+    )
+    churned_rows = attach_plan(churned, "churn_date", data, pt).select(
         *REP_PLAN_PERIOD,
         "period_end",
         "period",
@@ -341,7 +355,7 @@ def retention_book(data: CanonicalData, won: pl.LazyFrame, pt: PlanTables) -> pl
         lost=pl.col("lost_amount").fill_null(0.0),
     )
     return (
-        pl.concat([won_renewals, lost_renewal_rows, churned])
+        pl.concat([won_renewals, lost_renewal_rows, churned_rows])
         .group_by([*REP_PLAN_PERIOD, "period_end", "period"])
         .agg(pl.sum("won_renewal"), pl.sum("lost"))
     )
@@ -380,14 +394,53 @@ def _retention_lines(book: pl.LazyFrame, pt: PlanTables, as_of: dt.date) -> pl.L
     )
 
 
-def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutResult:
-    """Run every plan's rules over the CRM tables; see `PayoutResult` for what comes back."""
+@dataclass(frozen=True)
+class CrossRepFrames:
+    """The inputs of a rep's pay that depend on other reps' deals, computed once over the whole company so
+    that the engine can run on a batch of reps (`compute_payout(batch, as_of, cross.for_reps(ids))`).
+
+    - `churn`: every date an account churned (`churn_dates`): a lost renewal may be another rep's deal.
+    - `conversions`: won referred deals by referring `rep_id` (`referral_conversions`).
+    - `churned`: churn events with the account's owner as `rep_id` (`churned_with_owner`).
+    """
+
+    churn: pl.DataFrame
+    conversions: pl.DataFrame
+    churned: pl.DataFrame
+
+    def for_reps(self, in_batch: pl.Expr) -> CrossRepFrames:
+        """The rep-keyed frames cut to the rows where `in_batch` (a predicate on `rep_id`) holds."""
+        return CrossRepFrames(
+            churn=self.churn,
+            conversions=self.conversions.filter(in_batch),
+            churned=self.churned.filter(in_batch),
+        )
+
+
+def cross_rep_frames(data: CanonicalData) -> CrossRepFrames:
+    return CrossRepFrames(
+        churn=churn_dates(data).collect(),
+        conversions=referral_conversions(data).collect(),
+        churned=churned_with_owner(data).collect(),
+    )
+
+
+def compute_payout(
+    data: CanonicalData, as_of: dt.date | None = None, cross: CrossRepFrames | None = None
+) -> PayoutResult:
+    """Run every plan's rules over the CRM tables; see `PayoutResult` for what comes back.
+
+    `data` may hold a batch of reps only (their assignments, owned deals and referrals), with `cross`
+    computed over the whole company and cut to the batch, and `as_of` given: the batch's lines are then
+    exactly the whole run's lines of those reps.
+    """
     as_of = as_of or data_as_of(data)
+    cross = cross or cross_rep_frames(data)
     pt = plan_tables(data.plans)
     won = won_deals_under_plan(data, pt).collect()
     deal_pay = deal_component_pay(won.lazy(), pt).collect()
-    churn = churn_dates(data)
-    converted = converted_referrals(data, pt).collect()
+    churn = cross.churn.lazy()
+    converted = converted_referrals(cross.conversions.lazy(), data, pt).collect()
     referral = referral_pay(converted.lazy(), pt).collect()
     referral_lines = referral.lazy().select(
         "rep_id",
@@ -400,7 +453,7 @@ def compute_payout(data: CanonicalData, as_of: dt.date | None = None) -> PayoutR
         referral_id=pl.col("referral_id"),
         line_id=_line_id(pl.lit("earning"), pl.col("plan_id"), pl.col("component_id"), pl.col("referral_id")),
     )
-    book = retention_book(data, won.lazy(), pt).collect()
+    book = retention_book(data, won.lazy(), pt, cross.churned.lazy()).collect()
     lines = pl.concat(
         [
             _deal_lines(deal_pay.lazy(), churn, as_of),

@@ -17,12 +17,29 @@ MATCH_KEY = ["rep_id", "plan_id", "component_id", "line_type", "deal_id", "refer
 TOLERANCE = 0.005
 
 
-def reconcile(given: pl.DataFrame, computed: pl.DataFrame, plans: dict[str, Plan]) -> pl.DataFrame:
+def given_plan_periods(given: pl.DataFrame, plans: dict[str, Plan]) -> pl.DataFrame:
+    """The (plan_id, period) pairs that have given statement lines."""
+    kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
+    placed = with_period(
+        given.lazy().select("plan_id", "earned_date").join(kinds, on="plan_id"), "earned_date"
+    )
+    return placed.select("plan_id", "period").unique().collect()
+
+
+def reconcile(
+    given: pl.DataFrame,
+    computed: pl.DataFrame,
+    plans: dict[str, Plan],
+    given_periods: pl.DataFrame | None = None,
+) -> pl.DataFrame:
     """One row per match key where given and computed pay disagree, in the plan periods that have given
     lines (a period without any is filled with computed lines instead, see `scoring.attribution`).
 
     `status` is `unexplained` (a given line the rules do not imply), `not_in_statements` (pay the rules
     imply that no given line shows) or `amount_differs`; `difference` = given − computed.
+
+    `given_periods` (`given_plan_periods` of all given lines) is needed when `given` and `computed` are a
+    batch of reps: a period is reconciled when any rep has given lines in it.
     """
     kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
     keys = [*MATCH_KEY, "period"]
@@ -35,9 +52,10 @@ def reconcile(given: pl.DataFrame, computed: pl.DataFrame, plans: dict[str, Plan
         return placed.select(*keys, "amount", "line_id", side=pl.lit(side))
 
     given_lines = with_plan_period(given, "given")
-    given_periods = given_lines.select("plan_id", "period").unique()
+    if given_periods is None:
+        given_periods = given_plan_periods(given, plans)
     computed_lines = with_plan_period(computed, "computed").join(
-        given_periods, on=["plan_id", "period"], how="semi"
+        given_periods.lazy(), on=["plan_id", "period"], how="semi"
     )
     # One pass over both sides: a key's given and computed amounts side by side, without a join.
     is_given = pl.col("side") == "given"

@@ -18,24 +18,28 @@ from compscore.dataset import CanonicalData
 from compscore.engine.payout import PayoutResult, with_period
 from compscore.engine.periods import period_start
 from compscore.engine.plan_tables import PlanTables
+from compscore.engine.reconcile import given_plan_periods
 from compscore.schema import COMMISSION_LINES
 
 GIVEN = "given"
 EARNED_LINE_TYPES = ("earning", "deferral_release")
 
 
-def statement_lines(data: CanonicalData, payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
-    """Given statement lines, plus computed ones for every plan and period that has no given line."""
+def statement_lines(
+    data: CanonicalData, payout: PayoutResult, pt: PlanTables, given_periods: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Given statement lines, plus computed ones for every plan and period that has no given line.
+
+    `given_periods` (`compscore.engine.reconcile.given_plan_periods` of all given lines) is needed when
+    `data` and `payout` hold a batch of reps: a period is given when any rep has given lines in it.
+    """
     computed = with_period(payout.lines.lazy().join(pt.plans.lazy(), on="plan_id"), "earned_date")
-    if not data.given_commission_lines or data.commission_lines.height == 0:
+    if not data.given_commission_lines:
         return computed.select(*COMMISSION_LINES.column_names, "origin").collect()
     given = data.commission_lines.lazy().with_columns(origin=pl.lit(GIVEN))
-    given_periods = (
-        with_period(given.join(pt.plans.lazy(), on="plan_id"), "earned_date")
-        .select("plan_id", "period")
-        .unique()
-    )
-    missing = computed.join(given_periods, on=["plan_id", "period"], how="anti")
+    if given_periods is None:
+        given_periods = given_plan_periods(data.commission_lines, data.plans)
+    missing = computed.join(given_periods.lazy(), on=["plan_id", "period"], how="anti")
     cols = [*COMMISSION_LINES.column_names, "origin"]
     return pl.concat([given.select(cols), missing.select(cols)]).collect()
 
@@ -49,11 +53,17 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
     components = pt.components.select(
         "plan_id", "component_id", "kind", "kept_contingency", "deferred_contingency"
     )
-    deals = data.deals.select("deal_id", "deal_type", pl.col("close_date").alias("deal_close_date"))
+    # The lines' own deals only (a referral bonus's deal is another rep's): a batch of reps then does not
+    # hash the whole deals table.
+    deals = (
+        data.deals.lazy()
+        .select("deal_id", "deal_type", pl.col("close_date").alias("deal_close_date"))
+        .join(lines.lazy().select("deal_id").unique(), on="deal_id", how="semi")
+    )
     joined = (
         lines.lazy()
         .join(components.lazy(), on=["plan_id", "component_id"], how="left")
-        .join(deals.lazy(), on="deal_id", how="left")
+        .join(deals, on="deal_id", how="left")
         .join(pt.plans.lazy().select("plan_id", "plan_name", "period_kind"), on="plan_id", how="left")
     )
     joined = with_period(joined, "earned_date").with_columns(

@@ -17,6 +17,7 @@ from compscore.dataset import CanonicalData
 from compscore.loaders import load_canonical_dir
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.status import data_quality_status
+from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.scores import ScoreTables, score_company
 
 
@@ -46,6 +47,7 @@ def score_folder(
     run_id: str | None = None,
     as_of: dt.date | None = None,
     great_expectations: bool = True,
+    batch_reps: int = DEFAULT_BATCH_REPS,
 ) -> FolderRun:
     """Load and validate `input_dir`, score it and write every output table into `out_dir`.
 
@@ -53,12 +55,18 @@ def score_folder(
     `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError`
     or `PlanError` (naming file, line and column or key) when the input cannot be read, and `BlockedRun`
     (naming table and rule) when it cannot give meaningful scores; nothing is written to the outputs then.
+    Scoring runs on batches of `batch_reps` reps (see `score_company`).
     """
     run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
     clean, quality_tables, warnings, report = _load_and_validate(
         input_dir, out_dir, run_id, great_expectations
     )
-    scores = score_company(clean, as_of=as_of, data_quality_status=quality_tables["data_quality_status"])
+    scores = score_company(
+        clean,
+        as_of=as_of,
+        data_quality_status=quality_tables["data_quality_status"],
+        batch_reps=batch_reps,
+    )
     tables = {**scores.outputs(), **quality_tables}
     write_outputs(tables, out_dir)
     return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)

@@ -45,10 +45,18 @@ def period_end_window_days(period_days: pl.Expr) -> pl.Expr:
 
 
 def indicator_parts(
-    data: CanonicalData, won_deals: pl.DataFrame, population: pl.DataFrame, keys: list[str]
+    data: CanonicalData,
+    won_deals: pl.DataFrame,
+    population: pl.DataFrame,
+    keys: list[str],
+    churn: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """Numerators and denominators per rep, plan and period, for every indicator in `INDICATORS`."""
-    churn = churn_dates(data)
+    """Numerators and denominators per rep, plan and period, for every indicator in `INDICATORS`.
+
+    `churn` is `churn_dates` of the whole company (computed from `data` when not given): pass it when
+    `data` holds a batch of reps, since an account's churn may be another rep's lost renewal.
+    """
+    churn = churn_dates(data) if churn is None else churn.lazy()
     nb = won_deals.lazy().filter(pl.col("deal_type") == "new_business")
     nb = next_churn(nb, "close_date", churn).with_columns(
         days_to_churn=(pl.col("next_churn_date") - pl.col("close_date")).dt.total_days(),

@@ -14,12 +14,19 @@ import numpy as np
 import polars as pl
 
 from compscore.dataset import CanonicalData
-from compscore.engine.payout import PayoutResult, compute_payout
+from compscore.engine.payout import (
+    CrossRepFrames,
+    PayoutResult,
+    compute_payout,
+    cross_rep_frames,
+    data_as_of,
+)
 from compscore.engine.periods import next_period_start
 from compscore.engine.plan_tables import PlanTables, plan_tables
-from compscore.engine.reconcile import reconcile, reconciliation_totals
+from compscore.engine.reconcile import given_plan_periods, reconcile, reconciliation_totals
 from compscore.scoring import bootstrap
 from compscore.scoring.attribution import pay_attribution, realized_by_plan_period, statement_lines
+from compscore.scoring.batches import DEFAULT_BATCH_REPS, RepBatch, batch_data, rep_batches
 from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
 from compscore.scoring.indicators import INDICATORS, Indicator, indicator_parts
 from compscore.scoring.marginal import (
@@ -88,25 +95,52 @@ def _deltas(won: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
     )
 
 
-def _referral_deltas(payout: PayoutResult, keys: list[str]) -> pl.LazyFrame:
+@dataclass(frozen=True)
+class DealSizes:
+    """The deals the typical sizes Δ are taken over, for the whole company: Δ is a median over every rep
+    of a plan-period, so it is the one figure rep batches cannot compute on their own.
+
+    - `won_deals`: `plan_id`, `period_start`, `deal_type`, `amount` of every won deal under a plan.
+    - `converted_referrals`: `plan_id`, `period_start`, `deal_amount` of every converted referral.
+    """
+
+    won_deals: pl.DataFrame
+    converted_referrals: pl.DataFrame
+
+    @staticmethod
+    def of(payout: PayoutResult) -> DealSizes:
+        return DealSizes(
+            won_deals=payout.won_deals.select(*PLAN_PERIOD, "deal_type", "amount"),
+            converted_referrals=payout.converted_referrals.select(*PLAN_PERIOD, "deal_amount"),
+        )
+
+    @staticmethod
+    def concat(parts: list[DealSizes]) -> DealSizes:
+        return DealSizes(
+            won_deals=pl.concat([p.won_deals for p in parts]),
+            converted_referrals=pl.concat([p.converted_referrals for p in parts]),
+        )
+
+
+def _referral_deltas(sizes: DealSizes, keys: list[str]) -> pl.LazyFrame:
     """Δ_F: the median won deal that a referral credited to the population's reps turned into."""
-    return payout.converted_referrals.lazy().group_by(keys).agg(delta_referral=pl.col("deal_amount").median())
+    return sizes.converted_referrals.lazy().group_by(keys).agg(delta_referral=pl.col("deal_amount").median())
 
 
 DELTA_COLUMNS = ("delta_same_day", "delta_retention", "delta_referral")
 
 
-def _typical_sizes(payout: PayoutResult, keys: list[str]) -> pl.LazyFrame:
+def _typical_sizes(sizes: DealSizes, keys: list[str]) -> pl.LazyFrame:
     """Δ_S, Δ_R, Δ_F (null where the population won no such deal) and renewal/expansion dollars."""
-    return _deltas(payout.won_deals, keys).join(
-        _referral_deltas(payout, keys), on=keys, how="full", coalesce=True
+    return _deltas(sizes.won_deals, keys).join(
+        _referral_deltas(sizes, keys), on=keys, how="full", coalesce=True
     )
 
 
-def _with_plan_fallback(units: pl.LazyFrame, payout: PayoutResult) -> pl.LazyFrame:
+def _with_plan_fallback(units: pl.LazyFrame, sizes: DealSizes) -> pl.LazyFrame:
     """A Δ the plan-period lacks is taken over all the plan's periods before SPEC's own fallbacks apply,
     so a quarter without new business does not price every deal at the arbitrary 10,000."""
-    plan_wide = _typical_sizes(payout, ["plan_id"]).select(
+    plan_wide = _typical_sizes(sizes, ["plan_id"]).select(
         "plan_id", *[pl.col(c).alias(f"{c}_plan") for c in DELTA_COLUMNS]
     )
     return (
@@ -128,6 +162,7 @@ def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
+    """Each rep-period's gross pay so far per component (deal and referral pay, before deferral)."""
     keys = [*UNIT_KEYS, "component_id"]
     deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
     referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
@@ -135,21 +170,21 @@ def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
 
 
 def _unit_marginals(
-    books: pl.DataFrame, payout: PayoutResult, pt: PlanTables, as_of: dt.date
+    books: pl.DataFrame, sizes: DealSizes, paid_so_far: pl.DataFrame, pt: PlanTables, as_of: dt.date
 ) -> pl.DataFrame:
     """m_S, m_R, m_F per rep-period; pay of a Δ_S deal on the period's last day and the next's first."""
-    deltas = _typical_sizes(payout, PLAN_PERIOD)
+    deltas = _typical_sizes(sizes, PLAN_PERIOD)
     plan_terms = pt.plans.select(
         "plan_id", "quota", "credits_new_business", "credits_expansion", "credits_renewal"
     )
     units = (
         books.lazy()
         .join(deltas, on=PLAN_PERIOD, how="left")
-        .pipe(_with_plan_fallback, payout)
+        .pipe(_with_plan_fallback, sizes)
         .pipe(_fill_deltas)
         .join(plan_terms.lazy(), on="plan_id", how="left")
         .join(_component_frame(pt).lazy(), on="plan_id", how="inner")
-        .join(_paid_so_far(payout).lazy(), on=[*UNIT_KEYS, "component_id"], how="left")
+        .join(paid_so_far.lazy(), on=[*UNIT_KEYS, "component_id"], how="left")
         .with_columns(pl.col("paid_so_far").fill_null(0.0), pl.col("credited").cast(pl.Float64))
     )
     this_period = marginal_by_unit(component_increments(units, pt.max_tiers), UNIT_KEYS)
@@ -254,7 +289,7 @@ def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[d
     return score_rows, outcome_rows
 
 
-def incentive_curves(payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
+def incentive_curves(sizes: DealSizes, pt: PlanTables) -> pl.DataFrame:
     """Marginal pay per $ by channel at attainments 0–200 %, per plan, before any cap binds.
 
     Retention bonuses are left out: they depend on a rep's renewals, not on attainment (see methodology).
@@ -267,7 +302,7 @@ def incentive_curves(payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
         lost=pl.lit(0.0),
         rep_id=pl.lit("curve"),
     )
-    deltas = _typical_sizes(payout, ["plan_id"])
+    deltas = _typical_sizes(sizes, ["plan_id"])
     components = _component_frame(pt).filter(pl.col("kind") != "retention_bonus")
     units = (
         grid.lazy()
@@ -295,23 +330,93 @@ def incentive_curves(payout: PayoutResult, pt: PlanTables) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class _BatchTables:
+    """What one batch of reps contributes: unit-level frames (one row per rep-period, or per rep-period and
+    component) and line-level evidence, all keyed by rep so batches never overlap."""
+
+    books: pl.DataFrame
+    indicators: pl.DataFrame
+    paid_so_far: pl.DataFrame
+    sizes: DealSizes
+    attribution: pl.DataFrame
+    reconciliation: pl.DataFrame
+
+
+def _score_batch(
+    data: CanonicalData,
+    batch: RepBatch,
+    context: _RunContext,
+) -> _BatchTables:
+    """The payout engine, books, indicator parts, attribution and reconciliation of one batch of reps."""
+    part = batch_data(data, batch)
+    payout = compute_payout(part, context.as_of, context.cross.for_reps(batch.predicate()))
+    grid = context.grid.filter(batch.predicate())
+    books = rep_period_books(payout, grid, referrals_credited(part, context.pt))
+    indicators = indicator_parts(part, payout.won_deals, books, UNIT_KEYS, churn=context.cross.churn)
+    lines = statement_lines(part, payout, context.pt, context.given_periods)
+    attribution = pay_attribution(lines, data, context.pt)
+    if data.given_commission_lines:
+        reconciliation = reconcile(part.commission_lines, payout.lines, data.plans, context.given_periods)
+    else:
+        reconciliation = reconcile(part.commission_lines.head(0), payout.lines.head(0), data.plans)
+    return _BatchTables(
+        books=books,
+        indicators=indicators,
+        paid_so_far=_paid_so_far(payout),
+        sizes=DealSizes.of(payout),
+        attribution=attribution,
+        reconciliation=reconciliation,
+    )
+
+
+@dataclass(frozen=True)
+class _RunContext:
+    """What every batch shares: computed once over the whole company."""
+
+    as_of: dt.date
+    pt: PlanTables
+    cross: CrossRepFrames
+    grid: pl.DataFrame
+    given_periods: pl.DataFrame
+
+
 def score_company(
     data: CanonicalData,
     *,
     as_of: dt.date | None = None,
     data_quality_status: pl.DataFrame | None = None,
+    batch_reps: int = DEFAULT_BATCH_REPS,
 ) -> ScoreTables:
     """Score every plan in every plan period it had reps. `data_quality_status` (plan_id, period,
-    data_quality_status) comes from validation; without it the status is `not_validated`."""
-    payout = compute_payout(data, as_of)
-    as_of = payout.as_of
+    data_quality_status) comes from validation; without it the status is `not_validated`.
+
+    The payout engine and the rep-level scoring run on batches of `batch_reps` reps, so that memory
+    follows the batch; the result does not depend on the batch size.
+    """
+    as_of = as_of or data_as_of(data)
     pt = plan_tables(data.plans)
     first_day = (
         data.deals.select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date"))).item() or as_of
     )
-    grid = population(data, pt, first_day, as_of)
-    books = rep_period_books(payout, grid, referrals_credited(data, pt))
-    marginals = _unit_marginals(books, payout, pt, as_of)
+    context = _RunContext(
+        as_of=as_of,
+        pt=pt,
+        cross=cross_rep_frames(data),
+        grid=population(data, pt, first_day, as_of),
+        given_periods=given_plan_periods(data.commission_lines, data.plans),
+    )
+    batches = [_score_batch(data, batch, context) for batch in rep_batches(data, batch_reps)]
+    books = pl.concat([b.books for b in batches])
+    indicators = pl.concat([b.indicators for b in batches])
+    paid_so_far = pl.concat([b.paid_so_far for b in batches])
+    sizes = DealSizes.concat([b.sizes for b in batches])
+    attribution = pl.concat([b.attribution for b in batches]).sort("earned_date", "line_id")
+    reconciliation = pl.concat([b.reconciliation for b in batches]).sort(
+        "earned_date", "rep_id", "component_id"
+    )
+    del batches
+    marginals = _unit_marginals(books, sizes, paid_so_far, pt, as_of)
     units = (
         books.join(marginals, on=UNIT_KEYS, how="left")
         .with_columns(
@@ -323,11 +428,10 @@ def score_company(
                 "pay_first_day_next",
             ).fill_null(0.0)
         )
-        .join(indicator_parts(data, payout.won_deals, books, UNIT_KEYS), on=UNIT_KEYS, how="left")
+        .join(indicators, on=UNIT_KEYS, how="left")
         .sort(UNIT_KEYS)
     )
     score_rows, outcome_rows = _plan_period_statistics(units, as_of)
-    attribution = pay_attribution(statement_lines(data, payout, pt), data, pt)
     realized = realized_by_plan_period(attribution)
     plan_scores = _assemble_scores(units, score_rows, realized, pt, data_quality_status)
     rep_books = (
@@ -369,18 +473,11 @@ def score_company(
         plan_scores=plan_scores,
         pay_attribution=attribution,
         rep_period_books=rep_books,
-        plan_incentive_curves=incentive_curves(payout, pt),
+        plan_incentive_curves=incentive_curves(sizes, pt),
         plan_outcomes=outcomes,
-        pay_reconciliation=_reconciliation(data, payout),
+        pay_reconciliation=reconciliation,
         as_of=as_of,
     )
-
-
-def _reconciliation(data: CanonicalData, payout: PayoutResult) -> pl.DataFrame:
-    """Given statement lines against the rules; empty when no lines were given."""
-    given = data.commission_lines if data.given_commission_lines else data.commission_lines.head(0)
-    computed = payout.lines if data.given_commission_lines else payout.lines.head(0)
-    return reconcile(given, computed, data.plans)
 
 
 PLAN_SCORE_COLUMNS = [
