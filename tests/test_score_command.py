@@ -28,8 +28,10 @@ def test_scores_a_folder_and_writes_every_output(canonical_small_dir: Path, tmp_
     scores = pl.read_csv(out / "plan_scores.csv")
     assert scores.columns == PLAN_SCORE_COLUMNS
     assert set(scores["plan_id"]) == {"hunter-2026", "farmer-2026"}
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "hunter-2026" in printed and "2026-Q1" in printed
+    assert "scoring batch 1/1" in captured.err  # progress goes to stderr, the table to stdout
     assert (out / "data_quality" / "t1" / "index.html").is_file()
     assert "Validation report:" in printed
     reconciliation = pl.read_parquet(out / "pay_reconciliation.parquet")

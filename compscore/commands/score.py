@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import time
+from collections.abc import Callable
 
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
@@ -49,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
             as_of=args.as_of,
             great_expectations=not args.no_gx,
             batch_reps=args.batch_reps,
+            progress=_progress_to_stderr(),
         )
     except BlockedRun as exc:
         where = f"\nValidation report: {exc.report}" if exc.report else ""
@@ -68,3 +71,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"Wrote {len(result.tables)} tables to {args.out} as Parquet and CSV.\n")
     print(format_plan_scores(result.scores.plan_scores))
     return 0
+
+
+def _progress_to_stderr() -> Callable[[str], None]:
+    """Print each step with the seconds since the run began, on stderr (stdout keeps the score table)."""
+    started = time.perf_counter()
+
+    def say(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return say

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def score_folder(
     as_of: dt.date | None = None,
     great_expectations: bool = True,
     batch_reps: int = DEFAULT_BATCH_REPS,
+    progress: Callable[[str], None] | None = None,
 ) -> FolderRun:
     """Load and validate `input_dir`, score it and write every output table into `out_dir`.
 
@@ -55,31 +57,43 @@ def score_folder(
     `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError`
     or `PlanError` (naming file, line and column or key) when the input cannot be read, and `BlockedRun`
     (naming table and rule) when it cannot give meaningful scores; nothing is written to the outputs then.
-    Scoring runs on batches of `batch_reps` reps (see `score_company`).
+    Scoring runs on batches of `batch_reps` reps (see `score_company`). `progress`, if given, is told
+    what the run is doing at each step.
     """
+    say = progress or (lambda _message: None)
     run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
     clean, quality_tables, warnings, report = _load_and_validate(
-        input_dir, out_dir, run_id, great_expectations
+        input_dir, out_dir, run_id, great_expectations, say
     )
     scores = score_company(
         clean,
         as_of=as_of,
         data_quality_status=quality_tables["data_quality_status"],
         batch_reps=batch_reps,
+        progress=say,
     )
     tables = {**scores.outputs(), **quality_tables}
+    say(f"writing {len(tables)} tables to {out_dir}")
     write_outputs(tables, out_dir)
     return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)
 
 
 def _load_and_validate(
-    input_dir: str | Path, out_dir: str | Path, run_id: str, great_expectations: bool
+    input_dir: str | Path,
+    out_dir: str | Path,
+    run_id: str,
+    great_expectations: bool,
+    say: Callable[[str], None],
 ) -> tuple[CanonicalData, dict[str, pl.DataFrame], list[str], Path | None]:
     """The clean data and the data-quality tables; the raw input and the validation's working frames
     (flagged copies of every table) are released on return, before scoring needs the memory."""
+    say(f"loading {input_dir}")
     loaded = load_canonical_dir(input_dir)
+    say(f"validating {sum(loaded.received.values()):,} rows")
     result = validate(loaded.data, run_id, loader_rejects=loaded.rejects)
     status = data_quality_status(loaded.data, result)
+    if great_expectations:
+        say("running the Great Expectations suites and writing the report")
     report = _gx_report(result, status, out_dir) if great_expectations else None
     if result.blocking:
         raise BlockedRun(result.blocking, report)

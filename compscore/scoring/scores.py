@@ -8,6 +8,7 @@ the pull-forward premium and the outcome indicators.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -387,12 +388,14 @@ def score_company(
     as_of: dt.date | None = None,
     data_quality_status: pl.DataFrame | None = None,
     batch_reps: int = DEFAULT_BATCH_REPS,
+    progress: Callable[[str], None] | None = None,
 ) -> ScoreTables:
     """Score every plan in every plan period it had reps. `data_quality_status` (plan_id, period,
     data_quality_status) comes from validation; without it the status is `not_validated`.
 
     The payout engine and the rep-level scoring run on batches of `batch_reps` reps, so that memory
-    follows the batch; the result does not depend on the batch size.
+    follows the batch; the result does not depend on the batch size. `progress`, if given, is told
+    about each batch (long runs should show that they are moving).
     """
     as_of = as_of or data_as_of(data)
     pt = plan_tables(data.plans)
@@ -406,7 +409,14 @@ def score_company(
         grid=population(data, pt, first_day, as_of),
         given_periods=given_plan_periods(data.commission_lines, data.plans),
     )
-    batches = [_score_batch(data, batch, context) for batch in rep_batches(data, batch_reps)]
+    rep_batch_list = list(rep_batches(data, batch_reps))
+    batches = []
+    for number, batch in enumerate(rep_batch_list, start=1):
+        if progress is not None:
+            progress(f"scoring batch {number}/{len(rep_batch_list)} ({batch.rep_ids.len():,} reps)")
+        batches.append(_score_batch(data, batch, context))
+    if progress is not None:
+        progress("marginal pay, bootstrap intervals and plan scores")
     books = pl.concat([b.books for b in batches])
     indicators = pl.concat([b.indicators for b in batches])
     paid_so_far = pl.concat([b.paid_so_far for b in batches])
