@@ -193,9 +193,6 @@ class _Accounts:
         self.renewal = np.concatenate([self.renewal, np.full(n, NEVER)])
         return idx
 
-    def active_at(self, day: int) -> np.ndarray:
-        return (self.since <= day) & (self.death > day)
-
 
 def _lognormal(rng: np.random.Generator, median: float, sigma: float, n: int) -> np.ndarray:
     return np.round(rng.lognormal(np.log(median), sigma, n), 2)

@@ -52,10 +52,6 @@ class Rule:
     flag: FlagFn | None = field(default=None, repr=False)
 
     @property
-    def qualified_name(self) -> str:
-        return f"{self.table}.{self.name}"
-
-    @property
     def flag_column(self) -> str:
         return flag_column(self.name)
 
