@@ -20,13 +20,13 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from common.metadata import DATA_ENGINEERING, KINDS, table_schema
+from common.partitions import MONTHLY, drop_dir, month_bounds, month_of
+from common.resources import SourceFolder
 from compscore.canonical_io import FORMATS, table_path
 from compscore.errors import LoadError, LoadIssue
 from compscore.loaders import load_table
 from compscore.schema import DATA_QUALITY_REJECTS, EVENT_TABLES, Table
-from pipelines.metadata import DATA_ENGINEERING, KINDS, table_schema
-from pipelines.partitions import MONTHLY, drop_dir, month_bounds, month_of
-from pipelines.resources import SourceFolder
 
 GROUP = "incoming"
 INCOMING_PREFIX = "incoming_"

@@ -23,14 +23,14 @@ from dagster import AssetExecutionContext
 
 from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
 from assets.incoming import incoming_asset_name
+from common.metadata import DATA_ENGINEERING, KINDS, RAW_PREFIX, table_schema
+from common.partitions import partition_of
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse as wh
 from compscore.canonical_io import FORMATS, table_path
 from compscore.loaders import load_canonical_dir
 from compscore.plans import Plan
 from compscore.schema import DATA_QUALITY_REJECTS, EVENT_TABLES, INCOMING_DIR, TABLES, Table
-from pipelines.metadata import DATA_ENGINEERING, KINDS, RAW_PREFIX, table_schema
-from pipelines.partitions import partition_of
-from pipelines.resources import SourceFolder, Warehouse
 
 GROUP = "raw"
 LOAD_REJECTS = "raw_load_rejects"

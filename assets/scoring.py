@@ -7,11 +7,11 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from common.metadata import FINANCE, KINDS
 from compscore.dataset import CanonicalData
 from compscore.plans import Plan
 from compscore.schema import TABLES
 from compscore.scoring.scores import score_company
-from pipelines.metadata import FINANCE, KINDS
 
 MARTS, SCORES = "marts", "scores"
 DATA_QUALITY_STATUS = "data_quality_status"

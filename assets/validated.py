@@ -17,13 +17,13 @@ import dagster as dg
 import polars as pl
 
 from assets.raw import LOAD_REJECTS, PLANS, raw_asset_name
-from checks.report import write_run_report
+from common.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_same_source, table_schema
+from common.resources import Warehouse
 from compscore.dataset import CanonicalData
 from compscore.quality import validate
+from compscore.quality.report import write_run_report
 from compscore.quality.status import data_quality_status
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES
-from pipelines.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_same_source, table_schema
-from pipelines.resources import Warehouse
 
 GROUP = "validated"
 REJECTS, COUNTS, STATUS = "data_quality_rejects", "data_quality_counts", "data_quality_status"

@@ -23,13 +23,13 @@ from typing import Any
 import dagster as dg
 
 from assets.raw import PLANS, raw_asset_name
-from checks.report import write_table_report
-from checks.suites import ExpectationOutcome, run_suite
+from common.metadata import previous_from_same_source
+from common.resources import Warehouse
 from compscore.quality import References, RuleResult, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES
+from compscore.quality.report import write_table_report
+from compscore.quality.suites import ExpectationOutcome, run_suite
 from compscore.schema import TABLES, Table
-from pipelines.metadata import previous_from_same_source
-from pipelines.resources import Warehouse
 
 CHECK_NAME = "quality"
 

@@ -111,8 +111,8 @@ def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Pa
     Imported here, not at module level: GX costs about 340 MB and seconds to import (STACK.md), and
     `--no-gx` runs should not pay for it.
     """
-    from checks.report import write_run_report
-    from checks.suites import run_all_suites
+    from compscore.quality.report import write_run_report
+    from compscore.quality.suites import run_all_suites
 
     return write_run_report(out_dir, result, run_all_suites(result.checks), status)
 

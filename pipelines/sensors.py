@@ -27,11 +27,11 @@ from dagster._core.execution.backfill import BulkActionStatus  # not re-exported
 from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
 from assets.incoming import incoming_asset_name
 from assets.raw import LOAD_REJECTS as RAW_REJECTS
+from common.partitions import INCOMING_DIR, MONTHLY, partition_of
+from common.resources import SourceFolder, Warehouse
 from compscore.canonical_io import FORMATS
 from compscore.schema import EVENT_TABLES
 from pipelines.jobs import full_refresh, incoming_monthly
-from pipelines.partitions import INCOMING_DIR, MONTHLY, partition_of
-from pipelines.resources import SourceFolder, Warehouse
 
 FAILURE_LOG = "run_failures.jsonl"
 INCOMING_ASSETS = [*(incoming_asset_name(t.name) for t in EVENT_TABLES), INCOMING_REJECTS]

@@ -13,12 +13,12 @@ import polars as pl
 import pytest
 
 from assets.raw import raw_source
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from compscore.commands.summary import render_summary
 from compscore.schema import DEALS, TABLES
 from pipelines.definitions import build_definitions
 from pipelines.io_managers import warehouse_io_manager
-from pipelines.resources import SourceFolder, Warehouse
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 

@@ -13,9 +13,9 @@ import pytest
 
 from assets.incoming import incoming_drop
 from assets.raw import raw_source
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from pipelines.io_managers import warehouse_io_manager
-from pipelines.resources import SourceFolder, Warehouse
 from pipelines.schedules import daily_full_refresh
 from pipelines.sensors import FAILURE_LOG, incoming_drops, record_run_failure, refresh_after_drops
 
@@ -201,6 +201,6 @@ def test_failed_runs_are_recorded_with_the_failing_step(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("month", ["2024-01", "2026-11"])
 def test_partition_months_cover_the_sample_and_today(month: str) -> None:
-    from pipelines.partitions import MONTHLY
+    from common.partitions import MONTHLY
 
     assert f"{month}-01" in MONTHLY.get_partition_keys(current_time=dt.datetime(2026, 11, 26))
