@@ -8,13 +8,12 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from common.metadata import FINANCE, KINDS
+from common.names import MARTS, RAW_PLANS, SCORES
 from compscore.dataset import CanonicalData
 from compscore.plans import Plan
+from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.schema import TABLES
 from compscore.scoring.scores import score_company
-
-MARTS, SCORES = "marts", "scores"
-DATA_QUALITY_STATUS = "data_quality_status"
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "pay_attribution": (
@@ -57,7 +56,7 @@ _DESCRIPTIONS: dict[str, tuple[str, str]] = {
     ),
 }
 
-UPSTREAM = [*(t.name for t in TABLES), "raw_plans", DATA_QUALITY_STATUS]
+UPSTREAM = [*(t.name for t in TABLES), RAW_PLANS, DATA_QUALITY_STATUS]
 """The validated canonical tables, the parsed plans and the per plan-period data-quality status."""
 
 SPECS = [

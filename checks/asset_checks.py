@@ -22,8 +22,9 @@ from typing import Any
 
 import dagster as dg
 
-from assets.raw import PLANS, raw_asset_name
 from common.metadata import previous_from_same_source
+from common.names import RAW_PLANS as PLANS
+from common.names import raw_asset_name
 from common.resources import Warehouse
 from compscore.quality import References, RuleResult, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES

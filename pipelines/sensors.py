@@ -24,9 +24,9 @@ from typing import Any
 import dagster as dg
 from dagster._core.execution.backfill import BulkActionStatus  # not re-exported by dagster 1.13
 
-from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
-from assets.incoming import incoming_asset_name
-from assets.raw import LOAD_REJECTS as RAW_REJECTS
+from common.names import INCOMING_LOAD_REJECTS as INCOMING_REJECTS
+from common.names import RAW_LOAD_REJECTS as RAW_REJECTS
+from common.names import incoming_asset_name
 from common.partitions import INCOMING_DIR, MONTHLY, partition_of
 from common.resources import SourceFolder, Warehouse
 from compscore.canonical_io import FORMATS
