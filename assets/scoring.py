@@ -13,6 +13,7 @@ from compscore.dataset import CanonicalData
 from compscore.plans import Plan
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.schema import TABLES
+from compscore.scoring.display import format_plan_scores
 from compscore.scoring.scores import score_company
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -71,15 +72,6 @@ SPECS = [
 ]
 
 
-def _markdown(df: pl.DataFrame) -> str:
-    """A Markdown table of a small frame, numbers rounded to 2 decimals, for the UI."""
-    shown = df.with_columns(pl.col(c).round(2) for c, t in df.schema.items() if t.is_float())
-    header = "| " + " | ".join(shown.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in shown.iter_rows()]
-    return "\n".join([header, rule, *rows])
-
-
 @dg.multi_asset(
     outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(spec, dagster_type=Any) for spec in SPECS},
     ins={name: dg.AssetIn(name) for name in UPSTREAM},
@@ -98,18 +90,6 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
     for name, frame in result.outputs().items():
         metadata: dict[str, Any] = {}
         if name == "plan_scores":
-            preview = frame.select(
-                "plan_id",
-                "period",
-                "n_reps",
-                "same_day_index",
-                "same_day_index_low",
-                "same_day_index_high",
-                "same_day_multiple",
-                "realized_same_day_share",
-                "confidence",
-                "data_quality_status",
-            )
-            metadata["scores"] = dg.MetadataValue.md(_markdown(preview))
+            metadata["scores"] = dg.MetadataValue.md(format_plan_scores(frame))
             metadata["as_of"] = dg.MetadataValue.text(result.as_of.isoformat())
         yield dg.Output(frame, output_name=name, metadata=metadata)
