@@ -17,7 +17,13 @@ from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from pipelines.io_managers import warehouse_io_manager
 from pipelines.schedules import daily_full_refresh
-from pipelines.sensors import FAILURE_LOG, incoming_drops, record_run_failure, refresh_after_drops
+from pipelines.sensors import (
+    FAILURE_LOG,
+    incoming_drops,
+    record_run_failure,
+    refresh_after_drops,
+    requested_backfills,
+)
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 
@@ -162,6 +168,11 @@ def test_rescoring_follows_a_loaded_drop_once_no_drop_run_is_pending(tmp_path: P
     assert _materialize_month(source, wh, "2026-02-01", instance).success
     [again] = _refresh(instance).run_requests
     assert again.run_key != request.run_key
+
+
+def test_requested_backfills_reaches_dagsters_private_backfill_status() -> None:
+    # Fails with ImportError if Dagster moves `BulkActionStatus` out of dagster._core.execution.backfill.
+    assert requested_backfills(dg.DagsterInstance.ephemeral()) == []
 
 
 def test_failed_runs_are_recorded_with_the_failing_step(tmp_path: Path) -> None:
