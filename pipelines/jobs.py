@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from common.names import INCOMING, MARTS, RAW, SCORES, VALIDATED
 from pipelines.executors import celery_executor
-
-RAW, VALIDATED, MARTS, SCORES, INCOMING = "raw", "validated", "marts", "scores", "incoming"
 
 full_refresh = dg.define_asset_job(
     "full_refresh",
