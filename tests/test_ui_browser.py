@@ -260,6 +260,11 @@ def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
     page.goto(f"{ui.url}/assets/plan_scores")
     latest = page.get_by_text("Latest materialization", exact=True).locator("xpath=..")
     latest.locator("a[href^='/runs/']").wait_for()
+    # The UI puts Markdown of 1,000 characters or more behind a "[Show Markdown]" button.
+    show_markdown = page.get_by_text("[Show Markdown]", exact=True)
+    page.locator("td", has_text="hunter-2026").or_(show_markdown).first.wait_for()
+    if page.locator("td", has_text="hunter-2026").count() == 0:
+        show_markdown.first.click()
     page.locator("td", has_text="hunter-2026").first.wait_for()
     _screenshot(page, "ui_plan_scores")
     metadata = page.locator("table", has=page.locator("td", has_text="hunter-2026")).first
@@ -271,10 +276,12 @@ def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
     row_count = page.get_by_text("Row count", exact=True).locator("xpath=..")
     assert row_count.inner_text().split() == ["Row", "count", str(scores.height)]
     # The `scores` Markdown preview: one table row per plan period, its SDI rounded to 2 decimals.
+    header = page.locator("tr:has(> th)", has_text="same_day_index").first
+    sdi = [h.strip() for h in header.locator(":scope > th").all_inner_texts()].index("same_day_index")
     shown = {
-        tuple(cells[:2]): cells[3]
+        tuple(cells[:2]): cells[sdi]
         for cells in (row.locator(":scope > td").all_inner_texts() for row in page.locator("tr").all())
-        if len(cells) >= 4 and cells[0] in set(scores["plan_id"])
+        if len(cells) > sdi and cells[0] in set(scores["plan_id"])
     }
     expected = {
         (row["plan_id"], row["period"]): str(round(row["same_day_index"], 2))
