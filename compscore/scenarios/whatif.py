@@ -71,6 +71,12 @@ class PlanEvaluation:
     periods: pl.DataFrame
     units: pl.DataFrame
 
+    def for_period(self, period: str) -> PlanEvaluation:
+        return PlanEvaluation(
+            periods=self.periods.filter(pl.col("period") == period),
+            units=self.units.filter(pl.col("period") == period),
+        )
+
     def pooled(self, period: str | None = None) -> Pooled:
         """SDI of the means of the reps' marginals and the total cost, over one period or all of them."""
         units = self.units if period is None else self.units.filter(pl.col("period") == period)
