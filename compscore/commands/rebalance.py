@@ -13,7 +13,7 @@ from compscore.plans import PlanError, dump_plan, parse_plan
 from compscore.scenarios.display import format_table
 from compscore.scenarios.explain import describe, rebalance_rows, side_by_side
 from compscore.scenarios.inputs import load_clean
-from compscore.scenarios.plan_edit import LEVERS, SAFE_ID, LeverError, parse_levers
+from compscore.scenarios.plan_edit import LEVERS, SAFE_ID, LeverError, parse_levers, usable_levers
 from compscore.scenarios.rebalance import RebalanceResult, rebalance
 from compscore.scenarios.whatif import ScenarioError, evaluate_plan, require_plan
 
@@ -24,8 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target-sdi", required=True, type=float, help="the Same-Day Index to reach, 0-100")
     parser.add_argument(
         "--levers",
-        default=",".join(LEVERS),
-        help=f"comma-separated levers that may move (default: all of {','.join(LEVERS)})",
+        default=None,
+        help=f"comma-separated levers that may move (default: those of {','.join(LEVERS)} the plan has)",
     )
     parser.add_argument("--period", default=None, help="balance one period (e.g. 2025-Q3); default: all")
     parser.add_argument("--out", required=True, help="folder for <plan_id>.rebalanced.yaml and rebalance.csv")
@@ -46,11 +46,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    levers = parse_levers(args.levers)
+    levers = parse_levers(args.levers or ",".join(LEVERS))
     if not SAFE_ID.match(args.plan):
         raise ScenarioError(f"--plan {args.plan!r} is not a plan id (letters, digits, . _ -)")
     data = load_clean(args.input)
     plan = require_plan(data, args.plan)
+    if args.levers is None:
+        levers, skipped = usable_levers(plan, levers)
+        for reason in skipped:
+            print(f"note: {reason}; left out", file=sys.stderr)
     as_of = args.as_of or data_as_of(data)
     baseline = evaluate_plan(data, args.plan, plan, as_of)
     periods = baseline.periods["period"].to_list()

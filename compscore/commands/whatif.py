@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"compscore whatif: {exc}", file=sys.stderr)
         return 2
     write_outputs({TABLE: table}, args.out)
-    print(f"Scored {len(scenarios)} scenario(s) of {args.plan} on its reps' actual books; wrote {TABLE} to "
-          f"{args.out} as Parquet and CSV. cost = variable pay before clawbacks; cost_change vs baseline.\n")
+    print(
+        f"Scored {len(scenarios)} scenario(s) of {args.plan} on its reps' actual books; wrote {TABLE} to "
+        f"{args.out} as Parquet and CSV. cost = variable pay before clawbacks; cost_change vs baseline.\n"
+    )
     print(format_table(table.drop("period_start")))
     return 0

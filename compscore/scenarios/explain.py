@@ -28,7 +28,9 @@ def rebalance_rows(result: RebalanceResult, plan_id: str, period: str | None) ->
     for role, point in points:
         p = point.pooled
         values = (
-            point.values if role == "baseline" else {lv.name: lever_value(result.plan, lv) for lv in result.levers}
+            point.values
+            if role == "baseline"
+            else {lv.name: lever_value(result.plan, lv) for lv in result.levers}
         )
         rows.append(
             {
@@ -97,7 +99,7 @@ def describe(
 
 
 def side_by_side(rows: pl.DataFrame) -> pl.DataFrame:
-    """`rebalance_rows` turned on its side for a terminal: one line per figure, baseline and proposal beside."""
+    """`rebalance_rows` on its side for a terminal: one line per figure, baseline and proposal beside."""
     figures = [c for c in rows.columns if c not in ("role", "plan_id", "period")]
     columns = {"figure": figures}
     for row in rows.iter_rows(named=True):

@@ -88,7 +88,7 @@ class LeverError(ValueError):
 RATE_BOUNDS = (0.0, 1.0)
 WINDOW_BOUNDS = (0.0, 730.0)
 DEFAULT_CLAWBACK_WINDOW_DAYS = 180
-"""Window of a clawback the `clawback_fraction` lever adds to a plan without one (SPEC section 3's example)."""
+"""Window of a clawback that the `clawback_fraction` lever adds where there is none (SPEC 3's example)."""
 DEFAULT_CLAWBACK_FRACTION = 1.0
 """Fraction of a clawback the `clawback_window_days` lever adds (the parser's default)."""
 DEFAULT_RELEASE_AFTER_DAYS = 365
@@ -119,7 +119,11 @@ LEVERS: dict[str, Lever] = {
     "clawback_fraction": Lever("clawback_fraction", False, RATE_BOUNDS),
     "deferral_fraction": Lever("deferral_fraction", False, RATE_BOUNDS),
 }
-_DEAL_TYPE_OF = {"new_business_rate": "new_business", "renewal_rate": "renewal", "expansion_rate": "expansion"}
+_DEAL_TYPE_OF = {
+    "new_business_rate": "new_business",
+    "renewal_rate": "renewal",
+    "expansion_rate": "expansion",
+}
 
 
 def parse_levers(text: str) -> list[Lever]:
@@ -128,6 +132,19 @@ def parse_levers(text: str) -> list[Lever]:
     if unknown or not names:
         raise LeverError(f"unknown lever(s) {unknown or text!r}; expected some of {', '.join(LEVERS)}")
     return [LEVERS[n] for n in dict.fromkeys(names)]
+
+
+def usable_levers(plan: Plan, levers: list[Lever]) -> tuple[list[Lever], list[str]]:
+    """The levers that can move on this plan, and why each other one cannot."""
+    usable, reasons = [], []
+    for lever in levers:
+        try:
+            lever_value(plan, lever)
+        except LeverError as exc:
+            reasons.append(str(exc))
+            continue
+        usable.append(lever)
+    return usable, reasons
 
 
 def _commissions_on(plan: Plan, deal_type: str) -> list[Component]:
@@ -158,7 +175,9 @@ def lever_value(plan: Plan, lever: Lever) -> float:
     if lever.name == "referral_rate":
         bonuses = [c for c in plan.components if c.kind == "referral_bonus"]
         if any(c.rate is None for c in bonuses):
-            raise LeverError(f"plan {plan.plan_id!r} pays a flat referral bonus; referral_rate cannot move it")
+            raise LeverError(
+                f"plan {plan.plan_id!r} pays a flat referral bonus; referral_rate cannot move it"
+            )
         return bonuses[0].rate if bonuses else 0.0
     nb = _commissions_on(plan, "new_business")
     if not nb:

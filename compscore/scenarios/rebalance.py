@@ -81,7 +81,9 @@ class RebalanceResult:
 class _Search:
     """Evaluations of lever settings on one plan, cached (each is a scoring run)."""
 
-    def __init__(self, plan: Plan, levers: Sequence[Lever], evaluate: Callable[[Plan], Pooled], target: float):
+    def __init__(
+        self, plan: Plan, levers: Sequence[Lever], evaluate: Callable[[Plan], Pooled], target: float
+    ):
         self.plan, self.levers, self.evaluate, self.target = plan, tuple(levers), evaluate, target
         self.base = {lv.name: lever_value(plan, lv) for lv in levers}
         self.bounds = {lv.name: lever_bounds(plan, lv) for lv in levers}
@@ -265,12 +267,16 @@ def rebalance(
     if search.baseline.sdi is None:
         raise LeverError(f"plan {plan.plan_id!r} pays nothing variable on its books: it has no SDI to move")
     if search.on_target(search.baseline):
-        return RebalanceResult(target, search.levers, search.baseline, search.baseline, plan, search.baseline.sdi)
+        return RebalanceResult(
+            target, search.levers, search.baseline, search.baseline, plan, search.baseline.sdi
+        )
     solutions = []
     for n_moved, point in _candidates(search):
         final = _rounded(search, point)
         if search.on_target(final) and search.equal_cost(final):
-            changes = [relative_change(lv, search.base[lv.name], final.values[lv.name]) for lv in search.levers]
+            changes = [
+                relative_change(lv, search.base[lv.name], final.values[lv.name]) for lv in search.levers
+            ]
             solutions.append(((n_moved, max(changes), sum(changes)), final))
     reachable = [p for p in search.cache.values() if p.sdi is not None and search.equal_cost(p)]
     nearest = min(reachable, key=lambda p: abs(p.sdi - target)).sdi

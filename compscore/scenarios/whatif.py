@@ -82,9 +82,9 @@ class PlanEvaluation:
         units = self.units if period is None else self.units.filter(pl.col("period") == period)
         means = units.select(*[pl.mean(c).fill_null(0.0) for c in MARGINALS], pl.sum("cost"), pl.len())
         m_s, m_r, m_f = (pl.col(c) for c in MARGINALS)
-        row = means.with_columns(
-            sdi=same_day_index(m_s, m_r, m_f), multiple=same_day_multiple(m_s, m_r)
-        ).row(0, named=True)
+        row = means.with_columns(sdi=same_day_index(m_s, m_r, m_f), multiple=same_day_multiple(m_s, m_r)).row(
+            0, named=True
+        )
         return Pooled(
             marginal_same_day=row["marginal_same_day"],
             marginal_retention=row["marginal_retention"],
@@ -151,7 +151,8 @@ def check_scenario(data: CanonicalData, baseline_id: str, scenario: Scenario) ->
     where = scenario.plan.source or scenario.name
     if scenario.scenario_of != baseline_id:
         raise ScenarioError(
-            f"{where}: scenario_of: is {scenario.scenario_of!r}, but the baseline asked for is {baseline_id!r}"
+            f"{where}: scenario_of: is {scenario.scenario_of!r}, but the baseline asked for is "
+            f"{baseline_id!r}"
         )
     if scenario.plan.period != data.plans[baseline_id].period:
         raise ScenarioError(
