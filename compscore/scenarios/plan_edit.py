@@ -202,10 +202,16 @@ def lever_bounds(plan: Plan, lever: Lever) -> tuple[float, float]:
     return lo, hi
 
 
+def _scaled(rate: float, base: float, value: float) -> float:
+    """`rate` moved by the factor value/base, kept in [0, 1]; rounded to 12 decimals so that the base rate
+    itself lands exactly on `value` (0.02 · 0.03 / 0.02 is 0.029999999999999995 in floats)."""
+    return min(round(rate * value / base, 12), 1.0)
+
+
 def _scaled_tiers(component: Component, base: float, value: float) -> tuple[Tier, ...]:
     """Every tier rate times value/base (one factor), or every tier at `value` when the base rate is 0."""
     if base > 0:
-        return tuple(Tier(t.from_attainment, min(t.rate * value / base, 1.0)) for t in component.tiers)
+        return tuple(Tier(t.from_attainment, _scaled(t.rate, base, value)) for t in component.tiers)
     return tuple(Tier(t.from_attainment, value) for t in component.tiers)
 
 
@@ -231,7 +237,7 @@ def _set_referral_rate(plan: Plan, lever: Lever, value: float) -> Plan:
     base = lever_value(plan, lever)
 
     def scaled(c: Component) -> Component:
-        return dataclasses.replace(c, rate=min(c.rate * value / base, 1.0) if base > 0 else value)
+        return dataclasses.replace(c, rate=_scaled(c.rate, base, value) if base > 0 else value)
 
     return _replace_components(plan, bonuses, scaled)
 
