@@ -40,7 +40,10 @@ period: quarter
 quota: 100000
 quota_credit: [new_business]
 components:
-  - {id: nb, kind: commission, applies_to: [new_business], tiers: [{from: 0.0, rate: 0.10}, {from: 1.0, rate: 0.15}]}
+  - id: nb
+    kind: commission
+    applies_to: [new_business]
+    tiers: [{from: 0.0, rate: 0.10}, {from: 1.0, rate: 0.15}]
   - {id: keep, kind: commission, applies_to: [renewal, expansion], tiers: [{from: 0.0, rate: 0.02}]}
   - {id: ref, kind: referral_bonus, amount: 500}
 """

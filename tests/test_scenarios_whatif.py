@@ -1,4 +1,4 @@
-"""What-if scenarios scored on the baseline plan's reps and actual books, worked by hand (SPEC sections 5, 8)."""
+"""What-if scenarios scored on the baseline plan's reps and actual books, worked by hand (SPEC 5 and 8)."""
 
 from __future__ import annotations
 
