@@ -33,8 +33,17 @@ def test_whatif_writes_scenario_scores_with_costs_by_hand(tmp_path: Path, capsys
     scenario.write_text(NO_SPIFF)
 
     code = main(
-        ["whatif", "--input", str(FIXTURE), "--plan", "hunter-2026", "--scenario", str(scenario)]
-        + ["--out", str(tmp_path / "out")]
+        [
+            "whatif",
+            "--input",
+            str(FIXTURE),
+            "--plan",
+            "hunter-2026",
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
 
     assert code == 0
@@ -57,8 +66,17 @@ def test_whatif_bad_scenario_is_one_located_message_and_exit_2(tmp_path: Path, c
     scenario.write_text(NO_SPIFF.replace("rate: 0.15", "rate: 15"))
 
     code = main(
-        ["whatif", "--input", str(FIXTURE), "--plan", "hunter-2026", "--scenario", str(scenario)]
-        + ["--out", str(tmp_path / "out")]
+        [
+            "whatif",
+            "--input",
+            str(FIXTURE),
+            "--plan",
+            "hunter-2026",
+            "--scenario",
+            str(scenario),
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
 
     err = capsys.readouterr().err
@@ -72,8 +90,19 @@ def test_rebalance_writes_a_plan_that_parses_and_scores_on_target(tmp_path: Path
     out = tmp_path / "out"
 
     code = main(
-        ["rebalance", "--input", str(FIXTURE), "--plan", "hunter-2026", "--target-sdi", "30"]
-        + ["--levers", "new_business_rate,clawback_window_days", "--out", str(out)]
+        [
+            "rebalance",
+            "--input",
+            str(FIXTURE),
+            "--plan",
+            "hunter-2026",
+            "--target-sdi",
+            "30",
+            "--levers",
+            "new_business_rate,clawback_window_days",
+            "--out",
+            str(out),
+        ]
     )
 
     assert code == 0
@@ -95,8 +124,19 @@ def test_rebalance_writes_a_plan_that_parses_and_scores_on_target(tmp_path: Path
 
 def test_rebalance_out_of_reach_says_how_near_and_exits_2(tmp_path: Path, capsys) -> None:
     code = main(
-        ["rebalance", "--input", str(FIXTURE), "--plan", "hunter-2026", "--target-sdi", "30"]
-        + ["--levers", "new_business_rate", "--out", str(tmp_path / "out")]
+        [
+            "rebalance",
+            "--input",
+            str(FIXTURE),
+            "--plan",
+            "hunter-2026",
+            "--target-sdi",
+            "30",
+            "--levers",
+            "new_business_rate",
+            "--out",
+            str(tmp_path / "out"),
+        ]
     )
 
     err = capsys.readouterr().err
