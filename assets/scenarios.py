@@ -14,10 +14,10 @@ from compscore.scenarios.columns import SCENARIO_SCORES
 from compscore.scenarios.display import format_table
 from compscore.scenarios.plan_edit import parse_scenario, read_scenarios
 from compscore.scenarios.whatif import SCENARIO_SCORES_SCHEMA, ScenarioError, all_scenario_scores
+from compscore.schema import SCENARIOS_DIR
 from pipelines.metadata import FINANCE, KINDS
 from pipelines.resources import SourceFolder
 
-SCENARIOS_DIR = "scenarios"
 INLINE_FILE = "<launchpad scenario>"
 
 
