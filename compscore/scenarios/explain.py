@@ -21,6 +21,20 @@ def _multiple(value: float | None) -> str:
     return "none (nothing paid for retention)" if value is None else f"{value:.2f}"
 
 
+def _lever_lines(result: RebalanceResult) -> list[str]:
+    """One line per lever whose value differs in the proposed plan; a clawback or deferral term that came
+    with another lever (the defaults in `compscore.scenarios.plan_edit`) is said to have come with it."""
+    moved = {lv.name for lv in result.moved()}
+    lines = []
+    for lever in result.levers:
+        before, after = result.baseline.values[lever.name], lever_value(result.plan, lever)
+        if after == before:
+            continue
+        note = "" if lever.name in moved else " (comes with the lever above; not moved on its own)"
+        lines.append(f"{lever.name}: {_value(lever, before)} -> {_value(lever, after)}{note}")
+    return lines
+
+
 def rebalance_rows(result: RebalanceResult, plan_id: str, period: str | None) -> pl.DataFrame:
     """`rebalance.csv`: the baseline and the proposal with each lever's value, SDI, multiple and cost."""
     points = [("baseline", result.baseline)] + ([("proposal", result.proposal)] if result.proposal else [])
@@ -75,10 +89,7 @@ def describe(
             f"Baseline SDI {base.sdi:.1f}; nearest reachable SDI at equal cost: {result.nearest_sdi:.1f}.",
         ]
     new = result.proposal
-    moved = result.moved()
-    lines = [
-        f"{lv.name}: {_value(lv, base.values[lv.name])} -> {_value(lv, new.values[lv.name])}" for lv in moved
-    ] or ["No lever moved: the plan is already at the target."]
+    lines = _lever_lines(result) or ["No lever moved: the plan is already at the target."]
     lines += [
         f"Same-Day Index {base.sdi:.1f} -> {new.sdi:.1f} (target {result.target:g}); same-day multiple "
         f"{_multiple(base.pooled.same_day_multiple)} -> {_multiple(new.pooled.same_day_multiple)}.",
