@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-
 MONEY_COLUMNS = ("cost",)
 """Columns in currency, shown to the cent."""
 
