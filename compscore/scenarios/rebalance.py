@@ -121,9 +121,12 @@ class _Search:
         return point.sdi is not None and abs(point.sdi - self.target) <= SDI_TOLERANCE
 
 
-def _root(f: Callable[[float], float], a: float, b: float, fa: float, fb: float, tol: float) -> float:
+def _root(
+    f: Callable[[float], float], a: float, b: float, fa: float, fb: float, tol: float, x_tol: float = 0.0
+) -> float:
     """A root of `f` in [a, b] where fa and fb differ in sign (Illinois regula falsi): exact in one step
-    when f is affine, and never leaves the bracket."""
+    when f is affine, and never leaves the bracket. Stops when |f| <= tol or the bracket is narrower than
+    `x_tol` (a lever in whole days is a step function: no value makes f exactly 0)."""
     if fa == 0:
         return a
     if fb == 0:
@@ -133,7 +136,7 @@ def _root(f: Callable[[float], float], a: float, b: float, fa: float, fb: float,
     for _ in range(_MAX_ITERATIONS):
         x = (a * fb - b * fa) / (fb - fa)
         fx = f(x)
-        if abs(fx) <= tol or abs(b - a) <= 1e-12 * max(1.0, abs(a), abs(b)):
+        if abs(fx) <= tol or abs(b - a) <= max(x_tol, 1e-12 * max(1.0, abs(a), abs(b))):
             return x
         if (fx > 0) == (fb > 0):
             b, fb = x, fx
@@ -165,7 +168,8 @@ def _single(search: _Search, lever: Lever) -> Point | None:
             continue
         g_end = gap(end)
         if _opposite(g0, g_end):
-            return search.at({lever.name: _root(gap, x0, end, g0, g_end, tol)})
+            x_tol = 0.5 if lever.integer else 0.0
+            return search.at({lever.name: _root(gap, x0, end, g0, g_end, tol, x_tol)})
     return None
 
 
