@@ -242,12 +242,13 @@ def _rounded(search: _Search, point: Point) -> Point:
 
 
 def _candidates(search: _Search) -> list[tuple[int, Point]]:
-    """Solutions by the number of levers they move: every single lever, then rate pairs."""
+    """Rounded candidates by the number of levers they move: every single lever, then (only when no single
+    lever reaches the target at equal cost) rate pairs."""
     found = []
     for lever in search.levers:
         point = _single(search, lever)
         if point is not None:
-            found.append((1, point))
+            found.append((1, _rounded(search, point)))
     if any(search.on_target(p) and search.equal_cost(p) for _, p in found):
         return found
     rates = [lv for lv in search.levers if lv.moves_cost]
@@ -256,7 +257,7 @@ def _candidates(search: _Search) -> list[tuple[int, Point]]:
             continue
         point = _pair(search, first, second)
         if point is not None:
-            found.append((2, point))
+            found.append((2, _rounded(search, point)))
     return found
 
 
@@ -275,8 +276,7 @@ def rebalance(
             target, search.levers, search.baseline, search.baseline, plan, search.baseline.sdi
         )
     solutions = []
-    for n_moved, point in _candidates(search):
-        final = _rounded(search, point)
+    for n_moved, final in _candidates(search):
         if search.on_target(final) and search.equal_cost(final):
             changes = [
                 relative_change(lv, search.base[lv.name], final.values[lv.name]) for lv in search.levers
