@@ -50,4 +50,13 @@ incoming_monthly = dg.define_asset_job(
     description="Load one month's drop (`<source>/incoming/YYYY-MM/`) into the monthly event partitions.",
 )
 
-JOBS = [full_refresh, full_refresh_celery, validation_only, scoring_only, incoming_monthly]
+scenarios = dg.define_asset_job(
+    "scenarios",
+    selection=dg.AssetSelection.assets("plan_scenarios"),
+    description=(
+        "Score the what-if scenarios (`<source>/scenarios/*.yaml`, or one inline in the launchpad config) "
+        "on their baseline plans' reps and books, from the validated tables already in the warehouse."
+    ),
+)
+
+JOBS = [full_refresh, full_refresh_celery, validation_only, scoring_only, incoming_monthly, scenarios]

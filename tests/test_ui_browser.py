@@ -240,18 +240,20 @@ def _scores_lineage(page: sync_api.Page, ui: DagsterUI) -> None:
         if key.to_user_string() in nodes
         for parent in graph.get(key).parent_keys
     } - nodes
+    page.set_viewport_size({"width": 1600, "height": 2600})  # the graph draws only the nodes on screen
     page.goto(f"{ui.url}/locations/compscore/asset-groups/scores")
     page.locator("[data-tooltip='plan_scores']").wait_for()
     page.get_by_text("Materialized", exact=True).nth(len(nodes) - 1).wait_for()
     _screenshot(page, "ui_scores_lineage")
 
-    assert nodes == {"plan_scores", "plan_incentive_curves"}
+    assert nodes == {"plan_scores", "plan_incentive_curves", "plan_scenarios"}
     for node in nodes:
         assert page.locator(f"[data-tooltip='{node}']").count() == 1, node
     drawn_upstream = page.locator("span.label[title]").evaluate_all("spans => spans.map(s => s.title)")
     assert set(drawn_upstream) == upstream
     assert {"deals", "raw_plans", "data_quality_status"} <= upstream
     assert page.get_by_text("Materialized", exact=True).count() == len(nodes)
+    page.set_viewport_size({"width": 1600, "height": 1400})
 
 
 def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
