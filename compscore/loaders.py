@@ -32,6 +32,8 @@ Decisions the SPEC leaves open:
   a datetime -> its date, text -> parsed as in a CSV. A value that does not convert is a type reject.
 - `source_line` is the 1-based line of the row in a CSV (header = line 1; quoted cells spanning several
   lines are counted), and the 1-based row number in a Parquet file.
+- Ids are compared exactly (case-sensitively); key values of one table that differ only by case (`D1`,
+  `d1`) stay different rows, with a warning naming a few of them.
 - Unknown columns are ignored with a warning; absent optional columns are filled with their default (or
   null) with a warning; files in the folder that are not canonical tables are ignored with a warning
   (hidden files, whose name starts with `.`, are ignored silently).
@@ -311,6 +313,25 @@ def _as_wall_clock(source: pl.Series, target: pl.DataType, path: Path, warnings:
     return source.dt.replace_time_zone(None)
 
 
+def _case_twins(spec: Table, path: Path, good: pl.DataFrame) -> str | None:
+    """A warning when ids of the table's (single, text) key differ only by case, e.g. `D1` and `d1`.
+
+    Ids are compared exactly, as every source system does, so such rows stay two rows; but a CRM export
+    that changed case is a likely cause, so the user is told which ids to check.
+    """
+    if len(spec.key) != 1 or good.schema.get(spec.key[0]) != pl.String:
+        return None
+    ids = good.get_column(spec.key[0]).drop_nulls().unique()
+    folded = ids.str.to_lowercase()
+    if folded.n_unique() == ids.len():
+        return None
+    twins = ids.filter(folded.is_duplicated()).sort().head(6).to_list()
+    return (
+        f"{path}: {spec.key[0]} values differ only by case (e.g. {', '.join(map(repr, twins))}); "
+        "ids are compared exactly, so they are kept as different rows"
+    )
+
+
 def _rejects(spec: Table, path: Path, bad_rows: pl.DataFrame, flags: list[_Flag]) -> pl.DataFrame:
     """One `DATA_QUALITY_REJECTS` row per flagged cell problem, ordered by line."""
     frames = [pl.DataFrame(schema=REJECTS_SCHEMA)]
@@ -421,6 +442,8 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
         )
         n_bad += len(misshapen)
     received = good_df.height + n_bad
+    if (twins := _case_twins(spec, path, good_df)) is not None:
+        warnings.append(twins)
     if received == 0:
         warnings.append(f"{path}: table {spec.name} has no rows")
     if n_bad:
