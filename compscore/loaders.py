@@ -55,16 +55,23 @@ from compscore.dataset import CanonicalData
 from compscore.errors import LoadError, LoadIssue
 from compscore.plans import read_plans
 from compscore.safe_paths import not_regular_file, present
-from compscore.schema import DATA_QUALITY_REJECTS, INCOMING_DIR, PLANS_DIR, TABLES, Table, conform, table
+from compscore.schema import (
+    DATA_QUALITY_REJECTS,
+    INCOMING_DIR,
+    MAX_ABS_NUMBER,
+    MAX_ABS_NUMBER_TEXT,
+    PLANS_DIR,
+    TABLES,
+    Table,
+    conform,
+    table,
+)
 
 REJECTS_SCHEMA: pl.Schema = DATA_QUALITY_REJECTS.polars_schema
 _ROW = "__row"
 _LINE = "__line"
 _KEY = "__key"
 _MAX_EXACT_INT = 2.0**53
-MAX_ABS_NUMBER = 1e12
-"""The largest magnitude a number cell may have: a trillion (dollars, for an amount). Larger values are
-typing or unit errors, and near the float limit they overflow sums into infinities and NaNs."""
 _DUPLICATED = re.compile(r"^(?P<base>.*)_duplicated_\d+$")
 
 
@@ -111,7 +118,7 @@ def _expected(dtype: pl.DataType) -> str:
     if dtype == pl.Int64:
         return "a whole number"
     if dtype == pl.Float64:
-        return f"a finite number of magnitude at most {MAX_ABS_NUMBER:.0e}".replace("+", "")
+        return f"a finite number of magnitude at most {MAX_ABS_NUMBER_TEXT}"
     return f"a value of type {dtype}"
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
 from compscore.quality.date_window import EARLIEST_DATE, LATEST_DATE
+from compscore.safe_ids import UnsafeId
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.display import format_plan_scores
 from compscore.scoring.folder import BlockedRun, score_folder
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         where = f"\nValidation report: {exc.report}" if exc.report else ""
         print(f"compscore score: cannot score {args.input}:\n{exc}{where}", file=sys.stderr)
         return 2
-    except (LoadError, PlanError) as exc:
+    except (LoadError, PlanError, UnsafeId) as exc:
         print(f"compscore score: cannot score {args.input}:\n{exc}", file=sys.stderr)
         return 2
     for warning in result.warnings:

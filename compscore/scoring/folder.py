@@ -18,6 +18,7 @@ from compscore.dataset import CanonicalData
 from compscore.loaders import load_canonical_dir
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.status import data_quality_status
+from compscore.safe_ids import checked_id
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.scores import ScoreTables, score_company
 
@@ -61,7 +62,7 @@ def score_folder(
     what the run is doing at each step.
     """
     say = progress or (lambda _message: None)
-    run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
+    run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
     clean, quality_tables, warnings, report = _load_and_validate(
         input_dir, out_dir, run_id, great_expectations, say
     )
