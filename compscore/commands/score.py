@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         where = f"\nValidation report: {exc.report}" if exc.report else ""
         print(f"compscore score: cannot score {args.input}:\n{exc}{where}", file=sys.stderr)
         return 2
-    except (LoadError, PlanError, UnsafeId) as exc:
+    except (LoadError, PlanError, UnsafeId, OSError) as exc:
         print(f"compscore score: cannot score {args.input}:\n{exc}", file=sys.stderr)
         return 2
     for warning in result.warnings:
