@@ -1,9 +1,10 @@
 """The warehouse IO manager: asset outputs to Parquet + DuckDB, inputs back from Parquet.
 
 Polars frames (eager or lazy) become warehouse tables named after the asset; any other output (the parsed
-plans) is pickled into the warehouse's `objects/` folder. An input annotated `pl.LazyFrame` is scanned
-lazily; otherwise tables are read eagerly. A partitioned asset stores each partition separately
-(`compscore.warehouse.write_partition`); an unpartitioned downstream asset reads all its partitions.
+plans) is stored as JSON in the warehouse's `objects/` folder (`compscore.stored_objects`; no pickle).
+An input annotated `pl.LazyFrame` is scanned lazily; otherwise tables are read eagerly. A partitioned
+asset stores each partition separately (`compscore.warehouse.write_partition`); an unpartitioned
+downstream asset reads all its partitions.
 
 The IO manager takes its folder from the `warehouse` resource, so overriding that resource's `path` in a
 run's config moves both the assets that use the resource and every stored output.
