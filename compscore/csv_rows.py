@@ -28,8 +28,8 @@ MAX_SHOWN_CHARS = 200
 class ShapeProblem:
     """A record whose field count differs from the header's."""
 
-    line: int | None
-    """1-based line where the record starts (header = line 1)."""
+    record: int | None
+    """0-based position of the record among the file's data records (well-shaped ones included)."""
     fields: int
     expected: int
     text: str
@@ -40,8 +40,8 @@ class ShapeProblem:
         return f"{kind} row: {self.fields} fields, expected {self.expected}"
 
     @property
-    def physical_lines(self) -> int:
-        return self.text.count("\n") + 1
+    def inside_newlines(self) -> int:
+        return self.text.count("\n")
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,8 @@ def _read(path: Path, names: list[str], use_threads: bool) -> tuple[pa.Table, li
     problems: list[ShapeProblem] = []
 
     def set_aside(row: pa_csv.InvalidRow) -> str:
-        problems.append(
-            ShapeProblem(row.number, row.actual_columns, row.expected_columns, row.text[:MAX_SHOWN_CHARS])
-        )
+        record = row.number - 2 if row.number is not None else None  # pyarrow counts the header as 1
+        problems.append(ShapeProblem(record, row.actual_columns, row.expected_columns, row.text))
         return "skip"
 
     table = pa_csv.read_csv(
@@ -103,20 +102,25 @@ def _read(path: Path, names: list[str], use_threads: bool) -> tuple[pa.Table, li
     return table, problems
 
 
-def shift_for_skipped(provisional: pl.Series, problems: list[ShapeProblem]) -> pl.Series:
-    """The real line of each kept row, from its line counted as if the skipped records were not there.
+def record_lines(inside: pl.Series, problems: list[ShapeProblem]) -> tuple[pl.Series, list[int | None]]:
+    """The 1-based line each record starts on: of the rows read (`inside`: the line breaks inside each
+    read row's cells, in file order) and of the records set aside (`problems`).
 
-    A skipped record that starts at line L, with the records skipped before it taking S lines, sits where
-    a kept row would have provisional line L - S; every kept row at or after that point moves down by the
-    record's lines.
+    A record starts at 2 + its position + the line breaks inside the records before it (header = line 1).
     """
-    located = sorted((p for p in problems if p.line is not None), key=lambda p: p.line or 0)
-    if not located:
-        return provisional
-    positions, shifts, taken = [], [0], 0
-    for problem in located:
-        positions.append((problem.line or 0) - taken)
-        taken += problem.physical_lines
-        shifts.append(taken)
-    index = pl.Series(positions, dtype=pl.Int64).search_sorted(provisional, side="right")
-    return pl.Series(shifts, dtype=pl.Int64).gather(index) + provisional
+    located = [p for p in problems if p.record is not None]
+    if len(located) != len(problems):  # pyarrow did not say where: count the read rows only
+        lines = pl.int_range(2, inside.len() + 2, eager=True) + inside.cum_sum() - inside
+        return lines, [None] * len(problems)
+    total = inside.len() + len(problems)
+    positions = pl.Series([p.record for p in problems], dtype=pl.Int64)
+    is_read = pl.repeat(True, total, eager=True).scatter(positions, False) if problems else None
+    counts = pl.repeat(0, total, dtype=pl.Int64, eager=True)
+    if is_read is not None:
+        counts = counts.scatter(is_read.arg_true(), inside.cast(pl.Int64))
+        counts = counts.scatter(positions, [p.inside_newlines for p in problems])
+    else:
+        counts = inside.cast(pl.Int64)
+    lines = pl.int_range(2, total + 2, dtype=pl.Int64, eager=True) + counts.cum_sum() - counts
+    read_lines = lines.filter(is_read) if is_read is not None else lines
+    return read_lines, lines.gather(positions).to_list() if problems else []

@@ -50,7 +50,7 @@ import polars as pl
 import pyarrow as pa
 
 from compscore.canonical_io import FORMATS
-from compscore.csv_rows import ShapeProblem, read_strict_csv, shift_for_skipped
+from compscore.csv_rows import MAX_SHOWN_CHARS, ShapeProblem, read_strict_csv, record_lines
 from compscore.dataset import CanonicalData
 from compscore.errors import LoadError, LoadIssue
 from compscore.plans import read_plans
@@ -251,28 +251,29 @@ def _newline_count(path: Path) -> tuple[int, bool]:
     return count, last == b"\n"
 
 
-def _line_number(path: Path, records: int, text_columns: list[str], skipped: list[ShapeProblem]) -> pl.Expr:
-    """The 1-based file line of each row (see the module notes), from the 0-based row index.
+def _record_lines(
+    path: Path, read: pl.DataFrame, text_columns: list[str], skipped: list[ShapeProblem]
+) -> tuple[pl.Series, list[int | None]]:
+    """The 1-based file line of each row read (by its 0-based index) and of each record `skipped` for its
+    shape (see the module notes).
 
-    `records` is the number of rows the CSV reader returned, blank ones included. When the file holds one
-    line per record plus the header, a row's line is its index + 2; otherwise some quoted cells span lines,
-    and each row is shifted by the line breaks inside the cells of the rows before it. Records `skipped`
-    for their shape move the rows after them down by their lines.
+    When the file holds one line per record plus the header, a record's line is its position + 2;
+    otherwise some quoted cells span lines, and each record is shifted by the line breaks inside the cells
+    of the records before it.
     """
     if path.suffix != ".csv":
-        return (pl.col(_ROW) + 1).cast(pl.Int64)
+        return pl.int_range(1, read.height + 1, dtype=pl.Int64, eager=True), []
     newlines, ends_with_newline = _newline_count(path)
-    lines = newlines + (0 if ends_with_newline else 1) - sum(p.physical_lines for p in skipped)
-    if lines == records + 1 or not text_columns:
-        line = (pl.col(_ROW) + 2).cast(pl.Int64)
+    lines = newlines + (0 if ends_with_newline else 1)
+    if lines == read.height + len(skipped) + 1 or not text_columns:
+        inside = pl.repeat(0, read.height, dtype=pl.Int64, eager=True)
     else:
-        inside = pl.sum_horizontal(
-            pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text_columns
-        ).cast(pl.Int64)
-        line = pl.col(_ROW).cast(pl.Int64) + 2 + inside.cum_sum() - inside
-    if not skipped:
-        return line
-    return line.map_batches(lambda rows: shift_for_skipped(rows, skipped), return_dtype=pl.Int64)
+        inside = read.select(
+            pl.sum_horizontal(
+                pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text_columns
+            )
+        ).to_series()
+    return record_lines(inside, skipped)
 
 
 def _row_key(spec: Table, names: list[str]) -> pl.Expr:
@@ -285,18 +286,20 @@ def _row_key(spec: Table, names: list[str]) -> pl.Expr:
     return pl.concat_str(parts)
 
 
-def _shape_rejects(spec: Table, path: Path, problems: list[ShapeProblem]) -> pl.DataFrame:
+def _shape_rejects(
+    spec: Table, path: Path, problems: list[ShapeProblem], lines: list[int | None]
+) -> pl.DataFrame:
     """One `DATA_QUALITY_REJECTS` row per record with the wrong number of fields (rule `row_shape`)."""
     n = len(problems)
     return pl.DataFrame(
         {
             "source_table": [spec.name] * n,
             "source_file": [str(path)] * n,
-            "source_line": [p.line for p in problems],
-            "row_key": [f"<unparsed row at line {p.line}>" for p in problems],
+            "source_line": lines,
+            "row_key": [f"<unparsed row at line {line}>" for line in lines],
             "rule": ["row_shape"] * n,
             "columns": [None] * n,
-            "offending_values": [p.text for p in problems],
+            "offending_values": [p.text[:MAX_SHOWN_CHARS] for p in problems],
             "detail": [p.detail for p in problems],
             "run_id": [None] * n,
         },
@@ -371,8 +374,8 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
     warnings: list[str] = []
     _check_columns(spec, path, names, warnings)
 
-    records = raw.height
     raw = raw.with_row_index(_ROW)
+    read = raw
     if is_csv and names:
         blank = raw.select(pl.all_horizontal(pl.col(n).is_null() for n in names)).to_series()
         if blank.any():
@@ -432,11 +435,13 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
     good_df = conform(pl.DataFrame(list(parsed.values())).filter(~is_bad), spec.name).collect()
     n_bad = int(is_bad.sum())
     rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
-    if n_bad:
+    if n_bad or misshapen:
         text_columns = [n for n in names if raw.schema[n] == pl.String]
+        read_lines, skipped_lines = _record_lines(path, read, text_columns, misshapen)
+    if n_bad:
         bad_rows = (
             raw.with_columns(
-                _line_number(path, records, text_columns, misshapen).alias(_LINE),
+                read_lines.gather(raw.get_column(_ROW)).alias(_LINE),
                 *masks.values(),
             )
             .filter(is_bad)
@@ -444,7 +449,7 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
         )
         rejects = _rejects(spec, path, bad_rows, flags)
     if misshapen:
-        rejects = pl.concat([rejects, _shape_rejects(spec, path, misshapen)]).sort(
+        rejects = pl.concat([rejects, _shape_rejects(spec, path, misshapen, skipped_lines)]).sort(
             "source_line", maintain_order=True
         )
         n_bad += len(misshapen)

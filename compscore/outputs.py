@@ -40,6 +40,14 @@ class OutputError(OSError):
     """The output folder cannot take the run's outputs; the message says which path and why."""
 
 
+class _NotRestored(Exception):
+    """A failed swap whose previous files could not all be put back (they stay in the staging folder)."""
+
+    def __init__(self, cause: OSError):
+        super().__init__(str(cause))
+        self.cause = cause
+
+
 def check_output_dir(out_dir: str | Path) -> Path:
     """Raise `OutputError` unless `out_dir` can receive output tables; an absent folder is not created
     here, but its nearest existing parent must be a writable folder.
@@ -88,17 +96,25 @@ def write_output_set(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> li
     except OSError as exc:
         raise OutputError(f"{out}: cannot create the output folder: {exc.strerror or exc}") from exc
     staging = out / f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+    keep_staging = False
     try:
         staging.mkdir()
         staged = _stage(tables, staging)
         return _swap_in(staged, out, staging)
+    except _NotRestored as exc:
+        keep_staging = True
+        raise OutputError(
+            f"{exc.cause.filename or out}: cannot write the outputs: {exc.cause.strerror or exc.cause}; "
+            f"previous files that could not be put back are in {staging / '.previous'}"
+        ) from exc.cause
     except OSError as exc:
         if isinstance(exc, OutputError):
             raise
         where = exc.filename or out
         raise OutputError(f"{where}: cannot write the outputs: {exc.strerror or exc}") from exc
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not keep_staging:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _stage(tables: dict[str, pl.DataFrame], staging: Path) -> list[Path]:
@@ -125,11 +141,17 @@ def _swap_in(staged: list[Path], out: Path, staging: Path) -> list[Path]:
                 os.replace(final, kept)
             moved.append((final, kept))
             os.replace(file, final)
-    except OSError:
+    except OSError as exc:
+        restored = True
         for final, kept in reversed(moved):
-            if kept is not None:
-                os.replace(kept, final)
-            else:
-                final.unlink(missing_ok=True)
+            try:
+                if kept is not None:
+                    os.replace(kept, final)
+                else:
+                    final.unlink(missing_ok=True)
+            except OSError:
+                restored = False  # keep going: put back all that can be put back
+        if not restored:
+            raise _NotRestored(exc) from exc
         raise
     return [final for final, _ in moved]
