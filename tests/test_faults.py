@@ -493,3 +493,20 @@ def test_fuzz_plan_numbers_are_finite_and_bounded_or_refused(quota, rate):
         return
     assert plan.quota is None or 0 < plan.quota <= 1e12
     assert all(isinstance(t, Tier) and 0.0 <= t.rate <= 1.0 for c in plan.components for t in c.tiers)
+
+
+def test_as_of_outside_the_date_window_is_refused(canonical_small_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(
+            [
+                "score",
+                "--input",
+                str(canonical_small_dir),
+                "--out",
+                str(tmp_path / "o"),
+                "--as-of",
+                "9999-12-31",
+            ]
+        )
+    assert exit_.value.code == 2
+    assert "--as-of: 9999-12-31 is outside 1900-01-01 .. 2100-12-31" in capsys.readouterr().err
