@@ -31,6 +31,8 @@ PERIODS: tuple[str, ...] = ("month", "quarter", "year")
 COMPONENT_KINDS: tuple[str, ...] = ("commission", "spiff", "referral_bonus", "retention_bonus")
 RETENTION_METRICS: tuple[str, ...] = ("gross_revenue_retention",)
 MAX_COMPONENTS = 100
+MAX_DAYS = 36_600
+"""The largest day count a plan may give (about 100 years): larger ones overflow date arithmetic."""
 MAX_TIERS = 100
 
 
@@ -157,12 +159,13 @@ class _Checker:
             return None
         return float(value)
 
-    def integer(self, value: Any, path: Sequence[str | int], lo: int = 0) -> int | None:
+    def integer(self, value: Any, path: Sequence[str | int], lo: int = 0, hi: int = MAX_DAYS) -> int | None:
+        """A whole number of days in [lo, hi]: every integer of a plan counts days."""
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"expected a whole number, got {value!r}")
+            self.fail(path, f"expected a whole number, got {_shown(value)}")
             return None
-        if value < lo:
-            self.fail(path, f"{value!r} is below {lo}")
+        if value < lo or value > hi:
+            self.fail(path, f"{value!r} is outside [{lo}, {hi}]")
             return None
         return value
 

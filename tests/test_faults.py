@@ -214,6 +214,17 @@ def test_plan_file_over_1_mb_is_refused_unread(tmp_path):
         read_plans(plans)
 
 
+def test_day_count_that_would_overflow_a_date_is_refused():
+    text = PLAN.replace(
+        "rate: 0.1}]}", "rate: 0.1}], deferral: {fraction: 0.5, release_after_days: 1000000000000000}}"
+    )
+    with pytest.raises(PlanError) as err:
+        parse_plan(text, "p.yaml")
+    assert str(err.value) == (
+        "p.yaml:4: components[0].deferral.release_after_days: 1000000000000000 is outside [0, 36600]"
+    )
+
+
 def test_too_many_tiers_are_refused():
     tiers = "".join(f"      - {{from: {i}.0, rate: 0.1}}\n" for i in range(101))
     head = "plan_id: p1\nperiod: quarter\ncomponents:\n  - id: nb\n    kind: commission\n"
