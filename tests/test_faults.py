@@ -521,3 +521,18 @@ def test_as_of_outside_the_date_window_is_refused(canonical_small_dir, tmp_path,
         )
     assert exit_.value.code == 2
     assert "--as-of: 9999-12-31 is outside 1900-01-01 .. 2100-12-31" in capsys.readouterr().err
+
+
+def test_rejected_short_row_is_counted_as_received_and_rejected(canonical_small_copy, tmp_path):
+    _add_deal(canonical_small_copy, "D009,A001,R01,new_business,won,1000.0")  # 6 of 12 fields
+    run = score_folder(canonical_small_copy, tmp_path / "o", great_expectations=False)
+    deals = run.tables["data_quality_counts"].filter(pl.col("table") == "deals").row(0, named=True)
+    # the fixture's 8 deals pass; the short row is the 9th received, rejected by the loader
+    assert (deals["received"], deals["passed"], deals["rejected"], deals["rejected_by_loader"]) == (
+        9,
+        8,
+        1,
+        1,
+    )
+    shape = run.tables["data_quality_rejects"].filter(pl.col("rule") == "row_shape")
+    assert shape.select("source_line", "detail").rows() == [(10, "short row: 6 fields, expected 12")]
