@@ -5,9 +5,11 @@ or half of a row split by an unquoted line break, would load as a row with empty
 must have exactly as many fields as the header; a record that does not is returned as a `ShapeProblem`
 (its line, its field count and its text) for the caller to reject, and the good rows flow on.
 
-pyarrow's CSV reader does the parsing (quoted cells may span lines); it reports the line of a bad record
-only when it reads on one thread, so a file is read in parallel first and read again on one thread only
-when it holds a bad record.
+pyarrow's CSV reader does the parsing (quoted cells may span lines); it reports the position of a bad
+record only when it reads on one thread, so a file is read in parallel first and read again on one thread
+only when it holds a bad record. Cells are read as `large_string`, which Polars takes over faster than
+`string`. Measured on a 1M-row deals file (machine shared, load ~14 on 2 cores): Polars' own
+`read_csv` 1.2-2.1 s, this reader about the same to 1.8x that.
 """
 
 from __future__ import annotations
@@ -70,15 +72,30 @@ def header_names(path: Path) -> list[str]:
 def read_strict_csv(path: Path) -> StrictCsv:
     """Every well-shaped record of `path` as text columns, and every badly shaped one as a problem."""
     names = header_names(path)
-    table, problems = _read(path, names, use_threads=True)
+    quoted = _contains(path, b'"')
+    table, problems = _read(path, names, quoted, use_threads=True)
     if problems:
-        table, problems = _read(path, names, use_threads=False)
+        table, problems = _read(path, names, quoted, use_threads=False)
     data = pl.from_arrow(table)
     assert isinstance(data, pl.DataFrame)
     return StrictCsv(data, problems)
 
 
-def _read(path: Path, names: list[str], use_threads: bool) -> tuple[pa.Table, list[ShapeProblem]]:
+def _contains(path: Path, needle: bytes) -> bool:
+    """Whether the file holds `needle` (one byte), read in chunks to keep memory flat."""
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            if needle in chunk:
+                return True
+    return False
+
+
+def _read(
+    path: Path, names: list[str], quoted: bool, use_threads: bool
+) -> tuple[pa.Table, list[ShapeProblem]]:
+    """Parse the records after the header. Only a file with a quote character can hold a quoted line
+    break (`quoted`); without one, pyarrow may split the file at any line break and parse the pieces in
+    parallel, which is much faster."""
     problems: list[ShapeProblem] = []
 
     def set_aside(row: pa_csv.InvalidRow) -> str:
@@ -90,10 +107,10 @@ def _read(path: Path, names: list[str], use_threads: bool) -> tuple[pa.Table, li
         path,
         read_options=pa_csv.ReadOptions(use_threads=use_threads, skip_rows=1, column_names=names),
         parse_options=pa_csv.ParseOptions(
-            newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=set_aside
+            newlines_in_values=quoted, ignore_empty_lines=False, invalid_row_handler=set_aside
         ),
         convert_options=pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
+            column_types=dict.fromkeys(names, pa.large_string()),
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
