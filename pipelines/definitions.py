@@ -19,6 +19,7 @@ from pipelines.jobs import JOBS
 from pipelines.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
+from pipelines.stale_runs import mark_stale_runs_failed
 
 MAX_CONCURRENT_STEPS = 2
 
@@ -44,7 +45,7 @@ def build_definitions(
         asset_checks=dg.load_asset_checks_from_modules([*asset_modules, *check_modules]),
         jobs=JOBS,
         schedules=SCHEDULES,
-        sensors=SENSORS,
+        sensors=[*SENSORS, mark_stale_runs_failed],
         resources={
             "source": source or source_from_env(),
             "warehouse": warehouse or warehouse_from_env(),
