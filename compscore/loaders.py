@@ -17,6 +17,13 @@ Decisions the SPEC leaves open:
 - A CSV with a header and no rows is a valid empty table (the writer writes empty tables that way), loaded
   with a warning; whether an empty table is acceptable is for validation to decide. A CSV without even a
   header line is an error.
+- Every CSV record must have as many fields as the header: a short or long record (a lost field, an
+  unquoted line break splitting a row) is rejected whole with rule `row_shape` ("short row: 7 fields,
+  expected 8"), see `compscore.csv_rows`. A table path that is not a regular file (a directory, a FIFO,
+  a symlink loop) is a file-level error saying so; it is never opened.
+- Numbers must be finite and at most `MAX_ABS_NUMBER` (1e12) in magnitude, else a type reject.
+- A timezone-aware Parquet timestamp in a date column is taken as its local (wall-clock) date in its own
+  zone, with a warning naming file and column; a naive one as its date.
 - CSV cells are read as text, then each column is parsed strictly: dates are ISO `YYYY-MM-DD`; numbers and
   dates may carry surrounding spaces; a whole number may be written `12.0`; empty cells are null. A row
   whose cells are all empty (a blank line) holds no data and is skipped.
@@ -25,6 +32,8 @@ Decisions the SPEC leaves open:
   a datetime -> its date, text -> parsed as in a CSV. A value that does not convert is a type reject.
 - `source_line` is the 1-based line of the row in a CSV (header = line 1; quoted cells spanning several
   lines are counted), and the 1-based row number in a Parquet file.
+- Ids are compared exactly (case-sensitively); key values of one table that differ only by case (`D1`,
+  `d1`) stay different rows, with a warning naming a few of them.
 - Unknown columns are ignored with a warning; absent optional columns are filled with their default (or
   null) with a warning; files in the folder that are not canonical tables are ignored with a warning
   (hidden files, whose name starts with `.`, are ignored silently).
@@ -38,14 +47,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 
 from compscore.canonical_io import FORMATS
+from compscore.csv_rows import MAX_SHOWN_CHARS, ShapeProblem, read_strict_csv, record_lines
 from compscore.dataset import CanonicalData
 from compscore.errors import LoadError, LoadIssue
 from compscore.plans import read_plans
+from compscore.safe_paths import not_regular_file, present
 from compscore.schema import (
     DATA_QUALITY_REJECTS,
     INCOMING_DIR,
+    MAX_ABS_NUMBER,
+    MAX_ABS_NUMBER_TEXT,
     PLANS_DIR,
     SCENARIOS_DIR,
     TABLES,
@@ -105,7 +119,7 @@ def _expected(dtype: pl.DataType) -> str:
     if dtype == pl.Int64:
         return "a whole number"
     if dtype == pl.Float64:
-        return "a finite number"
+        return f"a finite number of magnitude at most {MAX_ABS_NUMBER_TEXT}"
     return f"a value of type {dtype}"
 
 
@@ -150,7 +164,7 @@ def _convert(source: pl.Series, target: pl.DataType) -> tuple[pl.Series, pl.Seri
         parsed = source.cast(target, strict=False)
         bad = source.is_not_null() & parsed.is_null()
     if target == pl.Float64:
-        not_finite = parsed.is_finite().not_().fill_null(False)
+        not_finite = (~parsed.is_finite() | (parsed.abs() > MAX_ABS_NUMBER)).fill_null(False)
         if not_finite.any():
             bad = bad | not_finite
             parsed = pl.select(pl.when(~not_finite).then(parsed)).to_series()
@@ -169,23 +183,25 @@ def _no_header(path: Path) -> LoadError:
     )
 
 
-def _read(path: Path) -> pl.DataFrame:
-    """A table file as read: CSV cells as text (never inferred), Parquet with its own dtypes."""
-    if not path.is_file():
-        raise LoadError(LoadIssue(str(path), "file not found"))
+def _read(path: Path) -> tuple[pl.DataFrame, list[ShapeProblem]]:
+    """A table file as read: CSV cells as text (never inferred), Parquet with its own dtypes; and the CSV
+    records with the wrong number of fields, set aside (see `compscore.csv_rows`)."""
+    if (why := not_regular_file(path)) is not None:
+        raise LoadError(LoadIssue(str(path), why))
     if path.suffix not in {f".{fmt}" for fmt in FORMATS}:
         raise LoadError(
             LoadIssue(str(path), "unknown file type", expected=" or ".join(f".{f}" for f in FORMATS))
         )
     try:
         if path.suffix == ".parquet":
-            return pl.read_parquet(path)
+            return pl.read_parquet(path), []
         if path.stat().st_size == 0:
             raise _no_header(path)
-        return pl.read_csv(path, infer_schema=False, encoding="utf8")
+        strict = read_strict_csv(path)
+        return strict.data, strict.problems
     except pl.exceptions.NoDataError as exc:
         raise _no_header(path) from exc
-    except (pl.exceptions.PolarsError, OSError) as exc:
+    except (pl.exceptions.PolarsError, pa.ArrowException, OSError, UnicodeDecodeError) as exc:
         raise _read_failure(path, exc) from exc
 
 
@@ -236,23 +252,29 @@ def _newline_count(path: Path) -> tuple[int, bool]:
     return count, last == b"\n"
 
 
-def _line_number(path: Path, records: int, text_columns: list[str]) -> pl.Expr:
-    """The 1-based file line of each row (see the module notes), from the 0-based row index.
+def _record_lines(
+    path: Path, read: pl.DataFrame, text_columns: list[str], skipped: list[ShapeProblem]
+) -> tuple[pl.Series, list[int | None]]:
+    """The 1-based file line of each row read (by its 0-based index) and of each record `skipped` for its
+    shape (see the module notes).
 
-    `records` is the number of rows the CSV reader returned, blank ones included. When the file holds one
-    line per record plus the header, a row's line is its index + 2; otherwise some quoted cells span lines,
-    and each row is shifted by the line breaks inside the cells of the rows before it.
+    When the file holds one line per record plus the header, a record's line is its position + 2;
+    otherwise some quoted cells span lines, and each record is shifted by the line breaks inside the cells
+    of the records before it.
     """
     if path.suffix != ".csv":
-        return (pl.col(_ROW) + 1).cast(pl.Int64)
+        return pl.int_range(1, read.height + 1, dtype=pl.Int64, eager=True), []
     newlines, ends_with_newline = _newline_count(path)
     lines = newlines + (0 if ends_with_newline else 1)
-    if lines == records + 1 or not text_columns:
-        return (pl.col(_ROW) + 2).cast(pl.Int64)
-    inside = pl.sum_horizontal(
-        pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text_columns
-    ).cast(pl.Int64)
-    return pl.col(_ROW).cast(pl.Int64) + 2 + inside.cum_sum() - inside
+    if lines == read.height + len(skipped) + 1 or not text_columns:
+        inside = pl.repeat(0, read.height, dtype=pl.Int64, eager=True)
+    else:
+        inside = read.select(
+            pl.sum_horizontal(
+                pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in text_columns
+            )
+        ).to_series()
+    return record_lines(inside, skipped)
 
 
 def _row_key(spec: Table, names: list[str]) -> pl.Expr:
@@ -263,6 +285,62 @@ def _row_key(spec: Table, names: list[str]) -> pl.Expr:
         value = pl.col(name).cast(pl.String).fill_null("<null>") if name in names else pl.lit("<absent>")
         parts += [pl.lit(f"{', ' if i else ''}{name}="), value]
     return pl.concat_str(parts)
+
+
+def _shape_rejects(
+    spec: Table, path: Path, problems: list[ShapeProblem], lines: list[int | None]
+) -> pl.DataFrame:
+    """One `DATA_QUALITY_REJECTS` row per record with the wrong number of fields (rule `row_shape`)."""
+    n = len(problems)
+    return pl.DataFrame(
+        {
+            "source_table": [spec.name] * n,
+            "source_file": [str(path)] * n,
+            "source_line": lines,
+            "row_key": [f"<unparsed row at line {line}>" for line in lines],
+            "rule": ["row_shape"] * n,
+            "columns": [None] * n,
+            "offending_values": [p.text[:MAX_SHOWN_CHARS] for p in problems],
+            "detail": [p.detail for p in problems],
+            "run_id": [None] * n,
+        },
+        schema=REJECTS_SCHEMA,
+    )
+
+
+def _as_wall_clock(source: pl.Series, target: pl.DataType, path: Path, warnings: list[str]) -> pl.Series:
+    """A timezone-aware timestamp column meant as a date, as its wall-clock time in its own zone.
+
+    The date a CRM shows is the local one: a deal closed at 20:00 in New York on 31 January closed on
+    31 January, not on 1 February (its UTC date). Said once per column, as a warning naming file and column.
+    """
+    zone = getattr(source.dtype, "time_zone", None)
+    if target != pl.Date or not isinstance(source.dtype, pl.Datetime) or zone is None:
+        return source
+    warnings.append(
+        f"{path}: column {source.name!r} holds timestamps with time zone {zone}; "
+        "each is taken as its local date in that zone"
+    )
+    return source.dt.replace_time_zone(None)
+
+
+def _case_twins(spec: Table, path: Path, good: pl.DataFrame) -> str | None:
+    """A warning when ids of the table's (single, text) key differ only by case, e.g. `D1` and `d1`.
+
+    Ids are compared exactly, as every source system does, so such rows stay two rows; but a CRM export
+    that changed case is a likely cause, so the user is told which ids to check.
+    """
+    if len(spec.key) != 1 or good.schema.get(spec.key[0]) != pl.String:
+        return None
+    ids = good.get_column(spec.key[0]).drop_nulls().unique()
+    folded = ids.str.to_lowercase()
+    if folded.n_unique() == ids.len():
+        return None
+    twins = ids.filter(folded.is_duplicated()).sort().head(6).to_list()
+    return (
+        f"{path}: {spec.key[0]} values differ only by case (e.g. {', '.join(map(repr, twins))}); "
+        "ids are compared exactly, so they are kept as different rows"
+    )
 
 
 def _rejects(spec: Table, path: Path, bad_rows: pl.DataFrame, flags: list[_Flag]) -> pl.DataFrame:
@@ -292,19 +370,19 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
     """
     spec, path = table(table_name), Path(path)
     is_csv = path.suffix == ".csv"
-    raw = _read(path)
+    raw, misshapen = _read(path)
     names = raw.columns
     warnings: list[str] = []
     _check_columns(spec, path, names, warnings)
 
-    records = raw.height
     raw = raw.with_row_index(_ROW)
+    read = raw
     if is_csv and names:
         blank = raw.select(pl.all_horizontal(pl.col(n).is_null() for n in names)).to_series()
         if blank.any():
             raw = raw.filter(~blank)
 
-    parsed, masks, flags = _parse_columns(spec, path, raw, names)
+    parsed, masks, flags = _parse_columns(spec, path, raw, names, warnings)
 
     is_bad = (
         pl.DataFrame(list(masks.values())).select(pl.any_horizontal(pl.all())).to_series()
@@ -314,18 +392,27 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
     good_df = conform(pl.DataFrame(list(parsed.values())).filter(~is_bad), spec.name).collect()
     n_bad = int(is_bad.sum())
     rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
-    if n_bad:
+    if n_bad or misshapen:
         text_columns = [n for n in names if raw.schema[n] == pl.String]
+        read_lines, skipped_lines = _record_lines(path, read, text_columns, misshapen)
+    if n_bad:
         bad_rows = (
             raw.with_columns(
-                _line_number(path, records, text_columns).alias(_LINE),
+                read_lines.gather(raw.get_column(_ROW)).alias(_LINE),
                 *masks.values(),
             )
             .filter(is_bad)
             .with_columns(_row_key(spec, names).alias(_KEY))
         )
         rejects = _rejects(spec, path, bad_rows, flags)
+    if misshapen:
+        rejects = pl.concat([rejects, _shape_rejects(spec, path, misshapen, skipped_lines)]).sort(
+            "source_line", maintain_order=True
+        )
+        n_bad += len(misshapen)
     received = good_df.height + n_bad
+    if (twins := _case_twins(spec, path, good_df)) is not None:
+        warnings.append(twins)
     if received == 0:
         warnings.append(f"{path}: table {spec.name} has no rows")
     if n_bad:
@@ -337,10 +424,11 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
 
 
 def _parse_columns(
-    spec: Table, path: Path, raw: pl.DataFrame, names: list[str]
+    spec: Table, path: Path, raw: pl.DataFrame, names: list[str], warnings: list[str]
 ) -> tuple[dict[str, pl.Series], dict[str, pl.Series], list[_Flag]]:
     """Each schema column of the file converted to its dtype, plus a mask and a flag per kind of bad cell
-    (wrong type; required but empty). Raises `LoadError` when a whole column cannot be converted."""
+    (wrong type; required but empty). Raises `LoadError` when a whole column cannot be converted; a
+    timezone-aware date column is read as wall-clock dates, with a warning in `warnings`."""
     parsed: dict[str, pl.Series] = {}
     masks: dict[str, pl.Series] = {}
     flags: list[_Flag] = []
@@ -348,7 +436,7 @@ def _parse_columns(
     for column in spec.columns:
         if column.name not in names:
             continue
-        name, source = column.name, raw[column.name]
+        name, source = column.name, _as_wall_clock(raw[column.name], column.dtype, path, warnings)
         try:
             value, bad_type = _convert(source, column.dtype)
         except pl.exceptions.PolarsError:
@@ -397,17 +485,17 @@ def _table_files(
     issues = []
     for spec in TABLES:
         candidates = [directory / f"{spec.name}.{fmt}" for fmt in FORMATS]
-        present = [p for p in candidates if p.is_file()]
-        if len(present) > 1:
+        given = [p for p in candidates if present(p)]
+        if len(given) > 1:
             issues.append(
                 LoadIssue(
                     str(directory),
-                    f"table {spec.name} is given twice: {' and '.join(str(p) for p in present)}",
+                    f"table {spec.name} is given twice: {' and '.join(str(p) for p in given)}",
                     expected="exactly one file per table",
                 )
             )
-        elif present:
-            found[spec.name] = present[0]
+        elif given:
+            found[spec.name] = given[0]
         elif not spec.optional and spec.name not in may_be_absent:
             issues.append(
                 LoadIssue(

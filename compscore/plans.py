@@ -1,13 +1,17 @@
 """Plan rules (SPEC section 3): typed model, YAML parser with located errors, and a writer.
 
-A plan file is parsed twice: once to plain values with `yaml.safe_load`, once to a node tree with
-`yaml.compose`, which gives every key its line, so that each rejection names the file, the line and the key.
+A plan file is parsed once by the bounded loader of `compscore.safe_yaml` (no aliases, bounded depth and
+size) into a node tree, which gives every key its line, and its plain values, so that each rejection
+names the file, the line and the key. Numbers must be finite and at most `MAX_ABS_NUMBER` in magnitude; a
+plan has at most `MAX_COMPONENTS` components and a commission at most `MAX_TIERS` tiers; `plan_id` must
+be a safe id (`compscore.safe_ids`), because the plan is written to `plans/<plan_id>.yaml`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +19,10 @@ from typing import Any, Literal
 
 import yaml
 
-from compscore.schema import ADJUSTMENT_COMPONENT, DEAL_TYPES
+from compscore.safe_ids import SAFE_ID_WORDS, checked_id, is_safe_id
+from compscore.safe_paths import not_regular_file
+from compscore.safe_yaml import MAX_BYTES, BoundedSafeLoader, error_line, error_problem, load_document
+from compscore.schema import ADJUSTMENT_COMPONENT, DEAL_TYPES, MAX_ABS_NUMBER, MAX_ABS_NUMBER_TEXT
 from compscore.yaml_lines import line_of
 
 Period = Literal["month", "quarter", "year"]
@@ -23,6 +30,10 @@ ComponentKind = Literal["commission", "spiff", "referral_bonus", "retention_bonu
 PERIODS: tuple[str, ...] = ("month", "quarter", "year")
 COMPONENT_KINDS: tuple[str, ...] = ("commission", "spiff", "referral_bonus", "retention_bonus")
 RETENTION_METRICS: tuple[str, ...] = ("gross_revenue_retention",)
+MAX_COMPONENTS = 100
+MAX_DAYS = 36_600
+"""The largest day count a plan may give (about 100 years): larger ones overflow date arithmetic."""
+MAX_TIERS = 100
 
 
 @dataclass(frozen=True)
@@ -136,7 +147,11 @@ class _Checker:
         self, value: Any, path: Sequence[str | int], lo: float | None = None, hi: float | None = None
     ) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(path, f"expected a number, got {value!r}")
+            self.fail(path, f"expected a number, got {_shown(value)}")
+            return None
+        if not math.isfinite(value) or abs(value) > MAX_ABS_NUMBER:
+            bound = f"a finite number of magnitude at most {MAX_ABS_NUMBER_TEXT}"
+            self.fail(path, f"expected {bound}, got {value!r}")
             return None
         if (lo is not None and value < lo) or (hi is not None and value > hi):
             bounds = f"[{lo if lo is not None else '-inf'}, {hi if hi is not None else 'inf'}]"
@@ -144,12 +159,13 @@ class _Checker:
             return None
         return float(value)
 
-    def integer(self, value: Any, path: Sequence[str | int], lo: int = 0) -> int | None:
+    def integer(self, value: Any, path: Sequence[str | int], lo: int = 0, hi: int = MAX_DAYS) -> int | None:
+        """A whole number of days in [lo, hi]: every integer of a plan counts days."""
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"expected a whole number, got {value!r}")
+            self.fail(path, f"expected a whole number, got {_shown(value)}")
             return None
-        if value < lo:
-            self.fail(path, f"{value!r} is below {lo}")
+        if value < lo or value > hi:
+            self.fail(path, f"{value!r} is outside [{lo}, {hi}]")
             return None
         return value
 
@@ -180,9 +196,18 @@ class _Checker:
             return None
 
 
+def _shown(value: Any) -> str:
+    """A value for a message, cut short: a config value may be large."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _read_tiers(ck: _Checker, value: Any, path: list[str | int]) -> tuple[Tier, ...]:
     if not isinstance(value, list) or not value:
         ck.fail(path, "expected a non-empty list of {from, rate} tiers")
+        return ()
+    if len(value) > MAX_TIERS:
+        ck.fail(path, f"{len(value):,} tiers; at most {MAX_TIERS} are allowed")
         return ()
     tiers: list[Tier] = []
     starts: list[tuple[int, float]] = []
@@ -279,7 +304,7 @@ def _read_component(ck: _Checker, raw: Any, path: list[str | int]) -> Component 
     return Component(**fields)
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(BoundedSafeLoader):
     """A safe loader that rejects a key given twice in one mapping (PyYAML keeps the last silently)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -301,13 +326,10 @@ def parse_plan(text: str, file: str = "<plan>", extra_keys: frozenset[str] = fro
     otherwise ignored, so a normal plan file with one of them is still rejected.
     """
     try:
-        root = yaml.compose(text)
-        doc = yaml.load(text, Loader=_UniqueKeyLoader)
+        root, doc = load_document(text, _UniqueKeyLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise PlanError([PlanIssue(file, line, "<yaml>", f"invalid YAML: {problem}")]) from exc
+        issue = PlanIssue(file, error_line(exc), "<yaml>", f"invalid YAML: {error_problem(exc)}")
+        raise PlanError([issue]) from exc
     ck = _Checker(file, root)
     top = ck.mapping(doc, [], _TOP_KEYS | extra_keys)
     if not top:
@@ -318,8 +340,8 @@ def parse_plan(text: str, file: str = "<plan>", extra_keys: frozenset[str] = fro
         if key not in top:
             ck.fail([key], "required key is missing")
     plan_id = top.get("plan_id")
-    if "plan_id" in top and (not isinstance(plan_id, str) or not plan_id):
-        ck.fail(["plan_id"], f"expected a non-empty string, got {plan_id!r}")
+    if "plan_id" in top and not is_safe_id(plan_id):
+        ck.fail(["plan_id"], f"expected {SAFE_ID_WORDS}, got {_shown(plan_id)}")
     period = top.get("period")
     if "period" in top and period not in PERIODS:
         ck.fail(["period"], f"unknown period {period!r}; expected one of {list(PERIODS)}")
@@ -340,6 +362,9 @@ def parse_plan(text: str, file: str = "<plan>", extra_keys: frozenset[str] = fro
     raw_components = top.get("components")
     if "components" in top and not isinstance(raw_components, list):
         ck.fail(["components"], "expected a list of components")
+    elif isinstance(raw_components, list) and len(raw_components) > MAX_COMPONENTS:
+        ck.fail(["components"], f"{len(raw_components):,} components; at most {MAX_COMPONENTS} are allowed")
+        raw_components = []
     for i, raw in enumerate(raw_components if isinstance(raw_components, list) else []):
         comp = _read_component(ck, raw, ["components", i])
         if comp is not None:
@@ -363,6 +388,8 @@ def parse_plan(text: str, file: str = "<plan>", extra_keys: frozenset[str] = fro
 
 def read_plan(path: str | Path) -> Plan:
     path = Path(path)
+    if (why := not_regular_file(path, MAX_BYTES)) is not None:
+        raise PlanError([PlanIssue(str(path), None, "<file>", f"cannot read plan file: {why}")])
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -387,7 +414,7 @@ def read_plans(directory: str | Path) -> dict[str, Plan]:
             issues.append(
                 PlanIssue(
                     str(f),
-                    line_of(yaml.compose(f.read_text()), ["plan_id"]),
+                    line_of(load_document(f.read_text(encoding="utf-8-sig"))[0], ["plan_id"]),
                     "plan_id",
                     f"plan_id {plan.plan_id!r} is already defined in {other}",
                 )
@@ -441,7 +468,7 @@ def write_plans(plans: Iterable[Plan], directory: str | Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for plan in plans:
-        path = directory / f"{plan.plan_id}.yaml"
+        path = directory / f"{checked_id('plan_id', plan.plan_id)}.yaml"
         path.write_text(dump_plan(plan), encoding="utf-8")
         paths.append(path)
     return paths

@@ -16,9 +16,11 @@ import polars as pl
 
 from compscore.dataset import CanonicalData
 from compscore.loaders import load_canonical_dir
+from compscore.outputs import check_output_dir, write_output_set
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.status import data_quality_status
+from compscore.safe_ids import checked_id
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.scores import ScoreTables, score_company
 
@@ -62,7 +64,8 @@ def score_folder(
     what the run is doing at each step.
     """
     say = progress or (lambda _message: None)
-    run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
+    run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
+    check_output_dir(out_dir)
     clean, quality_tables, warnings, report = _load_and_validate(
         input_dir, out_dir, run_id, great_expectations, say
     )
@@ -119,15 +122,5 @@ def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Pa
 
 
 def write_outputs(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> list[Path]:
-    """Each table as `<name>.parquet` and `<name>.csv`; files are replaced only once fully written."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, df in tables.items():
-        for suffix, write in ((".parquet", df.write_parquet), (".csv", df.write_csv)):
-            final = out / f"{name}{suffix}"
-            partial = out / f".{name}{suffix}.partial"
-            write(partial)
-            partial.replace(final)
-            written.append(final)
-    return written
+    """Each table as `<name>.parquet` and `<name>.csv`, written as one set (`compscore.outputs`)."""
+    return write_output_set(tables, out_dir)

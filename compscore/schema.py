@@ -15,6 +15,11 @@ DEAL_TYPES: tuple[str, ...] = ("new_business", "expansion", "renewal")
 DEAL_STAGES: tuple[str, ...] = ("open", "won", "lost")
 LINE_TYPES: tuple[str, ...] = ("earning", "clawback", "deferral_release", "adjustment")
 ADJUSTMENT_COMPONENT = "adjustment"
+MAX_ABS_NUMBER = 1e12
+"""The largest magnitude a number in the input may have (a table cell, a plan's amount or quota): a
+trillion (dollars, for an amount). Larger values are typing or unit errors, and near the float limit they
+overflow sums into infinities and NaNs."""
+MAX_ABS_NUMBER_TEXT = f"{MAX_ABS_NUMBER:.0e}".replace("+", "")
 """The `component_id` of a manual adjustment line, which belongs to no plan component."""
 
 

@@ -4,7 +4,8 @@ Layout of a warehouse folder:
 
     <root>/<name>.parquet       one file per table (what the pipeline reads back)
     <root>/compscore.duckdb     one table per Parquet file, for finance's SQL tools
-    <root>/objects/<name>.pickle  outputs that are not tables (e.g. the parsed plans)
+    <root>/objects/<name>.json  outputs that are not tables (e.g. the parsed plans), as tagged JSON
+                                (`compscore.stored_objects`); never pickle, which would run code on read
     <root>/.staging/            temporary files of writes in progress
 
 Writes are atomic: a table is written to a temporary Parquet file, loaded into DuckDB under a temporary
@@ -21,8 +22,8 @@ database, the write retries for `LOCK_TIMEOUT_S` seconds and then fails with a c
 from __future__ import annotations
 
 import fcntl
+import json
 import os
-import pickle
 import re
 import time
 import uuid
@@ -36,9 +37,12 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
+from compscore import stored_objects
+
 DUCKDB_FILE = "compscore.duckdb"
 LOCK_FILE = ".compscore.duckdb.lock"
 OBJECTS_DIR = "objects"
+OBJECT_SUFFIX = ".json"
 STAGING_DIR = ".staging"
 LOCK_TIMEOUT_S = 60.0
 ENV_VAR = "COMPSCORE_WAREHOUSE"
@@ -178,7 +182,7 @@ def list_tables(root: str | Path | None = None) -> list[str]:
 def list_objects(root: str | Path | None = None) -> list[str]:
     """Names of the stored non-table outputs, sorted."""
     folder = resolve_dir(root) / OBJECTS_DIR
-    return sorted(p.stem for p in folder.glob("*.pickle")) if folder.is_dir() else []
+    return sorted(p.stem for p in folder.glob(f"*{OBJECT_SUFFIX}")) if folder.is_dir() else []
 
 
 def row_count(name: str, root: str | Path | None = None) -> int:
@@ -202,26 +206,31 @@ def duckdb_row_counts(root: str | Path | None = None) -> dict[str, int]:
 
 
 def write_object(obj: Any, name: str, root: str | Path | None = None) -> Path:
-    """Atomically pickle an output that is not a table into `<root>/objects/<name>.pickle`."""
+    """Atomically store an output that is not a table as JSON in `<root>/objects/<name>.json`."""
     folder = resolve_dir(root) / OBJECTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{_checked(name)}.pickle"
-    tmp = _staging_file(resolve_dir(root), name, "pickle")
+    final = folder / f"{_checked(name)}{OBJECT_SUFFIX}"
+    tmp = _staging_file(resolve_dir(root), name, "json")
     try:
-        with tmp.open("wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        text = json.dumps(stored_objects.encode(obj), sort_keys=True, allow_nan=False)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, final)
+    except (TypeError, ValueError) as exc:
+        raise WarehouseError(f"cannot store object {name!r} as JSON: {exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
     return final
 
 
 def read_object(name: str, root: str | Path | None = None) -> Any:
-    path = resolve_dir(root) / OBJECTS_DIR / f"{_checked(name)}.pickle"
+    """The object stored under `name`; read as data (JSON, plans re-validated), never executed."""
+    path = resolve_dir(root) / OBJECTS_DIR / f"{_checked(name)}{OBJECT_SUFFIX}"
     if not path.exists():
         raise WarehouseError(f"object {name!r} is not in the warehouse ({path} is missing)")
-    with path.open("rb") as fh:
-        return pickle.load(fh)
+    try:
+        return stored_objects.decode(json.loads(path.read_text(encoding="utf-8")), str(path))
+    except ValueError as exc:
+        raise WarehouseError(f"cannot read object {name!r}: {exc}") from exc
 
 
 def _stage(df: pl.DataFrame | pl.LazyFrame, tmp: Path) -> tuple[int, pl.Schema]:

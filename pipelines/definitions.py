@@ -20,6 +20,7 @@ from pipelines.io_managers import warehouse_io_manager
 from pipelines.jobs import JOBS
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
+from pipelines.stale_runs import mark_stale_runs_failed
 
 
 def package_modules(package: ModuleType) -> list[ModuleType]:
@@ -43,7 +44,7 @@ def build_definitions(
         asset_checks=dg.load_asset_checks_from_modules([*asset_modules, *check_modules]),
         jobs=JOBS,
         schedules=SCHEDULES,
-        sensors=SENSORS,
+        sensors=[*SENSORS, mark_stale_runs_failed],
         resources={
             "source": source or source_from_env(),
             "warehouse": warehouse or warehouse_from_env(),

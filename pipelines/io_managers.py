@@ -1,9 +1,10 @@
 """The warehouse IO manager: asset outputs to Parquet + DuckDB, inputs back from Parquet.
 
 Polars frames (eager or lazy) become warehouse tables named after the asset; any other output (the parsed
-plans) is pickled into the warehouse's `objects/` folder. An input annotated `pl.LazyFrame` is scanned
-lazily; otherwise tables are read eagerly. A partitioned asset stores each partition separately
-(`compscore.warehouse.write_partition`); an unpartitioned downstream asset reads all its partitions.
+plans) is stored as JSON in the warehouse's `objects/` folder (`compscore.stored_objects`; no pickle).
+An input annotated `pl.LazyFrame` is scanned lazily; otherwise tables are read eagerly. A partitioned
+asset stores each partition separately (`compscore.warehouse.write_partition`); an unpartitioned
+downstream asset reads all its partitions.
 
 The IO manager takes its folder from the `warehouse` resource, so overriding that resource's `path` in a
 run's config moves both the assets that use the resource and every stored output.
@@ -17,6 +18,7 @@ import polars as pl
 
 from common.metadata import frame_metadata
 from compscore import warehouse
+from pipelines.stale_runs import refuse_if_worker_gone
 
 
 def table_name(key: dg.AssetKey) -> str:
@@ -33,6 +35,7 @@ class WarehouseIOManager(dg.IOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         if obj is None:
             return
+        _refuse_if_run_was_killed(context)
         name = table_name(context.asset_key)
         if isinstance(obj, pl.DataFrame | pl.LazyFrame) and context.has_asset_partitions:
             written = warehouse.write_partition(obj, name, self._single_partition(context), self.root)
@@ -64,6 +67,16 @@ class WarehouseIOManager(dg.IOManager):
                 f"got {len(keys)} ({keys[0]} .. {keys[-1]}); launch a backfill with one run per partition"
             )
         return keys[0]
+
+
+def _refuse_if_run_was_killed(context: dg.OutputContext) -> None:
+    """A step whose run worker is gone (`kill -9` of the run) must not replace warehouse tables: the run
+    is over, and its remaining steps finishing on their own would mix its outputs with the next run's."""
+    try:
+        instance = context.step_context.instance
+    except dg.DagsterInvariantViolationError:  # built outside a run (a direct IO manager call)
+        return
+    refuse_if_worker_gone(instance, context.run_id, context.asset_key.to_user_string())
 
 
 @dg.io_manager(

@@ -152,7 +152,7 @@ def test_wrong_type_value_rejects_only_that_row(canonical_small_copy):
             "rule": "type:amount",
             "columns": "amount",
             "offending_values": "thirty thousand",
-            "detail": "amount must be a finite number",
+            "detail": "amount must be a finite number of magnitude at most 1e12",
             "run_id": None,
         }
     ]
@@ -329,7 +329,7 @@ def test_parquet_column_of_unconvertible_type_is_a_file_error(tmp_path):
     assert err.value.column == "lost_amount"
     assert str(err.value) == (
         f"{path}: column 'lost_amount': column has a type that cannot be converted "
-        "(found 'List(Float64)'); expected a finite number"
+        "(found 'List(Float64)'); expected a finite number of magnitude at most 1e12"
     )
 
 
@@ -407,15 +407,17 @@ def test_repeated_column_is_an_error(tmp_path):
     assert str(err.value) == f"{path}: column 'rep_id': column appears more than once in the header"
 
 
-def test_malformed_csv_is_an_error_naming_the_file(tmp_path):
+def test_long_csv_row_is_rejected_with_its_line(tmp_path):
     path = tmp_path / "reps.csv"
-    path.write_text("rep_id,rep_name\nR1,Ana,extra,fields\n")
+    path.write_text("rep_id,rep_name\nR1,Ana,extra,fields\nR2,Bo\n")
 
-    with pytest.raises(LoadError) as err:
-        load_table(path, "reps")
+    load = load_table(path, "reps")
 
-    assert err.value.file == str(path)
-    assert str(err.value).startswith(f"{path}: cannot read CSV file: ")
+    assert load.data["rep_id"].to_list() == ["R2"]
+    assert load.received == 2
+    assert load.rejects.select("source_line", "rule", "detail", "offending_values").rows() == [
+        (2, "row_shape", "long row: 4 fields, expected 2", "R1,Ana,extra,fields")
+    ]
 
 
 def test_corrupt_parquet_is_an_error_naming_the_file(tmp_path):

@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 
 from compscore.adapters.errors import MappingError
+from compscore.safe_paths import not_regular_file
+from compscore.safe_yaml import MAX_BYTES, error_line, error_problem, load_document
 from compscore.schema import TABLES_BY_NAME
 from compscore.yaml_lines import line_of
 
@@ -229,12 +231,11 @@ def _read_column(rd: _Reader, table: str, target: str, raw: Any, path: list[str]
 def parse_mapping(text: str, file: str = "<mapping>") -> SourceMapping:
     """Parse a mapping document; raise `MappingError` listing every located problem."""
     try:
-        root = yaml.compose(text)
-        doc = yaml.safe_load(text)
+        root, doc = load_document(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{file}:{mark.line + 1}" if mark is not None else file
-        raise MappingError(f"{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from exc
+        line = error_line(exc)
+        where = f"{file}:{line}" if line is not None else file
+        raise MappingError(f"{where}: invalid YAML: {error_problem(exc)}") from exc
     rd = _Reader(file, root)
     top = rd.mapping(doc, [], _TOP_KEYS)
     for key in ("source", "files", "tables"):
@@ -305,9 +306,11 @@ def parse_mapping(text: str, file: str = "<mapping>") -> SourceMapping:
 
 def load_mapping(path: str | Path) -> SourceMapping:
     path = Path(path)
+    if (why := not_regular_file(path, MAX_BYTES)) is not None:
+        raise MappingError(f"{path}: cannot read mapping file: {why}")
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise MappingError(f"{path}: cannot read mapping file: {exc}") from exc
     return parse_mapping(text, str(path))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import polars as pl
 from adbc_driver_postgresql import dbapi
@@ -30,8 +31,20 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _redacted(message: str, url: str) -> str:
+    """`message` without the connection string or its password; an empty `url` (a read after connecting,
+    where the driver's message holds no URL) leaves it as it is: `str.replace("", ...)` would put the
+    replacement between every character."""
+    if url:
+        message = message.replace(url, "<connection string>")
+        password = urlsplit(url).password if "://" in url else None
+        if password:
+            message = message.replace(password, "***")
+    return " ".join(message.split())
+
+
 def _failure(where: str, url: str, exc: Exception) -> SourceError:
-    message = str(exc).replace(url, "<connection string>")
+    message = _redacted(str(exc), url)
     return SourceError([SourceIssue(where, None, None, None, f"cannot read from PostgreSQL: {message}")])
 
 

@@ -10,7 +10,9 @@ from collections.abc import Callable
 
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
+from compscore.quality.date_window import EARLIEST_DATE, LATEST_DATE
 from compscore.run import BlockedRun, score_folder
+from compscore.safe_ids import UnsafeId
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.display import format_plan_scores
 
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--as-of",
-        type=dt.date.fromisoformat,
+        type=_as_of_date,
         default=None,
         help="score as known on this date, YYYY-MM-DD (default: the latest date in the CRM data)",
     )
@@ -40,6 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BATCH_REPS,
         help=f"reps scored at a time: memory follows it, results do not (default {DEFAULT_BATCH_REPS})",
     )
+
+
+def _as_of_date(text: str) -> dt.date:
+    """An `--as-of` date inside the plausible window of every date (compscore.quality.date_window)."""
+    try:
+        date = dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+    if not EARLIEST_DATE <= date <= LATEST_DATE:
+        raise argparse.ArgumentTypeError(f"{text} is outside {EARLIEST_DATE} .. {LATEST_DATE}")
+    return date
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         where = f"\nValidation report: {exc.report}" if exc.report else ""
         print(f"compscore score: cannot score {args.input}:\n{exc}{where}", file=sys.stderr)
         return 2
-    except (LoadError, PlanError) as exc:
+    except (LoadError, PlanError, UnsafeId, OSError) as exc:
         print(f"compscore score: cannot score {args.input}:\n{exc}", file=sys.stderr)
         return 2
     for warning in result.warnings:

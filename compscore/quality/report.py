@@ -149,7 +149,10 @@ def write_run_report(
     outcomes: Mapping[str, Sequence[ExpectationOutcome]] | None = None,
     status: pl.DataFrame | None = None,
 ) -> Path:
-    """Write the run page and refresh the latest-run copy; return the run page's path."""
+    """Write the run page and refresh the latest-run copy; return the run page's path.
+
+    A blocked run keeps its own page only: the latest-run copy stays that of the last run that scored.
+    """
     folder = run_dir(root, result.run_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "index.html"
@@ -165,7 +168,8 @@ def write_run_report(
         return page.replace("</h1>", f"</h1><p>Per-table check pages (with GX results): {links}</p>", 1)
 
     path.write_text(with_links(""), encoding="utf-8")
-    (Path(root) / LATEST).write_text(with_links(f"{REPORT_DIR}/{result.run_id}/"), encoding="utf-8")
+    if not result.blocking:
+        (Path(root) / LATEST).write_text(with_links(f"{REPORT_DIR}/{result.run_id}/"), encoding="utf-8")
     return path
 
 

@@ -28,6 +28,7 @@ from typing import Any, Literal
 import polars as pl
 
 from compscore.plans import Plan
+from compscore.quality.date_window import window_words, windowed_columns, within_window
 from compscore.schema import ADJUSTMENT_COMPONENT, Column, Table
 
 ROW_INDEX = "__row"
@@ -380,6 +381,18 @@ def _sign_rules(spec: Table) -> list[Rule]:
     ]
 
 
+def _date_window(spec: Table, column: str, upper: bool, relative: bool) -> Rule:
+    """Dates inside a plausible window (see `compscore.quality.date_window`)."""
+    return _flag_rule(
+        spec.name,
+        f"date_window:{column}",
+        (column,),
+        window_words(column, upper, relative),
+        lambda df: within_window(df, column, upper, relative),
+        "explicit",
+    )
+
+
 def table_rules(spec: Table, refs: References) -> list[Rule]:
     """Every row-level rule of one canonical table, schema-derived first, then the explicit ones."""
     rules = [_not_null(spec, c) for c in spec.columns if c.required]
@@ -388,6 +401,7 @@ def table_rules(spec: Table, refs: References) -> list[Rule]:
     rules += [_allowed(spec, c) for c in spec.columns if c.allowed]
     rules += [_range(spec, c) for c in spec.columns if c.min_value is not None or c.max_value is not None]
     rules += [_date_order(spec, o.earlier, o.later) for o in spec.date_orders]
+    rules += [_date_window(spec, *window) for window in windowed_columns(spec)]
     for col, _fk in spec.foreign_keys():
         rule = _foreign_key(spec, col, refs)
         if rule is not None:

@@ -1,0 +1,78 @@
+"""Runs left STARTED by a killed run worker are found and marked failed (issue 16, Dagster run control)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import dagster as dg
+import pytest
+from dagster._core.events import DagsterEvent  # the event type a run worker reports; not re-exported
+
+from pipelines.definitions import defs
+from pipelines.stale_runs import (
+    RunWorkerGone,
+    fail_stale_runs,
+    mark_stale_runs_failed,
+    refuse_if_worker_gone,
+    worker_alive,
+)
+
+
+def _started_run(instance: dg.DagsterInstance, pid: int) -> str:
+    """A run recorded as STARTED by a worker with process id `pid`, as `dagster job execute` leaves it."""
+    run = instance.add_run(dg.DagsterRun(job_name="full_refresh", run_id=os.urandom(8).hex()))
+    start = DagsterEvent(
+        event_type_value=dg.DagsterEventType.RUN_START.value, job_name="full_refresh", pid=pid
+    )
+    instance.report_dagster_event(start, run_id=run.run_id)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+    return run.run_id
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_run_whose_worker_died_is_marked_failed_and_a_live_one_is_not(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        dead = _started_run(instance, _dead_pid())
+        alive = _started_run(instance, os.getpid())
+        assert fail_stale_runs(instance) == [dead]
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
+        failure = instance.get_records_for_run(dead, of_type=dg.DagsterEventType.RUN_FAILURE).records
+        assert "is gone without reporting an end" in failure[0].event_log_entry.dagster_event.message
+        assert fail_stale_runs(instance) == []  # a failed run is not failed again
+
+
+def test_reused_pid_does_not_keep_a_stale_run_alive():
+    # this test process is alive: as the worker of a run started now it is that worker; as the "worker"
+    # of a run started in 1970, before this process existed, it is a later process that reused the pid
+    assert worker_alive(os.getpid(), time.time())
+    assert not worker_alive(os.getpid(), 0.0)
+
+
+def test_registered_sensor_marks_stale_runs_failed(tmp_path):
+    sensor = defs.resolve_sensor_def("mark_stale_runs_failed")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        dead = _started_run(instance, _dead_pid())
+        result = mark_stale_runs_failed(dg.build_sensor_context(instance=instance))
+        assert result.skip_message.startswith("1 stale run(s) marked failed")
+        assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_step_of_a_killed_run_does_not_store_its_output(tmp_path):
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        killed = _started_run(instance, _dead_pid())
+        running = _started_run(instance, os.getpid())
+        with pytest.raises(
+            RunWorkerGone, match=rf"plan_scores: not stored: the worker of run {killed} \(pid \d+\)"
+        ):
+            refuse_if_worker_gone(instance, killed, "plan_scores")
+        refuse_if_worker_gone(instance, running, "plan_scores")  # a live run stores as usual
