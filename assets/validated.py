@@ -26,6 +26,8 @@ from pipelines.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_s
 from pipelines.resources import Warehouse
 
 GROUP = "validated"
+QUALITY_GROUP = "quality"
+"""The rejects, counts and status: a layer of their own (DuckDB schema `quality`)."""
 REJECTS, COUNTS, STATUS = "data_quality_rejects", "data_quality_counts", "data_quality_status"
 
 _OUTS = {
@@ -41,7 +43,7 @@ _OUTS = {
         for t in TABLES
     },
     REJECTS: dg.AssetOut(
-        group_name=GROUP,
+        group_name=QUALITY_GROUP,
         owners=[*DATA_ENGINEERING, *FINANCE],
         kinds=KINDS,
         dagster_type=Any,
@@ -49,14 +51,14 @@ _OUTS = {
         metadata={"dagster/column_schema": table_schema(DATA_QUALITY_REJECTS)},
     ),
     COUNTS: dg.AssetOut(
-        group_name=GROUP,
+        group_name=QUALITY_GROUP,
         owners=DATA_ENGINEERING,
         kinds=KINDS,
         dagster_type=Any,
         description="Rows received, passed and rejected per table (received = passed + rejected).",
     ),
     STATUS: dg.AssetOut(
-        group_name=GROUP,
+        group_name=QUALITY_GROUP,
         owners=[*DATA_ENGINEERING, *FINANCE],
         kinds=KINDS,
         dagster_type=Any,

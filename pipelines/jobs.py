@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-RAW, VALIDATED, MARTS, SCORES, INCOMING = "raw", "validated", "marts", "scores", "incoming"
+RAW, VALIDATED, QUALITY, MARTS, SCORES = "raw", "validated", "quality", "marts", "scores"
+INCOMING = "incoming"
 
 full_refresh = dg.define_asset_job(
     "full_refresh",
@@ -22,8 +23,8 @@ full_refresh = dg.define_asset_job(
 
 validation_only = dg.define_asset_job(
     "validation_only",
-    selection=dg.AssetSelection.groups(RAW, VALIDATED),
-    description="Read and validate the source folder (raw and validated groups, with their checks).",
+    selection=dg.AssetSelection.groups(RAW, VALIDATED, QUALITY),
+    description="Read and validate the source folder (raw, validated and quality groups, with their checks).",
 )
 
 scoring_only = dg.define_asset_job(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
+from compscore.provenance import ProvenanceError
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.display import format_plan_scores
 from compscore.scoring.folder import BlockedRun, score_folder
@@ -21,7 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="folder for the output tables (Parquet and CSV)")
     parser.add_argument(
-        "--run-id", default=None, help="id recorded on data-quality rejects (default: random)"
+        "--run-id",
+        default=None,
+        help="id recorded on the scores and rejects; names the run in the history (default: random)",
     )
     parser.add_argument(
         "--as-of",
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         where = f"\nValidation report: {exc.report}" if exc.report else ""
         print(f"compscore score: cannot score {args.input}:\n{exc}{where}", file=sys.stderr)
         return 2
-    except (LoadError, PlanError) as exc:
+    except (LoadError, PlanError, ProvenanceError) as exc:
         print(f"compscore score: cannot score {args.input}:\n{exc}", file=sys.stderr)
         return 2
     for warning in result.warnings:
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     if result.report:
         print(f"Validation report: {result.report}")
     print(f"Wrote {len(result.tables)} tables to {args.out} as Parquet and CSV.\n")
-    print(format_plan_scores(result.scores.plan_scores))
+    print(format_plan_scores(result.tables["plan_scores"]))
     return 0
 
 

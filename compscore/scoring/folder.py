@@ -15,10 +15,13 @@ from pathlib import Path
 import polars as pl
 
 from compscore.dataset import CanonicalData
+from compscore.history import record_folder_run
 from compscore.loaders import load_canonical_dir
+from compscore.provenance import Provenance, checked_run_id
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.status import data_quality_status
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
+from compscore.scoring.finish import finished_score_tables
 from compscore.scoring.scores import ScoreTables, score_company
 
 
@@ -61,7 +64,7 @@ def score_folder(
     what the run is doing at each step.
     """
     say = progress or (lambda _message: None)
-    run_id = run_id or f"cli-{uuid.uuid4().hex[:12]}"
+    run_id = checked_run_id(run_id or f"cli-{uuid.uuid4().hex[:12]}")
     clean, quality_tables, warnings, report = _load_and_validate(
         input_dir, out_dir, run_id, great_expectations, say
     )
@@ -72,9 +75,11 @@ def score_folder(
         batch_reps=batch_reps,
         progress=say,
     )
-    tables = {**scores.outputs(), **quality_tables}
+    provenance = Provenance.now(run_id, scores.as_of, str(Path(input_dir).resolve()))
+    tables = {**finished_score_tables(scores, clean, provenance), **quality_tables}
     say(f"writing {len(tables)} tables to {out_dir}")
     write_outputs(tables, out_dir)
+    record_folder_run(tables["plan_scores"], out_dir)
     return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)
 
 
