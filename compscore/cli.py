@@ -12,6 +12,7 @@ SUBCOMMANDS: dict[str, str] = {
     "score": "compscore.commands.score",
     "import": "compscore.commands.import_source",
     "summary": "compscore.commands.summary",
+    "report": "compscore.commands.report",
 }
 """Subcommand name -> module exposing `add_arguments(parser)` and `run(args) -> int`."""
 
