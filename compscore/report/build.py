@@ -89,7 +89,7 @@ def _periods_table(scores: pl.DataFrame) -> str:
             ]
         )
         classes.append("" if finished else "in-progress")
-    return table(header, rows, text_columns=2, row_classes=classes)
+    return table(header, rows, text_columns=2, wide_last=True, row_classes=classes)
 
 
 def _plan_section(inputs: ReportInputs, headline: dict) -> str:

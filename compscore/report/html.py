@@ -8,10 +8,12 @@ from string import Template
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif;
-       margin: 2rem auto; max-width: 1100px; color: #222; line-height: 1.45; }
+       margin: 2rem auto; padding: 0 1.5rem; max-width: 1100px; color: #222; line-height: 1.45; }
 h1 { margin-bottom: 0.2rem; } .meta { color: #555; margin-top: 0; }
 table { border-collapse: collapse; margin: 0.8rem 0 1.4rem; font-size: 0.88rem; }
 th, td { border-bottom: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: right; vertical-align: top; }
+td { white-space: nowrap; } td.wide { white-space: normal; min-width: 22rem; text-align: left; }
+.scroll { overflow-x: auto; }
 th { background: #f4f6f7; } td.text, th.text { text-align: left; }
 tr.in-progress td { color: #888; font-style: italic; }
 .reading { background: #fdf6e3; border-left: 4px solid #e67e22; padding: 0.6rem 1rem; }
@@ -58,12 +60,17 @@ def table(
     rows: Iterable[Sequence[object]],
     *,
     text_columns: int = 1,
+    wide_last: bool = False,
     row_classes: Iterable[str] | None = None,
 ) -> str:
-    """A table of escaped cells; the first `text_columns` columns are left-aligned."""
+    """A table of escaped cells; the first `text_columns` columns are left-aligned, the last one wraps as
+    prose when `wide_last`."""
+    last = len(header) - 1
 
     def cell(tag: str, i: int, value: object) -> str:
         css = ' class="text"' if i < text_columns else ""
+        if wide_last and i == last:
+            css = ' class="text wide"'
         return f"<{tag}{css}>{text(value)}</{tag}>"
 
     head = "".join(cell("th", i, h) for i, h in enumerate(header))
@@ -73,4 +80,7 @@ def table(
         css = next(classes, "")
         attr = f' class="{text(css)}"' if css else ""
         body.append(f"<tr{attr}>" + "".join(cell("td", i, v) for i, v in enumerate(row)) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    rows_html = "".join(body)
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows_html}</tbody></table></div>'
+    )
