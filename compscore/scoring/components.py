@@ -9,6 +9,8 @@ plan's components at an attainment sum to its incentive curve there.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import polars as pl
 
 from compscore.dataset import CanonicalData
@@ -19,6 +21,7 @@ from compscore.scoring.scores import DealSizes, incentive_curves
 _SEPARATOR = "\x1f"
 """Joins plan and component ids into the key of a one-component plan (no plan id contains it)."""
 MARGINAL_COLUMNS = ("marginal_same_day", "marginal_retention", "marginal_referral")
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _deal_sizes(data: CanonicalData, pt: PlanTables) -> DealSizes:
@@ -26,7 +29,8 @@ def _deal_sizes(data: CanonicalData, pt: PlanTables) -> DealSizes:
     referrals = converted_referrals(referral_conversions(data), data, pt).select(
         "plan_id", "period_start", "deal_amount"
     )
-    return DealSizes(won_deals=won.collect(), converted_referrals=referrals.collect())
+    # Left lazy: `incentive_curves` only takes medians per plan, so the deals are never held in memory here.
+    return DealSizes(won_deals=won, converted_referrals=referrals)
 
 
 def _one_plan_per_component(pt: PlanTables, sizes: DealSizes) -> tuple[PlanTables, DealSizes]:
@@ -34,9 +38,11 @@ def _one_plan_per_component(pt: PlanTables, sizes: DealSizes) -> tuple[PlanTable
     key = pl.concat_str("plan_id", pl.lit(_SEPARATOR), "component_id")
     pairs = pt.components.select("plan_id", "component_id", split_id=key)
 
-    def rekey(frame: pl.DataFrame, on: list[str]) -> pl.DataFrame:
-        joined = frame.join(pairs.select(*on, "split_id"), on=on, how="inner")
-        return joined.drop("plan_id").rename({"split_id": "plan_id"}).select(frame.columns)
+    def rekey(frame: Frame, on: list[str]) -> Frame:
+        columns = frame.collect_schema().names()
+        right = pairs.select(*on, "split_id")
+        joined = frame.join(right.lazy() if isinstance(frame, pl.LazyFrame) else right, on=on, how="inner")
+        return joined.drop("plan_id").rename({"split_id": "plan_id"}).select(columns)
 
     split = PlanTables(
         plans=rekey(pt.plans, ["plan_id"]),
