@@ -132,12 +132,14 @@ def write_partition(
     layer: str | None = None,
     comments: Comments | None = None,
     views: list[str] | None = None,
+    add_new_columns: bool = False,
 ) -> WrittenTable:
     """Atomically replace one partition of table `name`.
 
     The partition's rows go to `<root>/<name>/<partition>.parquet`; the DuckDB table `<layer>.name` holds
     every partition, with the key in its first column `partition_key`, and the partition's rows are swapped
-    (delete + insert) in one transaction, together with `views` (statements run after the swap).
+    (delete + insert) in one transaction, together with `views` (statements run after the swap). A
+    partition with a column the table lacks fails, unless `add_new_columns` (then the column is added).
     """
     folder = _folder(root)
     final = partition_path(name, partition, folder)
@@ -148,7 +150,7 @@ def write_partition(
         rows, schema = _stage(df, tmp)
         params = [partition, str(tmp), partition, partition, str(tmp)]
         statements = [
-            *_swap_partition_sql(name, schema_name),
+            *_swap_partition_sql(name, schema_name, _duckdb_columns(tmp) if add_new_columns else None),
             *_comment_sql(schema_name, name, comments, schema),
             *(views or []),
         ]
@@ -269,7 +271,8 @@ def write_run(
 
     The rows are partition `run_id` of table `<name>_runs`; the views `<layer>.<name>_history` (every run,
     without the partition key) and `<layer>.latest_<name>` (the rows of the run with the latest
-    `scored_at`) are (re)made in the same transaction. `df` needs `run_id` and `scored_at` columns.
+    `scored_at`) are (re)made in the same transaction. `df` needs `run_id` and `scored_at` columns. A run
+    with a column earlier runs lacked adds it (null for them).
     """
     runs = f"{_checked(name)}_runs"
     schema = _quoted(_checked(layer))
@@ -285,7 +288,9 @@ def write_run(
             f"comment on view {schema}.{_quoted(f'latest_{name}')} is "
             f"{_literal(comments.table + ' The latest run only (by scored_at).')}",
         ]
-    return write_partition(df, runs, run_id, root, layer=layer, comments=comments, views=views)
+    return write_partition(
+        df, runs, run_id, root, layer=layer, comments=comments, views=views, add_new_columns=True
+    )
 
 
 def write_object(obj: Any, name: str, root: str | Path | None = None) -> Path:
@@ -362,13 +367,29 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _swap_partition_sql(name: str, schema: str = MAIN_SCHEMA) -> list[str]:
-    """Statements replacing one partition of `name`; parameters: key, file, key, key, file."""
+def _duckdb_columns(parquet: Path) -> list[tuple[str, str]]:
+    """Column names and DuckDB types of a Parquet file (an in-memory connection: no lock needed)."""
+    with duckdb.connect() as con:
+        return [
+            (r[0], r[1])
+            for r in con.execute("describe select * from read_parquet(?)", [str(parquet)]).fetchall()
+        ]
+
+
+def _swap_partition_sql(
+    name: str, schema: str = MAIN_SCHEMA, columns: list[tuple[str, str]] | None = None
+) -> list[str]:
+    """Statements replacing one partition of `name`; parameters: key, file, key, key, file.
+
+    `columns` of the new partition that the table lacks are added first (null in the older partitions), so
+    a table kept across runs, like the plan-score history, takes a new column without losing its past.
+    """
     table = f"{_quoted(schema)}.{_quoted(name)}"
     return [
         f"create schema if not exists {_quoted(schema)}",
         f"create table if not exists {table} as "
         "select ?::varchar as partition_key, * from read_parquet(?) limit 0",
+        *(f"alter table {table} add column if not exists {_quoted(c)} {t}" for c, t in columns or []),
         f"delete from {table} where partition_key = ?",
         f"insert into {table} by name select ?::varchar as partition_key, * from read_parquet(?)",
     ]

@@ -129,3 +129,16 @@ def test_tables_land_in_their_layer_schema_with_comments(tmp_path: Path):
     assert tables == [("scores", "plan_scores", "The headline.")]  # the old main table is gone
     assert columns == [("plan_id", None), ("same_day_index", "Same-Day Index, 0-100.")]
     assert warehouse.duckdb_row_counts(tmp_path) == {"plan_scores": 1}
+
+
+def test_a_later_run_with_a_new_column_joins_the_history(tmp_path: Path):
+    first = with_provenance({"plan_scores": _scores(80.0)}, _provenance("run-1", 0))["plan_scores"]
+    later = with_provenance(
+        {"plan_scores": _scores(60.0).with_columns(cost=pl.lit(5.0))}, _provenance("run-2", 5)
+    )
+    history.record_warehouse_run(first, tmp_path)
+    history.record_warehouse_run(later["plan_scores"], tmp_path)
+
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        rows = con.execute("select run_id, cost from scores.plan_scores_history order by 1, 2").fetchall()
+    assert rows == [("run-1", None), ("run-1", None), ("run-2", 5.0), ("run-2", 5.0)]
