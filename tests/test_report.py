@@ -217,3 +217,17 @@ def test_report_renders_every_chart_in_a_real_browser_offline(report):
     assert len(names) == 1 + 3 * n_plans and names[0] == "sdi-over-periods"
     assert all(height > 50 for height in sizes) and len(sizes) == len(names)
     assert len(summary) == n_plans and summary[0].startswith("hunter-2026")
+
+
+def test_a_run_without_scores_gives_a_page_that_says_so(report):
+    from compscore.report.build import render_report
+
+    _, _, inputs = report
+    empty = ReportInputs(
+        plan_scores=inputs.plan_scores.head(0),
+        plan_outcomes=inputs.plan_outcomes.head(0),
+        plan_incentive_curves=inputs.plan_incentive_curves.head(0),
+        plan_component_marginals=inputs.plan_component_marginals.head(0),
+        plan_cost=inputs.plan_cost.head(0),
+    )
+    assert "No plan was scored" in render_report(empty)

@@ -165,6 +165,8 @@ def _scenarios(inputs: ReportInputs) -> str:
 
 def render_report(inputs: ReportInputs) -> str:
     """The whole report as one HTML string."""
+    if inputs.plan_scores.height == 0:
+        return page("Plan review", "<h1>Plan review</h1><p>No plan was scored: plan_scores is empty.</p>")
     prov = _provenance(inputs.plan_scores)
     company = prepare.company_table(inputs)
     sdi_chart = charts.to_svg(charts.sdi_over_periods(prepare.sdi_series(inputs.plan_scores)))
