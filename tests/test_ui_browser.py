@@ -240,6 +240,7 @@ def _scores_lineage(page: sync_api.Page, ui: DagsterUI) -> None:
         if key.to_user_string() in nodes
         for parent in graph.get(key).parent_keys
     } - nodes
+    page.set_viewport_size({"width": 1600, "height": 2600})  # the graph draws only the nodes on screen
     page.goto(f"{ui.url}/locations/compscore/asset-groups/scores")
     page.locator("[data-tooltip='plan_scores']").wait_for()
     page.get_by_text("Materialized", exact=True).nth(len(nodes) - 1).wait_for()
@@ -252,6 +253,7 @@ def _scores_lineage(page: sync_api.Page, ui: DagsterUI) -> None:
     assert set(drawn_upstream) == upstream
     assert {"deals", "raw_plans", "data_quality_status"} <= upstream
     assert page.get_by_text("Materialized", exact=True).count() == len(nodes)
+    page.set_viewport_size({"width": 1600, "height": 1400})
 
 
 def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
