@@ -1,5 +1,8 @@
 """The `marts` and `scores` layers: pay attribution, rep-period books, outcomes, incentive curves and the
-plan scores, all from one run of `compscore.scoring.scores.score_company` on the validated tables."""
+plan scores, all from one run of `compscore.scoring.scores.score_company` on the validated tables.
+
+Every score table carries the run's provenance (`compscore.provenance`); this run's plan scores are also
+appended to the warehouse's history (`scores.plan_scores_history`, `scores.latest_plan_scores`)."""
 
 from typing import Any
 
@@ -10,10 +13,14 @@ from dagster import AssetExecutionContext
 from common.metadata import FINANCE, KINDS
 from common.names import MARTS, RAW_PLANS, SCORES
 from compscore.dataset import CanonicalData
+from compscore.history import record_warehouse_run
 from compscore.plans import Plan
+from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
+from compscore.report.files import report_paths
 from compscore.schema import TABLES
 from compscore.scoring.display import plan_scores_markdown
+from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
 from compscore.scoring.scores import score_company
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -48,6 +55,11 @@ _DESCRIPTIONS: dict[str, tuple[str, str]] = {
         SCORES,
         "Marginal pay per dollar by channel for each plan at attainments 0-200 %, before any cap binds.",
     ),
+    COMPONENT_MARGINALS: (
+        SCORES,
+        "Which rule drives the SDI: each plan component's marginal pay per dollar by channel at "
+        "attainments 0-200 %, priced alone as in plan_incentive_curves (they sum to the plan's curve).",
+    ),
     "plan_scores": (
         SCORES,
         "The headline: per plan and plan period, the Same-Day Index (0-100; 100 = pay rewards nothing but "
@@ -76,9 +88,10 @@ SPECS = [
     outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(spec, dagster_type=Any) for spec in SPECS},
     ins={name: dg.AssetIn(name) for name in UPSTREAM},
     can_subset=False,
+    required_resource_keys={"source", "warehouse"},
 )
 def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **tables: Any):
-    """Score every plan on the rows that passed validation."""
+    """Score every plan on the rows that passed validation; keep this run's plan scores in the history."""
     status: pl.DataFrame = tables.pop(DATA_QUALITY_STATUS)
     data = CanonicalData(
         tables=dict(tables),
@@ -87,9 +100,19 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
     )
     result = score_company(data, data_quality_status=status)
     context.log.info(f"scored {result.plan_scores.height} plan periods as of {result.as_of}")
-    for name, frame in result.outputs().items():
+    run_id = context.run.run_id
+    provenance = Provenance.now(run_id, result.as_of, str(context.resources.source.directory))
+    outputs = finished_score_tables(result, data, provenance)
+    root = context.resources.warehouse.directory
+    history = record_warehouse_run(outputs["plan_scores"], root)
+    for name, frame in outputs.items():
         metadata: dict[str, Any] = {}
         if name == "plan_scores":
             metadata["scores"] = dg.MetadataValue.md(plan_scores_markdown(frame))
             metadata["as_of"] = dg.MetadataValue.text(result.as_of.isoformat())
+            metadata["history"] = dg.MetadataValue.md(
+                f"`{history.layer}.plan_scores_history` ({history.row_count} rows this run, run `{run_id}`); "
+                f"latest run: `{history.layer}.latest_plan_scores`"
+            )
+            metadata["plan_review_report"] = dg.MetadataValue.path(str(report_paths(root, run_id).html))
         yield dg.Output(frame, output_name=name, metadata=metadata)

@@ -17,6 +17,7 @@ import dagster as dg
 import polars as pl
 
 from common.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_same_source, table_schema
+from common.names import QUALITY as QUALITY_GROUP
 from common.names import RAW_LOAD_REJECTS as LOAD_REJECTS
 from common.names import RAW_PLANS as PLANS
 from common.names import VALIDATED as GROUP
@@ -42,7 +43,7 @@ _OUTS = {
         for t in TABLES
     },
     REJECTS: dg.AssetOut(
-        group_name=GROUP,
+        group_name=QUALITY_GROUP,
         owners=[*DATA_ENGINEERING, *FINANCE],
         kinds=KINDS,
         dagster_type=Any,
@@ -50,14 +51,14 @@ _OUTS = {
         metadata={"dagster/column_schema": table_schema(DATA_QUALITY_REJECTS)},
     ),
     COUNTS: dg.AssetOut(
-        group_name=GROUP,
+        group_name=QUALITY_GROUP,
         owners=DATA_ENGINEERING,
         kinds=KINDS,
         dagster_type=Any,
         description="Rows received, passed and rejected per table (received = passed + rejected).",
     ),
     STATUS: dg.AssetOut(
-        group_name=GROUP,
+        group_name=QUALITY_GROUP,
         owners=[*DATA_ENGINEERING, *FINANCE],
         kinds=KINDS,
         dagster_type=Any,

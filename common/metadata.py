@@ -83,7 +83,7 @@ def frame_metadata(written: WrittenTable) -> dict[str, dg.MetadataValue]:
         ),
         "dagster/row_count": dg.MetadataValue.int(written.row_count),
         "dagster/uri": dg.MetadataValue.path(str(written.parquet_path)),
-        "duckdb": dg.MetadataValue.md(f"`{written.duckdb_path}`, table `{written.name}`"),
+        "duckdb": dg.MetadataValue.md(f"`{written.duckdb_path}`, table `{written.layer}.{written.name}`"),
     }
 
 

@@ -4,7 +4,14 @@ The groups are the warehouse layers; the jobs select assets by group (`pipelines
 asset joins its jobs by naming its group.
 """
 
-RAW, VALIDATED, MARTS, SCORES, INCOMING = "raw", "validated", "marts", "scores", "incoming"
+RAW, VALIDATED, QUALITY, MARTS, SCORES, INCOMING = (
+    "raw",
+    "validated",
+    "quality",
+    "marts",
+    "scores",
+    "incoming",
+)
 
 RAW_PREFIX = "raw_"
 INCOMING_PREFIX = "incoming_"

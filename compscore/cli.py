@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, str] = {
     "summary": "compscore.commands.summary",
     "whatif": "compscore.commands.whatif",
     "rebalance": "compscore.commands.rebalance",
+    "report": "compscore.commands.report",
 }
 """Subcommand name -> module exposing `add_arguments(parser)` and `run(args) -> int`."""
 

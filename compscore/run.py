@@ -15,13 +15,16 @@ from pathlib import Path
 import polars as pl
 
 from compscore.dataset import CanonicalData
+from compscore.history import record_folder_run
 from compscore.loaders import load_canonical_dir
 from compscore.outputs import check_output_dir, write_output_set
+from compscore.provenance import Provenance
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.status import data_quality_status
 from compscore.safe_ids import checked_id
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
+from compscore.scoring.finish import finished_score_tables
 from compscore.scoring.scores import ScoreTables, score_company
 
 
@@ -76,9 +79,11 @@ def score_folder(
         batch_reps=batch_reps,
         progress=say,
     )
-    tables = {**scores.outputs(), **quality_tables}
+    provenance = Provenance.now(run_id, scores.as_of, str(Path(input_dir).resolve()))
+    tables = {**finished_score_tables(scores, clean, provenance), **quality_tables}
     say(f"writing {len(tables)} tables to {out_dir}")
     write_outputs(tables, out_dir)
+    record_folder_run(tables["plan_scores"], out_dir)
     return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)
 
 

@@ -3,7 +3,9 @@
 Layout of a warehouse folder:
 
     <root>/<name>.parquet       one file per table (what the pipeline reads back)
-    <root>/compscore.duckdb     one table per Parquet file, for finance's SQL tools
+    <root>/compscore.duckdb     one table per Parquet file, for finance's SQL tools, in the schema of its
+                                layer (`raw`, `validated`, `quality`, `marts`, `scores`, `incoming`), with
+                                table and column comments
     <root>/objects/<name>.json  outputs that are not tables (e.g. the parsed plans), as tagged JSON
                                 (`compscore.stored_objects`); never pickle, which would run code on read
     <root>/.staging/            temporary files of writes in progress
@@ -17,6 +19,11 @@ DuckDB lets one process at a time open a database file for writing. Every write 
 own connection while holding an exclusive lock on `<root>/.compscore.duckdb.lock`, so parallel steps of
 a multiprocess run queue up instead of failing; if another program (say a `duckdb` shell) holds the
 database, the write retries for `LOCK_TIMEOUT_S` seconds and then fails with a clear message.
+
+A table written with a `layer` lives in the DuckDB schema of that name only (a table of the same name left
+in `main` by an older layout is dropped); without one it lives in `main`. `write_run` keeps every run of a
+table (one partition per run id) and keeps two views on it: `<layer>.<name>_history` (every run) and
+`<layer>.latest_<name>` (the last run by `scored_at`).
 """
 
 from __future__ import annotations
@@ -62,10 +69,23 @@ class WrittenTable:
     duckdb_path: Path
     row_count: int
     schema: pl.Schema
+    layer: str = "main"
+    """The DuckDB schema holding the table."""
 
 
 class WarehouseError(RuntimeError):
     """A warehouse read or write that cannot be done, with the path and the reason."""
+
+
+MAIN_SCHEMA = "main"
+
+
+@dataclass(frozen=True)
+class Comments:
+    """What finance reads in their SQL tool: a table's description and its columns' (`COMMENT ON`)."""
+
+    table: str | None = None
+    columns: dict[str, str] | None = None
 
 
 def resolve_dir(path: str | Path | None = None) -> Path:
@@ -82,42 +102,66 @@ def duckdb_path(root: str | Path | None = None) -> Path:
     return resolve_dir(root) / DUCKDB_FILE
 
 
-def write_table(df: pl.DataFrame | pl.LazyFrame, name: str, root: str | Path | None = None) -> WrittenTable:
-    """Atomically replace table `name` (Parquet file and DuckDB table) with `df`.
+def write_table(
+    df: pl.DataFrame | pl.LazyFrame,
+    name: str,
+    root: str | Path | None = None,
+    *,
+    layer: str | None = None,
+    comments: Comments | None = None,
+) -> WrittenTable:
+    """Atomically replace table `name` (Parquet file and DuckDB table `<layer>.<name>`) with `df`.
 
     A LazyFrame is streamed to disk with `sink_parquet`, so it is never collected in memory here.
     """
     folder = _folder(root)
     final = parquet_path(name, folder)
     tmp = _staging_file(folder, name, "parquet")
+    schema_name = _checked(layer or MAIN_SCHEMA)
     try:
         rows, schema = _stage(df, tmp)
-        _publish(folder, _swap_table_sql(name), [str(tmp)], tmp, final)
+        statements = [*_swap_table_sql(name, schema_name), *_comment_sql(schema_name, name, comments, schema)]
+        _publish(folder, statements, [str(tmp)], tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema)
+    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema, schema_name)
 
 
 def write_partition(
-    df: pl.DataFrame | pl.LazyFrame, name: str, partition: str, root: str | Path | None = None
+    df: pl.DataFrame | pl.LazyFrame,
+    name: str,
+    partition: str,
+    root: str | Path | None = None,
+    *,
+    layer: str | None = None,
+    comments: Comments | None = None,
+    views: list[str] | None = None,
+    add_new_columns: bool = False,
 ) -> WrittenTable:
     """Atomically replace one partition of table `name`.
 
-    The partition's rows go to `<root>/<name>/<partition>.parquet`; the DuckDB table `name` holds every
-    partition, with the key in its first column `partition_key`, and the partition's rows are swapped
-    (delete + insert) in one transaction.
+    The partition's rows go to `<root>/<name>/<partition>.parquet`; the DuckDB table `<layer>.name` holds
+    every partition, with the key in its first column `partition_key`, and the partition's rows are swapped
+    (delete + insert) in one transaction, together with `views` (statements run after the swap). A
+    partition with a column the table lacks fails, unless `add_new_columns` (then the column is added).
     """
     folder = _folder(root)
     final = partition_path(name, partition, folder)
     final.parent.mkdir(exist_ok=True)
     tmp = _staging_file(folder, f"{name}.{_checked_partition(partition)}", "parquet")
+    schema_name = _checked(layer or MAIN_SCHEMA)
     try:
         rows, schema = _stage(df, tmp)
         params = [partition, str(tmp), partition, partition, str(tmp)]
-        _publish(folder, _swap_partition_sql(name), params, tmp, final)
+        statements = [
+            *_swap_partition_sql(name, schema_name, _duckdb_columns(tmp) if add_new_columns else None),
+            *_comment_sql(schema_name, name, comments, schema),
+            *(views or []),
+        ]
+        _publish(folder, statements, params, tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
-    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema)
+    return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema, schema_name)
 
 
 def partition_path(name: str, partition: str, root: str | Path | None = None) -> Path:
@@ -196,13 +240,61 @@ def row_count(name: str, root: str | Path | None = None) -> int:
 
 
 def duckdb_row_counts(root: str | Path | None = None) -> dict[str, int]:
-    """Rows per table as DuckDB sees them (read-only connection); empty when there is no database."""
+    """Rows per table (by table name, whatever its schema) as DuckDB sees them (read-only connection);
+    empty when there is no database."""
     path = duckdb_path(root)
     if not path.exists():
         return {}
     with _connect(path, read_only=True) as con:
-        names = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
-        return {n: con.execute(f"select count(*) from {_quoted(n)}").fetchone()[0] for n in names}
+        found = con.execute("select schema_name, table_name from duckdb_tables() order by 2").fetchall()
+        return {
+            table: con.execute(f"select count(*) from {_quoted(schema)}.{_quoted(table)}").fetchone()[0]
+            for schema, table in found
+        }
+
+
+def duckdb_schemas(root: str | Path | None = None) -> dict[str, str]:
+    """The DuckDB schema of every table, by table name; empty when there is no database."""
+    path = duckdb_path(root)
+    if not path.exists():
+        return {}
+    with _connect(path, read_only=True) as con:
+        return dict(con.execute("select table_name, schema_name from duckdb_tables()").fetchall())
+
+
+def write_run(
+    df: pl.DataFrame,
+    name: str,
+    run_id: str,
+    root: str | Path | None = None,
+    *,
+    layer: str,
+    comments: Comments | None = None,
+) -> WrittenTable:
+    """Keep this run's rows of table `name` beside every earlier run's (idempotent for the same run id).
+
+    The rows are partition `run_id` of table `<name>_runs`; the views `<layer>.<name>_history` (every run,
+    without the partition key) and `<layer>.latest_<name>` (the rows of the run with the latest
+    `scored_at`) are (re)made in the same transaction. `df` needs `run_id` and `scored_at` columns. A run
+    with a column earlier runs lacked adds it (null for them).
+    """
+    runs = f"{_checked(name)}_runs"
+    schema = _quoted(_checked(layer))
+    history = f"{schema}.{_quoted(f'{name}_history')}"
+    views = [
+        f"create or replace view {history} as select * exclude (partition_key) from {schema}.{_quoted(runs)}",
+        f"create or replace view {schema}.{_quoted(f'latest_{name}')} as select * from {history} "
+        f"where run_id = (select run_id from {history} order by scored_at desc, run_id desc limit 1)",
+    ]
+    if comments is not None and comments.table:
+        views += [
+            f"comment on view {history} is {_literal(comments.table + ' Every run, keyed by run_id.')}",
+            f"comment on view {schema}.{_quoted(f'latest_{name}')} is "
+            f"{_literal(comments.table + ' The latest run only (by scored_at).')}",
+        ]
+    return write_partition(
+        df, runs, run_id, root, layer=layer, comments=comments, views=views, add_new_columns=True
+    )
 
 
 def write_object(obj: Any, name: str, root: str | Path | None = None) -> Path:
@@ -254,22 +346,59 @@ def _publish(folder: Path, statements: list[str], params: list[str], staged: Pat
         os.replace(staged, final)
 
 
-def _swap_table_sql(name: str) -> list[str]:
-    """Statements replacing table `name` by the staged Parquet file (parameter 1): build, drop, rename."""
-    staging = _quoted(f"__staging_{name}_{uuid.uuid4().hex[:8]}")
+def _swap_table_sql(name: str, schema: str = MAIN_SCHEMA) -> list[str]:
+    """Statements replacing table `schema.name` by the staged Parquet file (parameter 1): build, drop,
+    rename; a table of that name left in `main` by the layout before schemas is dropped."""
+    staging = f"{_quoted(schema)}.{_quoted(f'__staging_{name}_{uuid.uuid4().hex[:8]}')}"
     return [
+        f"create schema if not exists {_quoted(schema)}",
         f"create table {staging} as select * from read_parquet(?)",
-        f"drop table if exists {_quoted(name)}",
+        f"drop table if exists {_quoted(schema)}.{_quoted(name)}",
+        *([f"drop table if exists main.{_quoted(name)}"] if schema != MAIN_SCHEMA else []),
         f"alter table {staging} rename to {_quoted(name)}",
     ]
 
 
-def _swap_partition_sql(name: str) -> list[str]:
-    """Statements replacing one partition of `name`; parameters: key, file, key, key, file."""
-    table = _quoted(name)
+def _comment_sql(schema: str, name: str, comments: Comments | None, written: pl.Schema) -> list[str]:
+    """`COMMENT ON` statements for the table and those of its columns that have a description."""
+    if comments is None:
+        return []
+    table = f"{_quoted(schema)}.{_quoted(name)}"
+    statements = [f"comment on table {table} is {_literal(comments.table)}"] if comments.table else []
+    for column, text in (comments.columns or {}).items():
+        if column in written:
+            statements.append(f"comment on column {table}.{_quoted(column)} is {_literal(text)}")
+    return statements
+
+
+def _literal(text: str) -> str:
+    """A SQL string literal (COMMENT ON takes no parameters)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _duckdb_columns(parquet: Path) -> list[tuple[str, str]]:
+    """Column names and DuckDB types of a Parquet file (an in-memory connection: no lock needed)."""
+    with duckdb.connect() as con:
+        return [
+            (r[0], r[1])
+            for r in con.execute("describe select * from read_parquet(?)", [str(parquet)]).fetchall()
+        ]
+
+
+def _swap_partition_sql(
+    name: str, schema: str = MAIN_SCHEMA, columns: list[tuple[str, str]] | None = None
+) -> list[str]:
+    """Statements replacing one partition of `name`; parameters: key, file, key, key, file.
+
+    `columns` of the new partition that the table lacks are added first (null in the older partitions), so
+    a table kept across runs, like the plan-score history, takes a new column without losing its past.
+    """
+    table = f"{_quoted(schema)}.{_quoted(name)}"
     return [
+        f"create schema if not exists {_quoted(schema)}",
         f"create table if not exists {table} as "
         "select ?::varchar as partition_key, * from read_parquet(?) limit 0",
+        *(f"alter table {table} add column if not exists {_quoted(c)} {t}" for c, t in columns or []),
         f"delete from {table} where partition_key = ?",
         f"insert into {table} by name select ?::varchar as partition_key, * from read_parquet(?)",
     ]

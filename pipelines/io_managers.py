@@ -6,6 +6,10 @@ An input annotated `pl.LazyFrame` is scanned lazily; otherwise tables are read e
 asset stores each partition separately (`compscore.warehouse.write_partition`); an unpartitioned
 downstream asset reads all its partitions.
 
+Each table lands in the DuckDB schema named after its asset group (its layer: `raw`, `validated`,
+`quality`, `marts`, `scores`, `incoming`), with the asset's description and its columns' descriptions (the
+ones the Dagster UI shows) as `COMMENT ON` text.
+
 The IO manager takes its folder from the `warehouse` resource, so overriding that resource's `path` in a
 run's config moves both the assets that use the resource and every stored output.
 """
@@ -16,7 +20,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from common.metadata import frame_metadata
+from common.metadata import column_descriptions, frame_metadata
 from compscore import warehouse
 from pipelines.stale_runs import refuse_if_worker_gone
 
@@ -37,11 +41,17 @@ class WarehouseIOManager(dg.IOManager):
             return
         _refuse_if_run_was_killed(context)
         name = table_name(context.asset_key)
+        spec = context.asset_spec
+        where = {
+            "layer": spec.group_name,
+            "comments": warehouse.Comments(spec.description, column_descriptions(name)),
+        }
         if isinstance(obj, pl.DataFrame | pl.LazyFrame) and context.has_asset_partitions:
-            written = warehouse.write_partition(obj, name, self._single_partition(context), self.root)
+            partition = self._single_partition(context)
+            written = warehouse.write_partition(obj, name, partition, self.root, **where)
             context.add_output_metadata(frame_metadata(written))
         elif isinstance(obj, pl.DataFrame | pl.LazyFrame):
-            written = warehouse.write_table(obj, name, self.root)
+            written = warehouse.write_table(obj, name, self.root, **where)
             context.add_output_metadata(frame_metadata(written))
         else:
             path = warehouse.write_object(obj, name, self.root)

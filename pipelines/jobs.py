@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from common.names import INCOMING, MARTS, RAW, SCORES, VALIDATED
+from common.names import INCOMING, MARTS, QUALITY, RAW, SCORES, VALIDATED
 from pipelines.executors import celery_executor
 
 full_refresh = dg.define_asset_job(
@@ -34,8 +34,8 @@ full_refresh_celery = dg.define_asset_job(
 
 validation_only = dg.define_asset_job(
     "validation_only",
-    selection=dg.AssetSelection.groups(RAW, VALIDATED),
-    description="Read and validate the source folder (raw and validated groups, with their checks).",
+    selection=dg.AssetSelection.groups(RAW, VALIDATED, QUALITY),
+    description="Read and validate the source folder (raw, validated and quality groups, with their checks).",
 )
 
 scoring_only = dg.define_asset_job(

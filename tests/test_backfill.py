@@ -16,7 +16,7 @@ from pipelines.definitions import build_definitions
 from pipelines.sensors import refresh_after_drops
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
-RUN_COLUMNS = ("run_id",)
+RUN_COLUMNS = ("run_id", "scored_at", "source")
 """Columns that name the run that wrote a row, and so differ between any two runs."""
 
 

@@ -123,7 +123,12 @@ def test_summary_lists_tables_and_rows(raw_run) -> None:
     assert re.search(r"^raw_load_rejects +0  ok$", text, flags=re.M)
     assert "other outputs: raw_plans" in text
     with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
-        assert con.execute("select count(*) from raw_reps").fetchone() == (3,)
+        assert con.execute("select count(*) from raw.raw_reps").fetchone() == (3,)  # the layer's schema
+        assert (
+            con.execute("select comment from duckdb_tables() where table_name = 'raw_reps'")
+            .fetchone()[0]
+            .startswith("Sales reps")
+        )
 
 
 @pytest.mark.slow
@@ -136,7 +141,16 @@ def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
     job_assets = defs.resolve_job_def("full_refresh").asset_layer.executable_asset_keys
     expected = {k.to_user_string() for k in job_assets}
     assert {"raw_deals", "raw_plans", "raw_load_rejects"} <= expected
-    assert expected - stored == set()
+    assert expected - stored == {"plan_review_report"}  # a file, not a table
+    [report] = (tmp_path / "reports").glob("*/plan_review.html")
+    assert report.with_name("plan_review.xlsx").is_file()
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        layers = dict(con.execute("select table_name, schema_name from duckdb_tables()").fetchall())
+        latest = con.execute("select distinct run_id from scores.latest_plan_scores").fetchall()
+    expected_layers = {"raw_deals": "raw", "deals": "validated", "data_quality_rejects": "quality"}
+    expected_layers |= {"pay_attribution": "marts", "plan_scores": "scores"}
+    assert {t: layers[t] for t in expected_layers} == expected_layers
+    assert latest == [(result.run_id,)]
     # The UI's preview of plan_scores has the CLI table's columns and rounding (compscore.scoring.display).
     shown = result.asset_materializations_for_node("plan_scoring")
     preview = next(m.metadata["scores"].value for m in shown if m.asset_key.to_user_string() == "plan_scores")

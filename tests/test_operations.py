@@ -123,7 +123,7 @@ def test_a_month_partition_keeps_its_rows_and_rejects_rows_of_other_months(tmp_p
     assert set(rejects["rule"]) == {"partition_month:close_date"}
     assert warehouse.row_count("incoming_churn_events", wh) == 0
     with duckdb.connect(str(wh / warehouse.DUCKDB_FILE), read_only=True) as con:
-        assert con.execute("select distinct partition_key from incoming_deals").fetchall() == [
+        assert con.execute("select distinct partition_key from incoming.incoming_deals").fetchall() == [
             ("2026-02-01",)
         ]
 

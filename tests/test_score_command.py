@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from compscore.cli import main
+from compscore.provenance import PERIOD_COMPLETE, PROVENANCE_COLUMNS
 from compscore.scoring.scores import PLAN_SCORE_COLUMNS
 
 
@@ -19,6 +20,7 @@ def test_scores_a_folder_and_writes_every_output(canonical_small_dir: Path, tmp_
         "rep_period_books",
         "plan_incentive_curves",
         "plan_outcomes",
+        "plan_component_marginals",
         "pay_reconciliation",
         "data_quality_rejects",
         "data_quality_counts",
@@ -26,7 +28,12 @@ def test_scores_a_folder_and_writes_every_output(canonical_small_dir: Path, tmp_
         assert (out / f"{name}.parquet").is_file(), name
         assert (out / f"{name}.csv").is_file(), name
     scores = pl.read_csv(out / "plan_scores.csv")
-    assert scores.columns == PLAN_SCORE_COLUMNS
+    assert scores.columns == [*PLAN_SCORE_COLUMNS, PERIOD_COMPLETE, *PROVENANCE_COLUMNS]
+    assert set(scores["run_id"]) == {"t1"}
+    assert set(scores["source"]) == {str(canonical_small_dir.resolve())}
+    assert pl.read_parquet(out / "plan_scores_runs" / "t1.parquet").equals(
+        pl.read_parquet(out / "plan_scores.parquet")
+    )
     assert set(scores["plan_id"]) == {"hunter-2026", "farmer-2026"}
     captured = capsys.readouterr()
     printed = captured.out

@@ -107,6 +107,36 @@ def test_deferral_moves_half_to_retention_and_is_released_only_if_active():
     assert churned["line_type"].to_list() == ["earning"]
 
 
+def test_a_deferral_release_is_labelled_and_counted_as_retention_pay():
+    """The release of a 365-day deferral: min(365/365, 1) = 1 of it is retention, so its whole 2,500
+    (half of 10 % of 50,000) is retention pay, and its channel says so; the earning at close stays
+    same-day (no clawback, contingency 0)."""
+    attribution = score_company(one_deal(DEFERRED).data(), as_of=D(2027, 3, 1)).pay_attribution
+    rows = attribution.select(
+        "line_type", "channel", "contingency", "same_day_amount", "retention_amount"
+    ).rows()
+    assert rows == [
+        ("earning", "same_day", 0.0, 2_500.0, 0.0),
+        ("deferral_release", "retention", 1.0, 0.0, 2_500.0),
+    ]
+
+
+SHORT_DEFERRAL = (
+    "  - {id: nb, kind: commission, applies_to: [new_business], tiers: [{from: 0.0, rate: 0.10}],\n"
+    "     deferral: {fraction: 0.5, release_after_days: 73}}\n"
+)
+
+
+def test_a_short_deferral_release_is_retention_with_a_same_day_part():
+    """Released after 73 days: contingency 73/365 = 0.2, so of the 2,500 released 500 is retention and
+    2,000 same-day; the line is still a release, labelled retention."""
+    attribution = score_company(one_deal(SHORT_DEFERRAL).data(), as_of=D(2026, 6, 30)).pay_attribution
+    release = attribution.filter(line_type="deferral_release").row(0, named=True)
+    assert release["channel"] == "retention"
+    assert release["retention_amount"] == pytest.approx(500.0)
+    assert release["same_day_amount"] == pytest.approx(2_000.0)
+
+
 def referral_company(bonus: str) -> Company:
     return Company(
         plans=[plan(NB_10 + bonus)],

@@ -246,7 +246,13 @@ def _scores_lineage(page: sync_api.Page, ui: DagsterUI) -> None:
     page.get_by_text("Materialized", exact=True).nth(len(nodes) - 1).wait_for()
     _screenshot(page, "ui_scores_lineage")
 
-    assert nodes == {"plan_scores", "plan_incentive_curves", "plan_scenarios"}
+    assert nodes == {
+        "plan_scores",
+        "plan_incentive_curves",
+        "plan_component_marginals",
+        "plan_review_report",
+        "plan_scenarios",
+    }
     for node in nodes:
         assert page.locator(f"[data-tooltip='{node}']").count() == 1, node
     drawn_upstream = page.locator("span.label[title]").evaluate_all("spans => spans.map(s => s.title)")

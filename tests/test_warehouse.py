@@ -72,9 +72,9 @@ def test_failure_inside_the_duckdb_swap_keeps_the_previous_table(
 
     real_sql = warehouse._swap_table_sql
 
-    def fail_after_rename(name: str) -> list[str]:
+    def fail_after_rename(name: str, schema: str = warehouse.MAIN_SCHEMA) -> list[str]:
         # The old table is already dropped and the new one renamed in: the worst moment to fail.
-        return [*real_sql(name), "select error('injected failure after the swap')"]
+        return [*real_sql(name, schema), "select error('injected failure after the swap')"]
 
     monkeypatch.setattr(warehouse, "_swap_table_sql", fail_after_rename)
 

@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="folder for the output tables (Parquet and CSV)")
     parser.add_argument(
-        "--run-id", default=None, help="id recorded on data-quality rejects (default: random)"
+        "--run-id",
+        default=None,
+        help="id recorded on the scores and rejects; names the run in the history (default: random)",
     )
     parser.add_argument(
         "--as-of",
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if result.report:
         print(f"Validation report: {result.report}")
     print(f"Wrote {len(result.tables)} tables to {args.out} as Parquet and CSV.\n")
-    print(format_plan_scores(result.scores.plan_scores))
+    print(format_plan_scores(result.tables["plan_scores"]))
     return 0
 
 

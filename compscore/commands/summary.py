@@ -55,9 +55,9 @@ def duckdb_health(root: Path) -> dict[str, int | str]:
         return {name: f"unreadable ({_first_line(exc)})" for name in warehouse.list_tables(root)}
     health: dict[str, int | str] = {}
     try:
-        names = [r[0] for r in con.execute("select table_name from duckdb_tables() order by 1").fetchall()]
-        for name in names:
-            quoted = '"' + name.replace('"', '""') + '"'
+        found = con.execute("select schema_name, table_name from duckdb_tables() order by 2").fetchall()
+        for schema, name in found:
+            quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, name))
             try:
                 health[name] = con.execute(f"select count(hash(t)) from {quoted} as t").fetchone()[0]
             except duckdb.Error as exc:

@@ -3,7 +3,9 @@
 Channels follow SPEC section 4, applied to the line's component kind and its deal's type. Commission
 and spiff pay on new business is same-day, except a contingent share that counts as retention:
 f·min(w/H, 1) of a line paid at close (the clawback's reach) and min(t/H, 1) of a deferral release,
-which together make up the component's contingency c of SPEC section 4. Pay on renewal or expansion
+which together make up the component's contingency c of SPEC section 4. A deferral release is labelled
+`retention` (its pay waited for the customer to stay), its amount still split by its contingency (all of it
+retention once the delay reaches H). Pay on renewal or expansion
 and retention bonuses are retention; referral bonuses are referral. Clawback and adjustment lines are
 kept apart (channel `clawback` / `adjustment`) and do not enter the realized shares; so are given lines
 that cannot be placed (channel `unattributed`: a component the plan does not have, or commission and spiff
@@ -72,6 +74,9 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
         )
     )
     is_new_business = pl.col("deal_type") == "new_business"
+    is_release = (
+        (pl.col("line_type") == "deferral_release") & (pl.col("kind") == "commission") & is_new_business
+    )
     channel = (
         pl.when(pl.col("line_type") == "adjustment")
         .then(pl.lit("adjustment"))
@@ -84,7 +89,7 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
         .then(pl.lit("unattributed"))
         .when(pl.col("kind") == "referral_bonus")
         .then(pl.lit("referral"))
-        .when(pl.col("kind") == "retention_bonus")
+        .when((pl.col("kind") == "retention_bonus") | is_release)
         .then(pl.lit("retention"))
         .when(is_new_business)
         .then(pl.lit("same_day"))
@@ -98,14 +103,17 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
     contingency = (
         pl.when((pl.col("kind") == "commission") & is_new_business).then(line_contingency).otherwise(0.0)
     )
-    attributed = joined.with_columns(channel=channel, contingency=contingency.fill_null(0.0))
+    attributed = joined.with_columns(
+        channel=channel,
+        contingency=contingency.fill_null(0.0),
+        split_by_contingency=is_release.fill_null(False),
+    )
     amount = pl.col("amount")
+    split = (pl.col("channel") == "same_day") | pl.col("split_by_contingency")
     return (
         attributed.with_columns(
-            same_day_amount=pl.when(pl.col("channel") == "same_day")
-            .then(amount * (1.0 - pl.col("contingency")))
-            .otherwise(0.0),
-            retention_amount=pl.when(pl.col("channel") == "same_day")
+            same_day_amount=pl.when(split).then(amount * (1.0 - pl.col("contingency"))).otherwise(0.0),
+            retention_amount=pl.when(split)
             .then(amount * pl.col("contingency"))
             .when(pl.col("channel") == "retention")
             .then(amount)

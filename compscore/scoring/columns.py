@@ -122,12 +122,35 @@ PAY_RECONCILIATION: dict[str, str] = {
     "computed_line_id": "First computed line id on the key.",
 }
 
+PLAN_COMPONENT_MARGINALS: dict[str, str] = {
+    "plan_id": "Plan id.",
+    "component_id": "Component id, from the plan file.",
+    "component_kind": "commission, spiff or referral_bonus (retention bonuses left out, as in the curves).",
+    "attainment": "Attainment (0-2, 1 = quota) at which the next dollar is priced.",
+    "marginal_same_day": "This component's part of m_S at that attainment ($ per $).",
+    "marginal_retention": "This component's part of m_R at that attainment ($ per $).",
+    "marginal_referral": "This component's part of m_F ($ per $).",
+}
+
+PERIOD_COMPLETE: dict[str, str] = {
+    "period_complete": "true when the period ended before as_of; false for the period holding as_of (its "
+    "book is partial) and later ones.",
+}
+
+PROVENANCE: dict[str, str] = {
+    "run_id": "Id of the scoring run that wrote the row (Dagster run id, or the CLI's --run-id).",
+    "scored_at": "When the run scored the data (UTC timestamp, to the second).",
+    "as_of": "The date the data is known to: pay due later is not earned yet (date).",
+    "source": "The canonical input folder the run read.",
+}
+
 OUTPUT_COLUMNS: dict[str, dict[str, str]] = {
-    "plan_scores": PLAN_SCORES,
-    "pay_attribution": PAY_ATTRIBUTION,
-    "rep_period_books": REP_PERIOD_BOOKS,
-    "plan_outcomes": PLAN_OUTCOMES,
-    "plan_incentive_curves": PLAN_INCENTIVE_CURVES,
-    "pay_reconciliation": PAY_RECONCILIATION,
+    "plan_scores": {**PLAN_SCORES, **PERIOD_COMPLETE, **PROVENANCE},
+    "pay_attribution": {**PAY_ATTRIBUTION, **PROVENANCE},
+    "rep_period_books": {**REP_PERIOD_BOOKS, **PERIOD_COMPLETE, **PROVENANCE},
+    "plan_outcomes": {**PLAN_OUTCOMES, **PERIOD_COMPLETE, **PROVENANCE},
+    "plan_incentive_curves": {**PLAN_INCENTIVE_CURVES, **PROVENANCE},
+    "plan_component_marginals": {**PLAN_COMPONENT_MARGINALS, **PROVENANCE},
+    "pay_reconciliation": {**PAY_RECONCILIATION, **PROVENANCE},
 }
 """Output table -> column -> description."""

@@ -1,0 +1,33 @@
+"""The last step of a scoring run, shared by the CLI (`score_folder`) and the Dagster asset: the score tables
+as they are written, with the per-component marginals, float residue rounded off and provenance added."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from compscore.dataset import CanonicalData
+from compscore.provenance import Provenance, with_provenance
+from compscore.scoring.components import component_marginals
+from compscore.scoring.scores import ScoreTables
+
+COMPONENT_MARGINALS = "plan_component_marginals"
+STORED_DECIMALS = 10
+"""Figures are stored rounded to 10 decimals: far below a cent or a basis point, and it turns the
+floating-point residue of a difference of equal numbers (2.2e-16 where the exact value is 0) into 0."""
+
+
+def without_float_noise(df: pl.DataFrame) -> pl.DataFrame:
+    """Every float column rounded to `STORED_DECIMALS`, with -0.0 written as 0.0."""
+    floats = [c for c, t in df.schema.items() if t.is_float()]
+    if not floats:
+        return df
+    rounded = pl.col(floats).round(STORED_DECIMALS)
+    return df.with_columns(pl.when(rounded == 0).then(0.0).otherwise(rounded).name.keep())
+
+
+def finished_score_tables(
+    scores: ScoreTables, data: CanonicalData, provenance: Provenance
+) -> dict[str, pl.DataFrame]:
+    """Every score table to write, by name: `scores.outputs()` plus `plan_component_marginals`."""
+    tables = {**scores.outputs(), COMPONENT_MARGINALS: component_marginals(data)}
+    return with_provenance({name: without_float_noise(df) for name, df in tables.items()}, provenance)
