@@ -152,8 +152,9 @@ class TableReader:
         return f"SELECT * FROM {_quote(self.schema)}.{_quote(table)}"
 
     def save_watermarks(self) -> None:
-        """Write `watermarks.json` beside the snapshots (the CLI's state; Dagster keeps them as metadata)."""
-        if self.sync is not None:
+        """Write `watermarks.json` beside the snapshots when the watermarks came from there (the CLI's
+        state); a caller that passed them (Dagster: asset metadata) keeps them itself."""
+        if self.sync is not None and self.sync.watermarks is None:
             marks = {**self.previous_marks, **self.watermarks}
             (self.sync.state_dir / WATERMARKS_FILE).write_text(json.dumps(marks, indent=1), encoding="utf-8")
 

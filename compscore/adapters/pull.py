@@ -10,7 +10,6 @@ watermarks. A password is never part of a message: `redact` takes it (and the fu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import polars as pl
@@ -138,8 +137,3 @@ def _redacted(issue: SourceIssue, secrets: list[str | None]) -> SourceIssue:
     return SourceIssue(
         redact(issue.file, secrets), issue.line, issue.column, value, redact(issue.expected, secrets)
     )
-
-
-def state_dir(warehouse_dir: Path, settings: SourceSettings) -> Path:
-    """Where a warehouse keeps the replica snapshots of an incremental PostgreSQL source."""
-    return warehouse_dir / ".source_state" / settings.layout
