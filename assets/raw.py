@@ -27,7 +27,7 @@ from dagster import AssetExecutionContext
 
 from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
 from assets.incoming import incoming_asset_name
-from assets.source_pull import WATERMARK_ASSET, pull, watermark_metadata
+from assets.source_pull import WATERMARK_ASSET, PullConfig, pull, watermark_metadata
 from compscore import warehouse as wh
 from compscore.adapters.pull import safe_location
 from compscore.canonical_io import FORMATS, table_path
@@ -187,19 +187,21 @@ def _plans_metadata(plans: dict[str, Plan]) -> dict[str, dg.MetadataValue]:
     deps=[*(incoming_asset_name(t.name) for t in EVENT_TABLES), INCOMING_REJECTS],
     can_subset=False,
 )
-def raw_source(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
+def raw_source(
+    context: AssetExecutionContext, config: PullConfig, source: SourceFolder, warehouse: Warehouse
+):
     """Read the source once (a canonical folder with its stored monthly drops, or a source system through
     the adapters) and emit every raw table, the load rejects, the source findings and the plans."""
     if source.kind == "canonical":
         yield from _canonical_outputs(context, source, warehouse)
     else:
-        yield from _pulled_outputs(context, source, warehouse)
+        yield from _pulled_outputs(context, source, warehouse, config.full_reload)
 
 
-def _pulled_outputs(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
+def _pulled_outputs(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse, full: bool):
     """A source system mapped by the adapters: its rejects (rows left out, with file and line) join the
     load rejects, so received = passed + rejected holds from the source system on."""
-    pulled = pull(context, source, warehouse.directory)
+    pulled = pull(context, source, warehouse.directory, full)
     settings = source.settings()
     origin = dg.MetadataValue.text(f"{settings.kind}:{safe_location(settings)}")
     rejected = dict(pulled.rejects.group_by("source_table").len().iter_rows())

@@ -4,8 +4,8 @@ The raw asset calls `pull` when the source resource's kind is not `canonical`: t
 (`compscore.adapters.pull.pull_source`), a source that cannot be mapped fails the run with a `Failure`
 naming file, line and column, and for PostgreSQL the incremental-read watermarks live in Dagster: in the
 metadata of the latest `raw_deals` materialisation (`source_watermarks`), tied to the source they came
-from (`source_identity`), with the replica snapshots in `<warehouse>/.source_state/`. `full_reload` in
-the resource's run config ignores them. No password reaches metadata, logs or messages.
+from (`source_identity`), with the replica snapshots in `<warehouse>/.source_state/`. The raw asset's
+run config `full_reload: true` ignores them. No password reaches metadata, logs or messages.
 """
 
 from __future__ import annotations
@@ -51,20 +51,29 @@ def stored_watermarks(instance: dg.DagsterInstance, identity: str) -> dict[str, 
     return {str(k): str(v) for k, v in marks.items()} if isinstance(marks, dict) else {}
 
 
-def _sync(context: dg.AssetExecutionContext, source: SourceFolder, warehouse_dir: Path, identity: str):
-    marks = {} if source.full_reload else stored_watermarks(context.instance, identity)
+class PullConfig(dg.Config):
+    """Run config of the raw asset: `ops: {raw_source: {config: {full_reload: true}}}`."""
+
+    full_reload: bool = False
+    """PostgreSQL: ignore the stored watermarks and read every table in full."""
+
+
+def _sync(
+    context: dg.AssetExecutionContext, source: SourceFolder, warehouse_dir: Path, identity: str, full: bool
+):
+    marks = {} if full else stored_watermarks(context.instance, identity)
     rules = load_sync_rules(source.sync_config) if source.sync_config else {}
     context.log.info(
         "PostgreSQL: full reload (run config)"
-        if source.full_reload
+        if full
         else f"PostgreSQL: watermarks from the latest {WATERMARK_ASSET} materialisation: {marks or 'none'}"
     )
-    return SyncOptions(
-        state_dir(warehouse_dir, identity), watermarks=marks, full_reload=source.full_reload, rules=rules
-    )
+    return SyncOptions(state_dir(warehouse_dir, identity), watermarks=marks, full_reload=full, rules=rules)
 
 
-def pull(context: dg.AssetExecutionContext, source: SourceFolder, warehouse_dir: Path) -> PulledSource:
+def pull(
+    context: dg.AssetExecutionContext, source: SourceFolder, warehouse_dir: Path, full_reload: bool = False
+) -> PulledSource:
     """Map the source; a source that cannot be mapped fails the run naming every file, line and column."""
     try:
         settings = source.settings()
@@ -74,7 +83,8 @@ def pull(context: dg.AssetExecutionContext, source: SourceFolder, warehouse_dir:
     secrets = [settings.password]
     context.log.info(f"pulling the {settings.kind} source {safe_location(settings)}")
     try:
-        sync = _sync(context, source, warehouse_dir, identity) if settings.kind == "postgres" else None
+        postgres = settings.kind == "postgres"
+        sync = _sync(context, source, warehouse_dir, identity, full_reload) if postgres else None
         pulled = pull_source(settings, sync)
     except (SourceError, MappingError, PlanError) as exc:
         raise dg.Failure(

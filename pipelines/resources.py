@@ -60,8 +60,6 @@ class SourceFolder(dg.ConfigurableResource):
     layout: str = "canonical"
     postgres_password: str | None = None
     sync_config: str | None = None
-    full_reload: bool = False
-    """PostgreSQL: ignore the stored watermarks and read every table in full (run config)."""
 
     @property
     def directory(self) -> Path:
