@@ -115,21 +115,19 @@ def test_a_run_on_each_export_kind_equals_import_then_canonical_run(kind: str, t
 
     assert direct.success and via_import.success
     _assert_same_as_import_then_canonical(tmp_path / "direct", tmp_path / "via_import", imported)
+    if kind == "salesforce":
+        _assert_salesforce_quarantine(tmp_path / "direct")
 
 
-def test_salesforce_rejects_reach_the_quarantine_with_file_and_line(tmp_path: Path) -> None:
-    settings, _ = _case("salesforce", tmp_path)
-    assert _run(SourceFolder(kind="salesforce", **settings), tmp_path / "wh").success
-    rejects = warehouse.read_table("data_quality_rejects", tmp_path / "wh")
+def _assert_salesforce_quarantine(wh: Path) -> None:
+    rejects = warehouse.read_table("data_quality_rejects", wh)
     opportunity = str(EXPORTS / "salesforce" / "Opportunity.csv")
     # line 8 of Opportunity.csv: a private opportunity without account or amount
     found = (
         rejects.filter(pl.col("source_file") == opportunity).select("source_line", "rule").sort("rule").rows()
     )
     assert found == [(8, "not_null:account_id"), (8, "not_null:amount")]
-    counts = dict(
-        warehouse.read_table("data_quality_counts", tmp_path / "wh").select("table", "received").iter_rows()
-    )
+    counts = dict(warehouse.read_table("data_quality_counts", wh).select("table", "received").iter_rows())
     assert counts["deals"] == 7  # 7 data rows in the export (2 blank rows skipped), 6 mapped + 1 rejected
     assert counts["commission_lines"] == 6
 
