@@ -236,3 +236,17 @@ def test_cli_exits_2_naming_the_unmapped_rule(tmp_path: Path, capsys: pytest.Cap
     err = capsys.readouterr().err
     assert f"{export}: line 2: column 'Rule Name': value 'Mystery Bonus'" in err
     assert "commission_generic.yaml" in err
+
+
+def test_a_json_file_that_is_not_a_list_of_records_names_the_file(tmp_path: Path) -> None:
+    broken = tmp_path / "payouts.json"
+    broken.write_text('{"results": [\n  {"id": "a",\n  }\n]}')
+    with pytest.raises(SourceError) as caught:
+        map_commission_lines(broken, COMMISSION / "mapping.yaml")
+    [issue] = caught.value.issues
+    assert (issue.file, issue.line) == (str(broken), 3)
+    assert issue.expected.startswith("not valid JSON")
+    scalars = tmp_path / "scalars.json"
+    scalars.write_text('{"results": [1, 2]}')
+    with pytest.raises(SourceError, match="expected a list of records"):
+        map_commission_lines(scalars, COMMISSION / "mapping.yaml")

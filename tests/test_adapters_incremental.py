@@ -4,6 +4,7 @@ delete, load again: the result equals a full reload)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import polars as pl
@@ -21,6 +22,7 @@ from compscore.adapters.incremental import (
     watermark_of,
 )
 from compscore.adapters.postgres import write_tables
+from compscore.cli import main
 from compscore.loaders import load_canonical_dir
 
 CANONICAL = Path(__file__).parent / "fixtures" / "canonical_small"
@@ -183,3 +185,24 @@ def test_synced_salesforce_objects_update_and_delete_by_systemmodstamp(
         ("006A0000001AaAaIAK", "won"),
         ("006A0000001BbBbIAK", "won"),
     ]
+
+
+def test_cli_reads_incrementally_with_a_sync_state_folder(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_tables(load_canonical_dir(CANONICAL).data, database_url)
+    postgres_database.execute(
+        database_url,
+        "ALTER TABLE deals ADD COLUMN updated_at timestamp NOT NULL DEFAULT '2026-06-01 00:00:00'",
+    )
+    monkeypatch.setenv("COMPSCORE_TEST_PG", database_url)
+    state = tmp_path / "state"
+    args = ["import", "--from", "postgres", "--url-env", "COMPSCORE_TEST_PG", "--out", str(tmp_path / "out")]
+    args += ["--plans", str(CANONICAL / "plans"), "--sync-state", str(state)]
+    assert main(args) == 0
+    assert "deals: full read, 8 row(s) read" in capsys.readouterr().out
+    assert json.loads((state / "watermarks.json").read_text())["deals"] == "2026-06-01T00:00:00"
+    assert main(args) == 0
+    assert "deals: incremental read, 8 row(s) read" in capsys.readouterr().out
+    assert main([*args, "--full-reload"]) == 0
+    assert "deals: full read" in capsys.readouterr().out

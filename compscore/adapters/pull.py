@@ -14,14 +14,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import polars as pl
 
+from compscore.adapters import SOURCE_KINDS, import_source
 from compscore.adapters.core import ImportResult
 from compscore.adapters.errors import MappingError, SourceError, SourceIssue
 from compscore.adapters.incremental import SyncOptions, TableSync
 from compscore.dataset import CanonicalData
 from compscore.schema import TABLES
 
-ADAPTER_KINDS: tuple[str, ...] = ("salesforce", "hubspot", "maven", "postgres")
-SOURCE_SETTING_KINDS: tuple[str, ...] = ("canonical", *ADAPTER_KINDS)
+SOURCE_SETTING_KINDS: tuple[str, ...] = ("canonical", *SOURCE_KINDS)
 """`canonical` is a canonical folder, read by `compscore.loaders`; the others go through the adapters."""
 
 
@@ -93,10 +93,8 @@ def rows_received(data: CanonicalData, rejects: pl.DataFrame) -> dict[str, int]:
 
 def pull_source(settings: SourceSettings, sync: SyncOptions | None = None) -> PulledSource:
     """Import `settings`' source; raise `SourceError` / `MappingError` with secrets redacted."""
-    from compscore.adapters import import_source
-
-    if settings.kind not in ADAPTER_KINDS:
-        raise ValueError(f"source kind {settings.kind!r} is not an adapter kind {list(ADAPTER_KINDS)}")
+    if settings.kind not in SOURCE_KINDS:
+        raise ValueError(f"source kind {settings.kind!r} is not an adapter kind {list(SOURCE_KINDS)}")
     url = connection_string(settings.location, settings.password) if settings.kind == "postgres" else None
     secrets = [settings.password, url, *(_url_password(settings.location) if url else [])]
     try:
