@@ -87,6 +87,20 @@ def read_table(conn: Connection, schema: str, table: str) -> pl.DataFrame:
 WATERMARKS_FILE = "watermarks.json"
 
 
+def _stored_marks(state_dir: Path) -> dict[str, str]:
+    """`state_dir/watermarks.json`, {} when absent; a file that is not a JSON object is an error."""
+    path = state_dir / WATERMARKS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        marks = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise SourceError([SourceIssue(str(path), None, None, None, f"not valid JSON: {exc}")]) from exc
+    if not isinstance(marks, dict):
+        raise SourceError([SourceIssue(str(path), None, None, None, "expected {table: timestamp}")])
+    return marks
+
+
 class TableReader:
     """Reads replica tables in full, or, with `SyncOptions`, incrementally against stored snapshots; keeps
     what each read did (`syncs`) and the new watermarks."""
@@ -97,10 +111,7 @@ class TableReader:
         self.watermarks: dict[str, str] = {}
         self.previous_marks: dict[str, str] = {}
         if sync is not None:
-            stored = sync.watermarks
-            if stored is None:
-                path = sync.state_dir / WATERMARKS_FILE
-                stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+            stored = sync.watermarks if sync.watermarks is not None else _stored_marks(sync.state_dir)
             self.previous_marks = {str(k): str(v) for k, v in stored.items()}
 
     def where(self, table: str) -> str:
@@ -130,7 +141,7 @@ class TableReader:
         mark = self.previous_marks.get(table)
         columns = _read(self.conn, f"{self._select(table)} LIMIT 0", self.where(table)).columns
         modified = find_column(columns, rule.modified)
-        incremental = not self.sync.full_reload and modified and mark and snapshot.is_file()
+        incremental = bool(not self.sync.full_reload and modified and mark and snapshot.is_file())
         if incremental:
             query = f"{self._select(table)} WHERE {_quote(modified)} >= '{checked_watermark(mark)}'"
             changes = _read(self.conn, query, self.where(table))
