@@ -20,22 +20,18 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from common.metadata import DATA_ENGINEERING, KINDS, table_schema
+from common.names import INCOMING as GROUP
+from common.names import INCOMING_LOAD_REJECTS as LOAD_REJECTS
+from common.names import incoming_asset_name
+from common.partitions import MONTHLY, drop_dir, month_bounds, month_of
+from common.resources import SourceFolder
 from compscore.canonical_io import FORMATS, table_path
 from compscore.errors import LoadError, LoadIssue
 from compscore.loaders import load_table
 from compscore.schema import DATA_QUALITY_REJECTS, EVENT_TABLES, Table
-from pipelines.metadata import DATA_ENGINEERING, KINDS, table_schema
-from pipelines.partitions import MONTHLY, drop_dir, month_bounds, month_of
-from pipelines.resources import SourceFolder
 
-GROUP = "incoming"
-INCOMING_PREFIX = "incoming_"
-LOAD_REJECTS = "incoming_load_rejects"
 REJECTS_SCHEMA = DATA_QUALITY_REJECTS.polars_schema
-
-
-def incoming_asset_name(table: str) -> str:
-    return f"{INCOMING_PREFIX}{table}"
 
 
 def _spec(table: Table) -> dg.AssetSpec:

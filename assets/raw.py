@@ -25,28 +25,22 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
-from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
-from assets.incoming import incoming_asset_name
 from assets.source_pull import WATERMARK_ASSET, PullConfig, pull, watermark_metadata
+from common.metadata import DATA_ENGINEERING, KINDS, table_schema
+from common.names import INCOMING_LOAD_REJECTS as INCOMING_REJECTS
+from common.names import RAW as GROUP
+from common.names import RAW_LOAD_REJECTS as LOAD_REJECTS
+from common.names import RAW_PLANS as PLANS
+from common.names import RAW_SOURCE_FINDINGS as FINDINGS
+from common.names import incoming_asset_name, raw_asset_name
+from common.partitions import partition_of
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse as wh
 from compscore.adapters.pull import safe_location
 from compscore.canonical_io import FORMATS, table_path
 from compscore.loaders import load_canonical_dir
 from compscore.plans import Plan
 from compscore.schema import DATA_QUALITY_REJECTS, EVENT_TABLES, INCOMING_DIR, TABLES, Table
-from pipelines.metadata import DATA_ENGINEERING, KINDS, RAW_PREFIX, table_schema
-from pipelines.partitions import partition_of
-from pipelines.resources import SourceFolder, Warehouse
-
-GROUP = "raw"
-LOAD_REJECTS = "raw_load_rejects"
-FINDINGS = "raw_source_findings"
-PLANS = "raw_plans"
-
-
-def raw_asset_name(table: str) -> str:
-    """The raw asset holding canonical table `table`: `raw_<table>`."""
-    return f"{RAW_PREFIX}{table}"
 
 
 def _table_spec(table: Table) -> dg.AssetSpec:

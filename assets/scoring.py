@@ -7,14 +7,14 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from common.metadata import FINANCE, KINDS
+from common.names import MARTS, RAW_PLANS, SCORES
 from compscore.dataset import CanonicalData
 from compscore.plans import Plan
+from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.schema import TABLES
+from compscore.scoring.display import format_plan_scores
 from compscore.scoring.scores import score_company
-from pipelines.metadata import FINANCE, KINDS
-
-MARTS, SCORES = "marts", "scores"
-DATA_QUALITY_STATUS = "data_quality_status"
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "pay_attribution": (
@@ -57,7 +57,7 @@ _DESCRIPTIONS: dict[str, tuple[str, str]] = {
     ),
 }
 
-UPSTREAM = [*(t.name for t in TABLES), "raw_plans", DATA_QUALITY_STATUS]
+UPSTREAM = [*(t.name for t in TABLES), RAW_PLANS, DATA_QUALITY_STATUS]
 """The validated canonical tables, the parsed plans and the per plan-period data-quality status."""
 
 SPECS = [
@@ -70,15 +70,6 @@ SPECS = [
     )
     for name, (group, description) in _DESCRIPTIONS.items()
 ]
-
-
-def _markdown(df: pl.DataFrame) -> str:
-    """A Markdown table of a small frame, numbers rounded to 2 decimals, for the UI."""
-    shown = df.with_columns(pl.col(c).round(2) for c, t in df.schema.items() if t.is_float())
-    header = "| " + " | ".join(shown.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in shown.iter_rows()]
-    return "\n".join([header, rule, *rows])
 
 
 @dg.multi_asset(
@@ -99,18 +90,6 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
     for name, frame in result.outputs().items():
         metadata: dict[str, Any] = {}
         if name == "plan_scores":
-            preview = frame.select(
-                "plan_id",
-                "period",
-                "n_reps",
-                "same_day_index",
-                "same_day_index_low",
-                "same_day_index_high",
-                "same_day_multiple",
-                "realized_same_day_share",
-                "confidence",
-                "data_quality_status",
-            )
-            metadata["scores"] = dg.MetadataValue.md(_markdown(preview))
+            metadata["scores"] = dg.MetadataValue.md(format_plan_scores(frame))
             metadata["as_of"] = dg.MetadataValue.text(result.as_of.isoformat())
         yield dg.Output(frame, output_name=name, metadata=metadata)

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import dagster as dg
 
+from common.names import raw_asset_name
+from common.resources import SourceFolder
 from compscore.adapters import MappingError, SourceError
 from compscore.adapters.incremental import SyncOptions, load_sync_rules
 from compscore.adapters.pull import PulledSource, SourceSettings, pull_source, redact, safe_location
 from compscore.plans import PlanError
-from pipelines.metadata import RAW_PREFIX
-from pipelines.resources import SourceFolder
 
-WATERMARK_ASSET = f"{RAW_PREFIX}deals"
+WATERMARK_ASSET = raw_asset_name("deals")
 WATERMARKS = "source_watermarks"
 IDENTITY = "source_identity"
 STATE_DIR = ".source_state"

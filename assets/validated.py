@@ -16,17 +16,18 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from assets.raw import LOAD_REJECTS, PLANS, raw_asset_name
-from checks.report import write_run_report
+from common.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_same_source, table_schema
+from common.names import RAW_LOAD_REJECTS as LOAD_REJECTS
+from common.names import RAW_PLANS as PLANS
+from common.names import VALIDATED as GROUP
+from common.names import raw_asset_name
+from common.resources import Warehouse
 from compscore.dataset import CanonicalData
 from compscore.quality import validate
+from compscore.quality.outputs import COUNTS, REJECTS, STATUS
+from compscore.quality.report import write_run_report
 from compscore.quality.status import data_quality_status
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES
-from pipelines.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_same_source, table_schema
-from pipelines.resources import Warehouse
-
-GROUP = "validated"
-REJECTS, COUNTS, STATUS = "data_quality_rejects", "data_quality_counts", "data_quality_status"
 
 _OUTS = {
     **{
@@ -92,9 +93,9 @@ def validated(context: dg.AssetExecutionContext, warehouse: Warehouse, **inputs:
     )
     result = validate(
         data,
-        context.run_id,
+        context.run.run_id,
         loader_rejects=inputs[LOAD_REJECTS],
-        previous_counts=previous_received(context.instance, context.run_id),
+        previous_counts=previous_received(context.instance, context.run.run_id),
     )
     status = data_quality_status(data, result)
     report = write_run_report(warehouse.directory, result, status=status)

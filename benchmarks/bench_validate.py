@@ -28,7 +28,7 @@ from pathlib import Path
 
 import polars as pl
 
-from checks.suites import DEFAULT_CHUNK_ROWS
+from compscore.quality.suites import DEFAULT_CHUNK_ROWS
 from compscore.schema import conform
 
 ACCOUNTS, REPS = 200_000, 2_000
@@ -76,7 +76,7 @@ def worker(path: Path, mode: str, chunk_rows: int) -> dict[str, float]:
 
     t_import = time.perf_counter() - t0
     base_mb = peak_mb()
-    from checks.suites import run_suite
+    from compscore.quality.suites import run_suite
 
     deals = pl.read_parquet(path)
     t1, c1 = time.perf_counter(), time.process_time()

@@ -17,19 +17,21 @@ Metadata: every failed expectation with its unexpected count and share, a few fa
 and the path of the report page.
 """
 
-import inspect
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
-from assets.raw import PLANS, raw_asset_name
-from checks.report import write_table_report
-from checks.suites import ExpectationOutcome, run_suite
+from common.metadata import previous_from_same_source
+from common.names import RAW_PLANS as PLANS
+from common.names import raw_asset_name
+from common.resources import Warehouse
+from compscore.plans import Plan
 from compscore.quality import References, RuleResult, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES
+from compscore.quality.report import write_table_report
+from compscore.quality.suites import ExpectationOutcome, run_suite
 from compscore.schema import TABLES, Table
-from pipelines.metadata import previous_from_same_source
-from pipelines.resources import Warehouse
 
 CHECK_NAME = "quality"
 
@@ -98,50 +100,53 @@ def check_metadata(
     }
 
 
-def build_quality_check(spec: Table) -> dg.AssetChecksDefinition:
-    """The blocking quality check of raw table `spec` (signature spelled out so Dagster sees each input)."""
+def run_quality_check(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: Warehouse,
+    spec: Table,
+    table: pl.DataFrame,
+    plans: dict[str, Plan],
+) -> dg.AssetCheckResult:
+    """Every rule of `spec` on `table` in Polars and in GX, the table's report page, and the verdict."""
     target = raw_asset_name(spec.name)
-
-    def quality(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
-        frames = {spec.name: inputs[target]}
-        for ref in referenced_tables(spec):
-            frames[ref] = warehouse.read_table(raw_asset_name(ref))
-        refs = References.from_tables(frames, inputs[PLANS])
-        check = check_table(
-            spec,
-            inputs[target],
-            refs,
-            nonempty_required=spec.name in NONEMPTY_TABLES,
-            previous_count=previous_row_count(context.instance, target, context.run.run_id),
-        )
-        outcomes = run_suite(check) if check.schema_ok else []
-        report = write_table_report(
-            warehouse.directory, context.run.run_id, spec.name, check.results, check.blocking, outcomes
-        )
-        passed = not check.blocking and all(r.success for r in check.results)
-        for failure in check.blocking:
-            context.log.error(f"blocking: {failure}")
-        return dg.AssetCheckResult(
-            passed=passed,
-            severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
-            description=(
-                "; ".join(str(f) for f in check.blocking)
-                or f"{sum(not r.success for r in check.results)} rule(s) failed; rows quarantined"
-            ),
-            metadata=check_metadata(check.results, outcomes, check.blocking, check.rows, str(report)),
-        )
-
-    param = inspect.Parameter
-    quality.__signature__ = inspect.Signature(
-        [
-            param("context", param.POSITIONAL_OR_KEYWORD, annotation=dg.AssetCheckExecutionContext),
-            param("warehouse", param.POSITIONAL_OR_KEYWORD, annotation=Warehouse),
-            param(target, param.POSITIONAL_OR_KEYWORD),
-            param(PLANS, param.POSITIONAL_OR_KEYWORD),
-        ]
+    frames = {spec.name: table}
+    for ref in referenced_tables(spec):
+        frames[ref] = warehouse.read_table(raw_asset_name(ref))
+    check = check_table(
+        spec,
+        table,
+        References.from_tables(frames, plans),
+        nonempty_required=spec.name in NONEMPTY_TABLES,
+        previous_count=previous_row_count(context.instance, target, context.run.run_id),
     )
-    return dg.asset_check(
-        asset=target,
+    outcomes = run_suite(check) if check.schema_ok else []
+    report = write_table_report(
+        warehouse.directory, context.run.run_id, spec.name, check.results, check.blocking, outcomes
+    )
+    passed = not check.blocking and all(r.success for r in check.results)
+    for failure in check.blocking:
+        context.log.error(f"blocking: {failure}")
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
+        description=(
+            "; ".join(str(f) for f in check.blocking)
+            or f"{sum(not r.success for r in check.results)} rule(s) failed; rows quarantined"
+        ),
+        metadata=check_metadata(check.results, outcomes, check.blocking, check.rows, str(report)),
+    )
+
+
+def build_quality_check(spec: Table) -> dg.AssetChecksDefinition:
+    """The blocking quality check of raw table `spec`.
+
+    Its inputs are the checked raw table (`table`, the one parameter not in `additional_ins`, which
+    Dagster binds to the checked asset) and the parsed plans; the `warehouse` resource reads the tables
+    the foreign keys point at.
+    """
+
+    @dg.asset_check(
+        asset=raw_asset_name(spec.name),
         name=CHECK_NAME,
         blocking=True,
         description=(
@@ -149,8 +154,17 @@ def build_quality_check(spec: Table) -> dg.AssetChecksDefinition:
             "ranges, date order and references, in Polars and Great Expectations. Blocks on a broken "
             "schema, no rows, a sudden volume drop or references broken in most rows."
         ),
-        additional_ins={PLANS: dg.AssetIn(PLANS, dagster_type=Any)},
-    )(quality)
+        additional_ins={"plans": dg.AssetIn(PLANS, dagster_type=Any)},
+    )
+    def quality(
+        context: dg.AssetCheckExecutionContext,
+        warehouse: Warehouse,
+        table: pl.DataFrame,
+        plans: dict[str, Plan],
+    ) -> dg.AssetCheckResult:
+        return run_quality_check(context, warehouse, spec, table, plans)
+
+    return quality
 
 
 QUALITY_CHECKS = [build_quality_check(spec) for spec in TABLES]

@@ -295,6 +295,43 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
         if blank.any():
             raw = raw.filter(~blank)
 
+    parsed, masks, flags = _parse_columns(spec, path, raw, names)
+
+    is_bad = (
+        pl.DataFrame(list(masks.values())).select(pl.any_horizontal(pl.all())).to_series()
+        if masks
+        else pl.select(pl.repeat(False, raw.height, dtype=pl.Boolean)).to_series()
+    )
+    good_df = conform(pl.DataFrame(list(parsed.values())).filter(~is_bad), spec.name).collect()
+    n_bad = int(is_bad.sum())
+    rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
+    if n_bad:
+        text_columns = [n for n in names if raw.schema[n] == pl.String]
+        bad_rows = (
+            raw.with_columns(
+                _line_number(path, records, text_columns).alias(_LINE),
+                *masks.values(),
+            )
+            .filter(is_bad)
+            .with_columns(_row_key(spec, names).alias(_KEY))
+        )
+        rejects = _rejects(spec, path, bad_rows, flags)
+    received = good_df.height + n_bad
+    if received == 0:
+        warnings.append(f"{path}: table {spec.name} has no rows")
+    if n_bad:
+        warnings.append(
+            f"{path}: {n_bad} of {received} row(s) rejected ({rejects.height} problem(s)); "
+            "see data_quality_rejects"
+        )
+    return TableLoad(spec.name, path, good_df, rejects, warnings, received)
+
+
+def _parse_columns(
+    spec: Table, path: Path, raw: pl.DataFrame, names: list[str]
+) -> tuple[dict[str, pl.Series], dict[str, pl.Series], list[_Flag]]:
+    """Each schema column of the file converted to its dtype, plus a mask and a flag per kind of bad cell
+    (wrong type; required but empty). Raises `LoadError` when a whole column cannot be converted."""
     parsed: dict[str, pl.Series] = {}
     masks: dict[str, pl.Series] = {}
     flags: list[_Flag] = []
@@ -340,35 +377,7 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
             flags.append(flag)
     if issues:
         raise LoadError(issues)
-
-    is_bad = (
-        pl.DataFrame(list(masks.values())).select(pl.any_horizontal(pl.all())).to_series()
-        if masks
-        else pl.select(pl.repeat(False, raw.height, dtype=pl.Boolean)).to_series()
-    )
-    good_df = conform(pl.DataFrame(list(parsed.values())).filter(~is_bad), spec.name).collect()
-    n_bad = int(is_bad.sum())
-    rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
-    if n_bad:
-        text_columns = [n for n in names if raw.schema[n] == pl.String]
-        bad_rows = (
-            raw.with_columns(
-                _line_number(path, records, text_columns).alias(_LINE),
-                *masks.values(),
-            )
-            .filter(is_bad)
-            .with_columns(_row_key(spec, names).alias(_KEY))
-        )
-        rejects = _rejects(spec, path, bad_rows, flags)
-    received = good_df.height + n_bad
-    if received == 0:
-        warnings.append(f"{path}: table {spec.name} has no rows")
-    if n_bad:
-        warnings.append(
-            f"{path}: {n_bad} of {received} row(s) rejected ({rejects.height} problem(s)); "
-            "see data_quality_rejects"
-        )
-    return TableLoad(spec.name, path, good_df, rejects, warnings, received)
+    return parsed, masks, flags
 
 
 def _table_files(

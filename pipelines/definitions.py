@@ -1,7 +1,7 @@
 """The one place that assembles the Dagster `Definitions` of compscore.
 
 Every module in the `assets` and `checks` packages is picked up automatically: adding an asset or a check
-means adding a module there, nothing here. Resources come from the environment (see pipelines.resources).
+means adding a module there, nothing here. Resources come from the environment (see common.resources).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import dagster as dg
 
 import assets
 import checks
+from common.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
 from pipelines.io_managers import warehouse_io_manager
 from pipelines.jobs import JOBS
-from pipelines.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
 

@@ -15,8 +15,8 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from common.metadata import frame_metadata
 from compscore import warehouse
-from pipelines.metadata import frame_metadata
 
 
 def table_name(key: dg.AssetKey) -> str:

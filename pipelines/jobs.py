@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-RAW, VALIDATED, MARTS, SCORES, INCOMING = "raw", "validated", "marts", "scores", "incoming"
+from common.names import INCOMING, MARTS, RAW, SCORES, VALIDATED
 
 full_refresh = dg.define_asset_job(
     "full_refresh",

@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster._core.execution.backfill import BulkActionStatus  # not re-exported by dagster 1.13
 
-from assets.incoming import LOAD_REJECTS as INCOMING_REJECTS
-from assets.incoming import incoming_asset_name
-from assets.raw import LOAD_REJECTS as RAW_REJECTS
+from common.names import INCOMING_LOAD_REJECTS as INCOMING_REJECTS
+from common.names import RAW_LOAD_REJECTS as RAW_REJECTS
+from common.names import incoming_asset_name
+from common.partitions import INCOMING_DIR, MONTHLY, partition_of
+from common.resources import SourceFolder, Warehouse
 from compscore.canonical_io import FORMATS
 from compscore.schema import EVENT_TABLES
 from pipelines.jobs import full_refresh, incoming_monthly
-from pipelines.partitions import INCOMING_DIR, MONTHLY, partition_of
-from pipelines.resources import SourceFolder, Warehouse
 
 FAILURE_LOG = "run_failures.jsonl"
 INCOMING_ASSETS = [*(incoming_asset_name(t.name) for t in EVENT_TABLES), INCOMING_REJECTS]
@@ -112,13 +111,24 @@ def _latest_storage_id(instance: dg.DagsterInstance, asset: str) -> int | None:
     return records[0].storage_id if records else None
 
 
+def requested_backfills(instance: dg.DagsterInstance) -> list[Any]:
+    """The instance's backfills that are requested and not finished (`PartitionBackfill` objects).
+
+    The one use of a private Dagster module: dagster 1.13 does not re-export `BulkActionStatus`.
+    tests/test_operations.py calls this, so it fails if Dagster moves the class.
+    """
+    from dagster._core.execution.backfill import BulkActionStatus
+
+    return list(instance.get_backfills(status=BulkActionStatus.REQUESTED))
+
+
 def drops_in_flight(instance: dg.DagsterInstance) -> int:
     """Unfinished `incoming_monthly` runs plus requested backfills that load drops (job or asset backfill)."""
     runs = instance.get_runs_count(dg.RunsFilter(job_name=incoming_monthly.name, statuses=UNFINISHED))
     incoming_keys = {dg.AssetKey(incoming_asset) for incoming_asset in INCOMING_ASSETS}
     backfills = [
         b
-        for b in instance.get_backfills(status=BulkActionStatus.REQUESTED)
+        for b in requested_backfills(instance)
         if b.job_name == incoming_monthly.name or incoming_keys & set(b.asset_selection or [])
     ]
     return runs + len(backfills)

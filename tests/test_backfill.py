@@ -9,10 +9,10 @@ import polars as pl
 import pytest
 
 from assets.raw import merge_drops
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from compscore.schema import DEALS, EVENT_TABLES, TABLES_BY_NAME
 from pipelines.definitions import build_definitions
-from pipelines.resources import SourceFolder, Warehouse
 from pipelines.sensors import refresh_after_drops
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"

@@ -13,12 +13,13 @@ import polars as pl
 import pytest
 
 from assets.raw import raw_source
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from compscore.commands.summary import render_summary
 from compscore.schema import DEALS, TABLES
+from compscore.scoring.display import format_plan_scores
 from pipelines.definitions import build_definitions
 from pipelines.io_managers import warehouse_io_manager
-from pipelines.resources import SourceFolder, Warehouse
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 
@@ -136,6 +137,11 @@ def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
     expected = {k.to_user_string() for k in job_assets}
     assert {"raw_deals", "raw_plans", "raw_load_rejects"} <= expected
     assert expected - stored == set()
+    # The UI's preview of plan_scores is the table the CLI prints (one list of preview columns).
+    shown = result.asset_materializations_for_node("plan_scoring")
+    preview = next(m.metadata["scores"].value for m in shown if m.asset_key.to_user_string() == "plan_scores")
+    assert preview == format_plan_scores(warehouse.read_table("plan_scores", tmp_path))
+    assert preview.startswith("| plan_id") and "same_day_index_low" in preview
 
 
 def test_summary_prints_plan_scores_as_a_table(tmp_path: Path) -> None:

@@ -13,11 +13,17 @@ import pytest
 
 from assets.incoming import incoming_drop
 from assets.raw import raw_source
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from pipelines.io_managers import warehouse_io_manager
-from pipelines.resources import SourceFolder, Warehouse
 from pipelines.schedules import daily_full_refresh
-from pipelines.sensors import FAILURE_LOG, incoming_drops, record_run_failure, refresh_after_drops
+from pipelines.sensors import (
+    FAILURE_LOG,
+    incoming_drops,
+    record_run_failure,
+    refresh_after_drops,
+    requested_backfills,
+)
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 
@@ -164,6 +170,11 @@ def test_rescoring_follows_a_loaded_drop_once_no_drop_run_is_pending(tmp_path: P
     assert again.run_key != request.run_key
 
 
+def test_requested_backfills_reaches_dagsters_private_backfill_status() -> None:
+    # Fails with ImportError if Dagster moves `BulkActionStatus` out of dagster._core.execution.backfill.
+    assert requested_backfills(dg.DagsterInstance.ephemeral()) == []
+
+
 def test_failed_runs_are_recorded_with_the_failing_step(tmp_path: Path) -> None:
     source = tmp_path / "source"
     shutil.copytree(FIXTURE, source)
@@ -201,6 +212,6 @@ def test_failed_runs_are_recorded_with_the_failing_step(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("month", ["2024-01", "2026-11"])
 def test_partition_months_cover_the_sample_and_today(month: str) -> None:
-    from pipelines.partitions import MONTHLY
+    from common.partitions import MONTHLY
 
     assert f"{month}-01" in MONTHLY.get_partition_keys(current_time=dt.datetime(2026, 11, 26))

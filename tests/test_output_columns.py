@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from common.metadata import column_descriptions
 from compscore.loaders import load_canonical_dir
 from compscore.scoring.columns import OUTPUT_COLUMNS
 from compscore.scoring.scores import score_company
-from pipelines.metadata import column_descriptions
 
 
 @pytest.fixture(scope="module")

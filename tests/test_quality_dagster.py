@@ -12,13 +12,13 @@ import pytest
 from assets.raw import raw_source
 from assets.validated import validated
 from checks.asset_checks import QUALITY_CHECKS
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from compscore.canonical_io import write_canonical_dir
 from compscore.loaders import load_canonical_dir
 from compscore.quality.corrupt import corrupt
 from compscore.schema import TABLES
 from pipelines.io_managers import warehouse_io_manager
-from pipelines.resources import SourceFolder, Warehouse
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 

@@ -7,11 +7,11 @@ import warnings
 import pytest
 from test_quality import load_small
 
-from checks.report import LATEST, write_run_report
-from checks.suites import expectation, row_condition, run_all_suites, run_suite, suite_columns
 from compscore.quality import validate
 from compscore.quality.corrupt import corrupt
+from compscore.quality.report import LATEST, write_run_report
 from compscore.quality.status import data_quality_status
+from compscore.quality.suites import expectation, row_condition, run_all_suites, run_suite, suite_columns
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ from compscore.cli import main
 from compscore.loaders import load_canonical_dir
 from compscore.schema import TABLES
 from pipelines.io_managers import warehouse_io_manager
-from pipelines.resources import SourceFolder, Warehouse
+from common.resources import SourceFolder, Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORTS = FIXTURES / "exports"

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
+from compscore.run import BlockedRun, score_folder
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.display import format_plan_scores
-from compscore.scoring.folder import BlockedRun, score_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

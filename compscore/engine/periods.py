@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 
-_TRUNCATE = {"month": "1mo", "quarter": "1q", "year": "1y"}
+PERIOD_INTERVALS: dict[str, str] = {"month": "1mo", "quarter": "1q", "year": "1y"}
+"""The Polars interval of each plan period kind (SPEC: month | quarter | year)."""
 
 
 def _by_kind(kind: pl.Expr, values: dict[str, str]) -> pl.Expr:
@@ -17,15 +18,15 @@ def period_start(date: pl.Expr, kind: pl.Expr) -> pl.Expr:
     """First day of the plan period (by `kind`: month | quarter | year) that contains `date`."""
     return (
         pl.when(kind == "month")
-        .then(date.dt.truncate("1mo"))
+        .then(date.dt.truncate(PERIOD_INTERVALS["month"]))
         .when(kind == "quarter")
-        .then(date.dt.truncate("1q"))
-        .otherwise(date.dt.truncate("1y"))
+        .then(date.dt.truncate(PERIOD_INTERVALS["quarter"]))
+        .otherwise(date.dt.truncate(PERIOD_INTERVALS["year"]))
     )
 
 
 def next_period_start(start: pl.Expr, kind: pl.Expr) -> pl.Expr:
-    return start.dt.offset_by(_by_kind(kind, _TRUNCATE))
+    return start.dt.offset_by(_by_kind(kind, PERIOD_INTERVALS))
 
 
 def period_end(start: pl.Expr, kind: pl.Expr) -> pl.Expr:

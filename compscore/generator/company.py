@@ -483,22 +483,38 @@ def _assignments(chunk: int, staff: _Staff, qs: np.ndarray) -> pl.DataFrame:
 
 
 def _frames(config: GeneratorConfig, chunk: int, sim: _Simulation) -> dict[str, pl.DataFrame]:
-    """Turn the simulation's index arrays into the canonical tables, with readable ids and labels."""
-    rng, staff, acc = sim.rng, sim.staff, sim.acc
-    deals, referrals, conversions, churn = sim.deals, sim.referrals, sim.conversions, sim.churn
-    n_reps = len(staff.hire_day)
+    """Turn the simulation's index arrays into the canonical tables, with readable ids and labels.
+
+    The reps draw their names before the accounts draw theirs, from one random stream: keep that order.
+    """
     teams_per_chunk = -(-config.reps_per_chunk // model.TEAM_SIZE)
     pos_team = np.arange(sim.n_pos) // model.TEAM_SIZE
-    pos_region = rng.integers(0, len(model.REGIONS), int(pos_team[-1]) + 1)[pos_team]
-    region = _label("region", model.REGIONS)
+    pos_region = sim.rng.integers(0, len(model.REGIONS), int(pos_team[-1]) + 1)[pos_team]
+    reps = _reps_frame(sim, chunk, chunk * teams_per_chunk + pos_team, pos_region)
+    accounts = _accounts_frame(sim, chunk, pos_region)
+    frames = {
+        "accounts": accounts,
+        "reps": reps,
+        "rep_plan_assignments": _assignments(chunk, sim.staff, sim.qs),
+        "deals": _deals_frame(sim.deals, chunk),
+        "churn_events": _churn_frame(sim.churn, chunk),
+        "referrals": _referrals_frame(sim.referrals, sim.conversions, chunk),
+    }
+    return {name: conform(df, name).collect() for name, df in frames.items()}
 
-    reps = pl.DataFrame(
+
+def _reps_frame(sim: _Simulation, chunk: int, seat_team: np.ndarray, seat_region: np.ndarray) -> pl.DataFrame:
+    """The reps table; `seat_team` and `seat_region` give each seat's team number and region index."""
+    rng, staff = sim.rng, sim.staff
+    n_reps = len(staff.hire_day)
+    region = _label("region", model.REGIONS)
+    return pl.DataFrame(
         {
             "rep": np.arange(n_reps),
             "first": rng.integers(0, len(model.FIRST_NAMES), n_reps),
             "last": rng.integers(0, len(model.LAST_NAMES), n_reps),
-            "team": chunk * teams_per_chunk + pos_team[staff.rep_position],
-            "region": pos_region[staff.rep_position],
+            "team": seat_team[staff.rep_position],
+            "region": seat_region[staff.rep_position],
             "hire": staff.hire_day,
             "term": staff.term_day,
         }
@@ -512,15 +528,19 @@ def _frames(config: GeneratorConfig, chunk: int, sim: _Simulation) -> dict[str, 
         hire_date=_date("hire"),
         termination_date=_date("term"),
     )
-    assignments = _assignments(chunk, staff, sim.qs)
 
-    accounts = pl.DataFrame(
+
+def _accounts_frame(sim: _Simulation, chunk: int, seat_region: np.ndarray) -> pl.DataFrame:
+    """The accounts table; an account is in the region of its owner's seat (`seat_region`, by seat index)."""
+    rng, acc = sim.rng, sim.acc
+    region = _label("region", model.REGIONS)
+    return pl.DataFrame(
         {
             "acct": np.arange(len(acc)),
             "a": rng.integers(0, len(model.NAME_WORDS), len(acc)),
             "b": rng.integers(0, len(model.NAME_SUFFIXES), len(acc)),
             "industry": rng.integers(0, len(model.INDUSTRIES), len(acc)),
-            "region": pos_region[acc.pos],
+            "region": seat_region[acc.pos],
             "created": acc.created,
         }
     ).select(
@@ -533,9 +553,12 @@ def _frames(config: GeneratorConfig, chunk: int, sim: _Simulation) -> dict[str, 
         created_date=_date("created"),
     )
 
+
+def _deals_frame(deals: _Columns, chunk: int) -> pl.DataFrame:
+    """The deals table: open deals have no close day, won and lost ones do."""
     close = deals.get("close")
     stage = np.where(deals.get("won"), 1, np.where(close == NEVER, 0, 2))
-    deal_frame = pl.DataFrame(
+    return pl.DataFrame(
         {
             "deal": deals.get("deal"),
             "acct": deals.get("account"),
@@ -566,8 +589,11 @@ def _frames(config: GeneratorConfig, chunk: int, sim: _Simulation) -> dict[str, 
         referral_id=_id("ref", "F", chunk),
     )
 
+
+def _referrals_frame(referrals: _Columns, conversions: _Columns, chunk: int) -> pl.DataFrame:
+    """The referrals table, with the deal each converted referral became."""
     converted = pl.DataFrame({"ref": conversions.get("ref"), "deal": conversions.get("deal")})
-    referral_frame = (
+    return (
         pl.DataFrame(
             {
                 "ref": referrals.get("ref"),
@@ -589,11 +615,14 @@ def _frames(config: GeneratorConfig, chunk: int, sim: _Simulation) -> dict[str, 
         )
     )
 
+
+def _churn_frame(churn: _Columns, chunk: int) -> pl.DataFrame:
+    """The churn events, by day and account; reason codes from 100 are early-churn reasons."""
     reasons = {
         **dict(enumerate(model.BACKGROUND_CHURN_REASONS)),
         **{100 + i: r for i, r in enumerate(model.EARLY_CHURN_REASONS)},
     }
-    churn_frame = (
+    return (
         pl.DataFrame(
             {
                 "acct": churn.get("account"),
@@ -610,12 +639,3 @@ def _frames(config: GeneratorConfig, chunk: int, sim: _Simulation) -> dict[str, 
             reason=_label("reason", reasons),
         )
     )
-    frames = {
-        "accounts": accounts,
-        "reps": reps,
-        "rep_plan_assignments": assignments,
-        "deals": deal_frame,
-        "churn_events": churn_frame,
-        "referrals": referral_frame,
-    }
-    return {name: conform(df, name).collect() for name, df in frames.items()}

@@ -1,6 +1,6 @@
 """Data quality (SPEC section 7) in plain Python on Polars: rules, quarantine, counts, blocking failures.
 
-GX is not imported here: `checks.suites` turns the same rule catalogue into GX expectations.
+GX is not imported here: `compscore.quality.suites` turns the same rule catalogue into GX expectations.
 """
 
 from compscore.quality.blocking import (

@@ -36,7 +36,28 @@ def _variant(template: pl.DataFrame, **changes: object) -> pl.DataFrame:
 
 def corrupt(clean: CanonicalData) -> Corrupted:
     """Return the corrupted copy; `clean` must pass validation and have a row in every table."""
-    t = {name: df for name, df in clean.tables.items()}
+    t = dict(clean.tables)
+    add = _bad_rows(t)
+    tables = {name: pl.concat([t[name], *add.get(name, [])], how="vertical") for name in t}
+    deal, asg, line = t["deals"].head(1), t["rep_plan_assignments"].head(1), t["commission_lines"].head(1)
+    owner = deal.item(0, "owner_rep_id")
+    owner_plans = t["rep_plan_assignments"].filter(pl.col("rep_id") == owner).get_column("plan_id")
+    touched = {asg.item(0, "plan_id"), line.item(0, "plan_id"), *owner_plans.to_list()}
+    return Corrupted(
+        data=CanonicalData(
+            tables=tables,
+            plans=dict(clean.plans),
+            given_commission_lines=clean.given_commission_lines,
+            warnings=list(clean.warnings),
+        ),
+        expected_rule_counts=dict(EXPECTED_RULE_COUNTS),
+        template_deal_id=deal.item(0, "deal_id"),
+        touched_plans=touched,
+    )
+
+
+def _bad_rows(t: dict[str, pl.DataFrame]) -> dict[str, list[pl.DataFrame]]:
+    """Per table, the rows to append: copies of its first row, each broken in one known way."""
     acc, rep, asg = t["accounts"].head(1), t["reps"].head(1), t["rep_plan_assignments"].head(1)
     deal, churn, ref, line = (
         t["deals"].head(1),
@@ -47,7 +68,7 @@ def corrupt(clean: CanonicalData) -> Corrupted:
     created, owner = deal.item(0, "created_date"), deal.item(0, "owner_rep_id")
     start = asg.item(0, "start_date")
     hire = dt.date(2020, 1, 1)
-    add = {
+    return {
         "accounts": [
             _variant(acc, account_id="BAD-A1"),
             _variant(acc, account_id="BAD-A1"),
@@ -89,43 +110,32 @@ def corrupt(clean: CanonicalData) -> Corrupted:
             _variant(line, line_id="BAD-L8", line_type="bonus"),
         ],
     }
-    tables = {name: pl.concat([t[name], *add.get(name, [])], how="vertical") for name in t}
-    expected = {
-        ("accounts", "unique_key:account_id"): 2,
-        ("accounts", "not_null:account_id"): 1,
-        ("reps", "date_order:hire_date<=termination_date"): 1,
-        ("rep_plan_assignments", "no_overlap:rep_id"): 2,
-        ("rep_plan_assignments", "foreign_key:plan_id->plans"): 1,
-        ("deals", "unique_key:deal_id"): 2,
-        ("deals", "range:amount"): 1,
-        ("deals", "range:discount_pct"): 1,
-        ("deals", "date_order:created_date<=close_date"): 1,
-        ("deals", "foreign_key:account_id->accounts"): 1,
-        ("deals", "foreign_key:owner_rep_id->reps"): 1,
-        ("deals", "allowed_values:stage"): 1,
-        ("deals", "required_unless_open:close_date"): 1,
-        ("deals", "not_null:deal_id"): 1,
-        ("churn_events", "range:lost_amount"): 1,
-        ("referrals", "foreign_key:referring_rep_id->reps"): 1,
-        ("referrals", "foreign_key:converted_deal_id->deals"): 1,
-        ("commission_lines", "component_exists:component_id"): 1,
-        ("commission_lines", "amount_sign:clawback<=0"): 1,
-        ("commission_lines", "amount_sign:earning_deferral_release>=0"): 1,
-        ("commission_lines", "foreign_key:deal_id->deals"): 1,
-        ("commission_lines", "foreign_key:plan_id->plans"): 1,
-        ("commission_lines", "unique_key:line_id"): 2,
-        ("commission_lines", "allowed_values:line_type"): 1,
-    }
-    owner_plans = t["rep_plan_assignments"].filter(pl.col("rep_id") == owner).get_column("plan_id")
-    touched = {asg.item(0, "plan_id"), line.item(0, "plan_id"), *owner_plans.to_list()}
-    return Corrupted(
-        data=CanonicalData(
-            tables=tables,
-            plans=dict(clean.plans),
-            given_commission_lines=clean.given_commission_lines,
-            warnings=list(clean.warnings),
-        ),
-        expected_rule_counts=expected,
-        template_deal_id=deal.item(0, "deal_id"),
-        touched_plans=touched,
-    )
+
+
+EXPECTED_RULE_COUNTS: dict[tuple[str, str], int] = {
+    ("accounts", "unique_key:account_id"): 2,
+    ("accounts", "not_null:account_id"): 1,
+    ("reps", "date_order:hire_date<=termination_date"): 1,
+    ("rep_plan_assignments", "no_overlap:rep_id"): 2,
+    ("rep_plan_assignments", "foreign_key:plan_id->plans"): 1,
+    ("deals", "unique_key:deal_id"): 2,
+    ("deals", "range:amount"): 1,
+    ("deals", "range:discount_pct"): 1,
+    ("deals", "date_order:created_date<=close_date"): 1,
+    ("deals", "foreign_key:account_id->accounts"): 1,
+    ("deals", "foreign_key:owner_rep_id->reps"): 1,
+    ("deals", "allowed_values:stage"): 1,
+    ("deals", "required_unless_open:close_date"): 1,
+    ("deals", "not_null:deal_id"): 1,
+    ("churn_events", "range:lost_amount"): 1,
+    ("referrals", "foreign_key:referring_rep_id->reps"): 1,
+    ("referrals", "foreign_key:converted_deal_id->deals"): 1,
+    ("commission_lines", "component_exists:component_id"): 1,
+    ("commission_lines", "amount_sign:clawback<=0"): 1,
+    ("commission_lines", "amount_sign:earning_deferral_release>=0"): 1,
+    ("commission_lines", "foreign_key:deal_id->deals"): 1,
+    ("commission_lines", "foreign_key:plan_id->plans"): 1,
+    ("commission_lines", "unique_key:line_id"): 2,
+    ("commission_lines", "allowed_values:line_type"): 1,
+}
+"""(table, rule) -> rows of the corrupted copy that the rule must reject (the rows `_bad_rows` adds)."""

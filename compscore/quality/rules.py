@@ -13,7 +13,7 @@ Each `Rule` carries
   a function computing a boolean column on the whole table; `passes` then reads that column. Computed on
   the whole table before any chunking, so chunked validation still sees every duplicate and every key.
 * `gx_type` / `gx_kwargs`: the equivalent Great Expectations 1.x expectation, by class name, so that this
-  module imports no GX (`checks.suites` builds the objects). Flag rules map to
+  module imports no GX (`compscore.quality.suites` builds the objects). Flag rules map to
   `ExpectColumnValuesToBeInSet(column=<flag column>, value_set=[True])`.
 """
 

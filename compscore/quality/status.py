@@ -20,6 +20,7 @@ import datetime as dt
 import polars as pl
 
 from compscore.dataset import CanonicalData
+from compscore.engine.periods import period_label
 from compscore.quality.blocking import DEFAULT_THRESHOLDS, Thresholds
 from compscore.quality.validate import ValidationResult
 
@@ -33,18 +34,6 @@ STATUS_SCHEMA = pl.Schema(
         "data_quality_status": pl.String(),
     }
 )
-
-
-def period_label(date: pl.Expr, kind: pl.Expr) -> pl.Expr:
-    """`2026-03`, `2026-Q1` or `2026` for a plan period kind of month, quarter or year."""
-    year = date.dt.year().cast(pl.String)
-    return (
-        pl.when(kind == "month")
-        .then(date.dt.strftime("%Y-%m"))
-        .when(kind == "quarter")
-        .then(pl.concat_str([year, pl.lit("-Q"), date.dt.quarter().cast(pl.String)]))
-        .otherwise(year)
-    )
 
 
 def _with_rejected(df: pl.DataFrame, columns: list[str], rejected: pl.Series) -> pl.LazyFrame:
@@ -72,6 +61,39 @@ def data_quality_status(
         schema={"plan_id": pl.String, "_kind": pl.String},
     ).with_row_index("_plan")
     plan_index = periods.lazy().select("plan_id", "_plan")
+    placed = _deals_and_referrals_by_plan(raw, rejected, plan_index)
+    lines = _lines_by_plan(raw, rejected, plan_index)
+    per_day = (
+        pl.concat([placed, lines])
+        .drop_nulls("date")
+        .group_by("_plan", "date")
+        .agg(input_rows=pl.len().cast(pl.Int64), rejected_rows=pl.col("_rejected").sum().cast(pl.Int64))
+        .collect(engine="streaming")
+    )
+    share = pl.col("rejected_rows") / pl.col("input_rows")
+    return (
+        per_day.join(periods, on="_plan")
+        .group_by("plan_id", period=period_label(pl.col("date"), pl.col("_kind")))
+        .agg(pl.col("input_rows").sum(), pl.col("rejected_rows").sum())
+        .with_columns(rejected_share=share)
+        .with_columns(
+            data_quality_status=pl.when(pl.col("rejected_share") >= thresholds.status_fail_share)
+            .then(pl.lit("fail"))
+            .when(pl.col("rejected_share") >= thresholds.status_warn_share)
+            .then(pl.lit("warn"))
+            .otherwise(pl.lit("ok"))
+        )
+        .sort("plan_id", "period")
+        .select(STATUS_SCHEMA.names())
+        .cast(dict(STATUS_SCHEMA))
+    )
+
+
+def _deals_and_referrals_by_plan(
+    raw: CanonicalData, rejected: dict[str, pl.Series], plan_index: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Deals (on their close or created date) and referrals, each on the plan its rep was assigned on that
+    date: `_plan`, `date`, `_rejected` (the row or the assignment that places it was rejected)."""
     assignments = (
         _with_rejected(
             raw.rep_plan_assignments,
@@ -103,39 +125,21 @@ def data_quality_status(
             ).select(rep_id="referring_rep_id", date="referral_date", _rejected="_rejected"),
         ]
     ).drop_nulls(["rep_id", "date"])
-    placed = (
+    return (
         events.join(assignments, on="rep_id")
         .filter(pl.col("date").is_between("start_date", "end_date"))
         .select("_plan", "date", _rejected=pl.col("_rejected") | pl.col("_asg_rejected"))
     )
-    lines = (
+
+
+def _lines_by_plan(
+    raw: CanonicalData, rejected: dict[str, pl.Series], plan_index: pl.LazyFrame
+) -> pl.LazyFrame:
+    """Given statement lines on their plan and earned date: `_plan`, `date`, `_rejected`."""
+    return (
         _with_rejected(raw.commission_lines, ["plan_id", "earned_date"], rejected["commission_lines"])
         .select("plan_id", date="earned_date", _rejected="_rejected")
         .drop_nulls(["plan_id", "date"])
         .join(plan_index, on="plan_id")
         .select("_plan", "date", "_rejected")
-    )
-    per_day = (
-        pl.concat([placed, lines])
-        .drop_nulls("date")
-        .group_by("_plan", "date")
-        .agg(input_rows=pl.len().cast(pl.Int64), rejected_rows=pl.col("_rejected").sum().cast(pl.Int64))
-        .collect(engine="streaming")
-    )
-    share = pl.col("rejected_rows") / pl.col("input_rows")
-    return (
-        per_day.join(periods, on="_plan")
-        .group_by("plan_id", period=period_label(pl.col("date"), pl.col("_kind")))
-        .agg(pl.col("input_rows").sum(), pl.col("rejected_rows").sum())
-        .with_columns(rejected_share=share)
-        .with_columns(
-            data_quality_status=pl.when(pl.col("rejected_share") >= thresholds.status_fail_share)
-            .then(pl.lit("fail"))
-            .when(pl.col("rejected_share") >= thresholds.status_warn_share)
-            .then(pl.lit("warn"))
-            .otherwise(pl.lit("ok"))
-        )
-        .sort("plan_id", "period")
-        .select(STATUS_SCHEMA.names())
-        .cast(dict(STATUS_SCHEMA))
     )

@@ -187,17 +187,8 @@ def validate(
         blocking.append(
             BlockingFailure("plans", "row_count", "no plans: statement lines and scores need them")
         )
-    checks: dict[str, TableCheck] = {}
-    reject_frames: list[pl.DataFrame] = []
-    if loader_rejects is not None and loader_rejects.height:
-        reject_frames.append(
-            loader_rejects.select(DATA_QUALITY_REJECTS.column_names)
-            .cast(dict(DATA_QUALITY_REJECTS.polars_schema))
-            .with_columns(pl.col("run_id").fill_null(run_id))
-        )
-    rejected: dict[str, pl.Series] = {}
-    for spec in TABLES:
-        check = check_table(
+    checks = {
+        spec.name: check_table(
             spec,
             tables[spec.name],
             refs,
@@ -206,22 +197,96 @@ def validate(
             thresholds=thresholds,
             sample_size=sample_size,
         )
-        checks[spec.name] = check
-        blocking.extend(check.blocking)
-        reject_frames.append(reject_rows(spec, check, run_id))
-        if check.schema_ok:
-            any_failed = (
-                pl.any_horizontal(pl.col(r.name) for r in check.rules) if check.rules else pl.lit(False)
-            )
-            rejected[spec.name] = check.failed.filter(any_failed).get_column(ROW_INDEX)
-        else:
-            rejected[spec.name] = check.flagged.get_column(ROW_INDEX)
+        for spec in TABLES
+    }
+    blocking.extend(failure for check in checks.values() for failure in check.blocking)
+    reject_frames = [
+        *_loader_reject_frames(loader_rejects, run_id),
+        *(reject_rows(spec, checks[spec.name], run_id) for spec in TABLES),
+    ]
+    rejected = {name: _rejected_by_rules(check) for name, check in checks.items()}
 
     by_rules = {name: s.len() for name, s in rejected.items()}
     broken = {name for name, c in checks.items() if not c.schema_ok}
     cascaded, cascade_frames = _cascade(tables, rejected, broken, run_id)
     reject_frames.extend(cascade_frames)
 
+    clean_tables = _clean_tables(tables, rejected, broken)
+    clean = CanonicalData(
+        tables=clean_tables,
+        plans=dict(data.plans),
+        given_commission_lines=data.given_commission_lines,
+        warnings=list(data.warnings),
+    )
+    return ValidationResult(
+        run_id=run_id,
+        clean=clean,
+        rejects=pl.concat(reject_frames, how="vertical"),
+        counts=_count_frame(
+            {name: df.height for name, df in tables.items()},
+            {name: df.height for name, df in clean_tables.items()},
+            _loader_counts(loader_rejects),
+            by_rules,
+            {name: s.len() for name, s in cascaded.items()},
+        ),
+        rule_results=[r for c in checks.values() for r in c.results],
+        blocking=blocking,
+        rejected_rows=rejected,
+        checks=checks,
+    )
+
+
+def _count_frame(
+    received: dict[str, int],
+    passed: dict[str, int],
+    by_loader: dict[str, int],
+    by_rules: dict[str, int],
+    by_cascade: dict[str, int],
+) -> pl.DataFrame:
+    """One row per table: received = passed + rejected, and rejected = loader + rules + cascade.
+
+    `received` counts the rows that reached validation; the loader's rejects are added to it.
+    """
+    return pl.DataFrame(
+        [
+            {
+                "table": spec.name,
+                "received": received[spec.name] + by_loader.get(spec.name, 0),
+                "passed": passed[spec.name],
+                "rejected": by_rules[spec.name] + by_cascade[spec.name] + by_loader.get(spec.name, 0),
+                "rejected_by_loader": by_loader.get(spec.name, 0),
+                "rejected_by_rules": by_rules[spec.name],
+                "rejected_by_cascade": by_cascade[spec.name],
+            }
+            for spec in TABLES
+        ],
+        schema=COUNT_SCHEMA,
+    )
+
+
+def _loader_reject_frames(loader_rejects: pl.DataFrame | None, run_id: str) -> list[pl.DataFrame]:
+    """The loader's rejects as DATA_QUALITY_REJECTS rows of this run (none when it rejected nothing)."""
+    if loader_rejects is None or not loader_rejects.height:
+        return []
+    return [
+        loader_rejects.select(DATA_QUALITY_REJECTS.column_names)
+        .cast(dict(DATA_QUALITY_REJECTS.polars_schema))
+        .with_columns(pl.col("run_id").fill_null(run_id))
+    ]
+
+
+def _rejected_by_rules(check: TableCheck) -> pl.Series:
+    """ROW_INDEX of the rows failing at least one rule; every row when the table's schema is broken."""
+    if not check.schema_ok:
+        return check.flagged.get_column(ROW_INDEX)
+    any_failed = pl.any_horizontal(pl.col(r.name) for r in check.rules) if check.rules else pl.lit(False)
+    return check.failed.filter(any_failed).get_column(ROW_INDEX)
+
+
+def _clean_tables(
+    tables: dict[str, pl.DataFrame], rejected: dict[str, pl.Series], broken: set[str]
+) -> dict[str, pl.DataFrame]:
+    """Each table without its rejected rows, conformed; an empty table where the schema is broken."""
     clean_tables = {}
     for spec in TABLES:
         df = tables[spec.name].drop(ROW_INDEX)
@@ -231,35 +296,4 @@ def validate(
             if rejected[spec.name].len():
                 df = df.filter(~_position_mask(df.height, rejected[spec.name]))
             clean_tables[spec.name] = conform(df, spec.name).collect()
-    clean = CanonicalData(
-        tables=clean_tables,
-        plans=dict(data.plans),
-        given_commission_lines=data.given_commission_lines,
-        warnings=list(data.warnings),
-    )
-    loaded = _loader_counts(loader_rejects)
-    counts = pl.DataFrame(
-        [
-            {
-                "table": spec.name,
-                "received": tables[spec.name].height + loaded.get(spec.name, 0),
-                "passed": clean_tables[spec.name].height,
-                "rejected": rejected[spec.name].len() + loaded.get(spec.name, 0),
-                "rejected_by_loader": loaded.get(spec.name, 0),
-                "rejected_by_rules": by_rules[spec.name],
-                "rejected_by_cascade": cascaded[spec.name].len(),
-            }
-            for spec in TABLES
-        ],
-        schema=COUNT_SCHEMA,
-    )
-    return ValidationResult(
-        run_id=run_id,
-        clean=clean,
-        rejects=pl.concat(reject_frames, how="vertical"),
-        counts=counts,
-        rule_results=[r for c in checks.values() for r in c.results],
-        blocking=blocking,
-        rejected_rows=rejected,
-        checks=checks,
-    )
+    return clean_tables

@@ -8,11 +8,10 @@ import polars as pl
 
 from compscore.dataset import CanonicalData
 from compscore.engine.payout import PayoutResult, attach_plan, with_period
-from compscore.engine.periods import period_start
+from compscore.engine.periods import PERIOD_INTERVALS, period_start
 from compscore.engine.plan_tables import PlanTables
 
 UNIT_KEYS = ["rep_id", "plan_id", "period_start"]
-_INTERVALS = {"month": "1mo", "quarter": "1q", "year": "1y"}
 
 
 def population(data: CanonicalData, pt: PlanTables, first_day: dt.date, as_of: dt.date) -> pl.DataFrame:
@@ -35,7 +34,7 @@ def population(data: CanonicalData, pt: PlanTables, first_day: dt.date, as_of: d
         .collect()
     )
     frames = []
-    for kind, interval in _INTERVALS.items():
+    for kind, interval in PERIOD_INTERVALS.items():
         of_kind = spans.filter(pl.col("period_kind") == kind)
         if of_kind.height:
             frames.append(

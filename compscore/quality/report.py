@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from checks.suites import ExpectationOutcome
 from compscore.quality import BlockingFailure, RuleResult, ValidationResult
+from compscore.quality.suites import ExpectationOutcome
 
 REPORT_DIR = "data_quality"
 LATEST = "data_quality_report.html"

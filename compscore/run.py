@@ -17,6 +17,7 @@ import polars as pl
 from compscore.dataset import CanonicalData
 from compscore.loaders import load_canonical_dir
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
+from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.status import data_quality_status
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.scores import ScoreTables, score_company
@@ -68,7 +69,7 @@ def score_folder(
     scores = score_company(
         clean,
         as_of=as_of,
-        data_quality_status=quality_tables["data_quality_status"],
+        data_quality_status=quality_tables[STATUS],
         batch_reps=batch_reps,
         progress=say,
     )
@@ -98,9 +99,9 @@ def _load_and_validate(
     if result.blocking:
         raise BlockedRun(result.blocking, report)
     quality_tables = {
-        "data_quality_rejects": result.rejects,
-        "data_quality_counts": result.counts,
-        "data_quality_status": status,
+        REJECTS: result.rejects,
+        COUNTS: result.counts,
+        STATUS: status,
     }
     return result.clean, quality_tables, loaded.warnings, report
 
@@ -111,8 +112,8 @@ def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Pa
     Imported here, not at module level: GX costs about 340 MB and seconds to import (STACK.md), and
     `--no-gx` runs should not pay for it.
     """
-    from checks.report import write_run_report
-    from checks.suites import run_all_suites
+    from compscore.quality.report import write_run_report
+    from compscore.quality.suites import run_all_suites
 
     return write_run_report(out_dir, result, run_all_suites(result.checks), status)
 

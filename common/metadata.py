@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import dagster as dg
 import polars as pl
 
+from common.names import RAW_PREFIX
 from compscore.schema import TABLES_BY_NAME, Table
 from compscore.scoring.columns import OUTPUT_COLUMNS
 from compscore.warehouse import WrittenTable
@@ -20,7 +21,6 @@ KINDS: set[str] = {"polars", "duckdb"}
 """Kinds of every table asset: computed with Polars, stored in the DuckDB warehouse (and Parquet)."""
 DATA_ENGINEERING: list[str] = ["team:data-engineering"]
 FINANCE: list[str] = ["team:finance"]
-RAW_PREFIX = "raw_"
 
 
 def table_schema(table: Table) -> dg.TableSchema:
