@@ -13,7 +13,7 @@ from compscore.dataset import CanonicalData
 from compscore.plans import Plan
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.schema import TABLES
-from compscore.scoring.display import format_plan_scores
+from compscore.scoring.display import plan_scores_markdown
 from compscore.scoring.scores import score_company
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -90,6 +90,6 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
     for name, frame in result.outputs().items():
         metadata: dict[str, Any] = {}
         if name == "plan_scores":
-            metadata["scores"] = dg.MetadataValue.md(format_plan_scores(frame))
+            metadata["scores"] = dg.MetadataValue.md(plan_scores_markdown(frame))
             metadata["as_of"] = dg.MetadataValue.text(result.as_of.isoformat())
         yield dg.Output(frame, output_name=name, metadata=metadata)

@@ -12,6 +12,8 @@ SUBCOMMANDS: dict[str, str] = {
     "score": "compscore.commands.score",
     "import": "compscore.commands.import_source",
     "summary": "compscore.commands.summary",
+    "whatif": "compscore.commands.whatif",
+    "rebalance": "compscore.commands.rebalance",
 }
 """Subcommand name -> module exposing `add_arguments(parser)` and `run(args) -> int`."""
 

@@ -43,7 +43,16 @@ from compscore.canonical_io import FORMATS
 from compscore.dataset import CanonicalData
 from compscore.errors import LoadError, LoadIssue
 from compscore.plans import read_plans
-from compscore.schema import DATA_QUALITY_REJECTS, INCOMING_DIR, PLANS_DIR, TABLES, Table, conform, table
+from compscore.schema import (
+    DATA_QUALITY_REJECTS,
+    INCOMING_DIR,
+    PLANS_DIR,
+    SCENARIOS_DIR,
+    TABLES,
+    Table,
+    conform,
+    table,
+)
 
 REJECTS_SCHEMA: pl.Schema = DATA_QUALITY_REJECTS.polars_schema
 _ROW = "__row"
@@ -412,7 +421,8 @@ def _table_files(
 
 def _unknown_file_warnings(directory: Path) -> list[str]:
     """A warning per file the loader will not read; hidden files and READMEs are expected and pass."""
-    known = {f"{spec.name}.{fmt}" for spec in TABLES for fmt in FORMATS} | {PLANS_DIR, INCOMING_DIR}
+    folders = {PLANS_DIR, INCOMING_DIR, SCENARIOS_DIR}
+    known = {f"{spec.name}.{fmt}" for spec in TABLES for fmt in FORMATS} | folders
     table_names = {spec.name for spec in TABLES}
     warnings = []
     for entry in sorted(directory.iterdir()):

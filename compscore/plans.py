@@ -294,8 +294,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def parse_plan(text: str, file: str = "<plan>") -> Plan:
-    """Parse and validate one plan document; raise `PlanError` listing every located problem."""
+def parse_plan(text: str, file: str = "<plan>", extra_keys: frozenset[str] = frozenset()) -> Plan:
+    """Parse and validate one plan document; raise `PlanError` listing every located problem.
+
+    `extra_keys` are top-level keys a caller reads itself (a scenario's `scenario_of`): allowed here and
+    otherwise ignored, so a normal plan file with one of them is still rejected.
+    """
     try:
         root = yaml.compose(text)
         doc = yaml.load(text, Loader=_UniqueKeyLoader)
@@ -305,7 +309,7 @@ def parse_plan(text: str, file: str = "<plan>") -> Plan:
         problem = getattr(exc, "problem", None) or str(exc)
         raise PlanError([PlanIssue(file, line, "<yaml>", f"invalid YAML: {problem}")]) from exc
     ck = _Checker(file, root)
-    top = ck.mapping(doc, [], _TOP_KEYS)
+    top = ck.mapping(doc, [], _TOP_KEYS | extra_keys)
     if not top:
         if not ck.issues:
             ck.fail([], "the plan file is empty")

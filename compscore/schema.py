@@ -255,6 +255,8 @@ PLANS_DIR = "plans"
 """Plan files live in `<source>/plans/*.yaml` (SPEC "On disk")."""
 INCOMING_DIR = "incoming"
 """Monthly drops of the event tables live in `<source>/incoming/YYYY-MM/<table>.csv|parquet`."""
+SCENARIOS_DIR = "scenarios"
+"""What-if scenario files (plan files with `scenario_of`) live in `<source>/scenarios/*.yaml` (SPEC 8)."""
 
 
 def table(name: str) -> Table:

@@ -15,12 +15,11 @@ import dagster as dg
 import assets
 import checks
 from common.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
+from pipelines.executors import local_executor
 from pipelines.io_managers import warehouse_io_manager
 from pipelines.jobs import JOBS
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
-
-MAX_CONCURRENT_STEPS = 2
 
 
 def package_modules(package: ModuleType) -> list[ModuleType]:
@@ -50,7 +49,7 @@ def build_definitions(
             "warehouse": warehouse or warehouse_from_env(),
             "io_manager": warehouse_io_manager,
         },
-        executor=dg.multiprocess_executor.configured({"max_concurrent": MAX_CONCURRENT_STEPS}),
+        executor=local_executor(),
     )
 
 

@@ -11,12 +11,24 @@ from __future__ import annotations
 import dagster as dg
 
 from common.names import INCOMING, MARTS, RAW, SCORES, VALIDATED
+from pipelines.executors import celery_executor
 
 full_refresh = dg.define_asset_job(
     "full_refresh",
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups(INCOMING),
     description=(
         "Everything from the full source folder: read it, validate it, build the marts and score every plan."
+    ),
+)
+
+full_refresh_celery = dg.define_asset_job(
+    "full_refresh_celery",
+    selection=full_refresh.selection,
+    executor_def=celery_executor(),
+    description=(
+        "full_refresh with every step sent to Celery workers (scripts/start-workers.sh) through the broker "
+        "in COMPSCORE_CELERY_BROKER: for an instance on PostgreSQL and workers on several machines "
+        "(docs/scale-out.md)."
     ),
 )
 
@@ -38,4 +50,13 @@ incoming_monthly = dg.define_asset_job(
     description="Load one month's drop (`<source>/incoming/YYYY-MM/`) into the monthly event partitions.",
 )
 
-JOBS = [full_refresh, validation_only, scoring_only, incoming_monthly]
+scenarios = dg.define_asset_job(
+    "scenarios",
+    selection=dg.AssetSelection.assets("plan_scenarios"),
+    description=(
+        "Score the what-if scenarios (`<source>/scenarios/*.yaml`, or one inline in the launchpad config) "
+        "on their baseline plans' reps and books, from the validated tables already in the warehouse."
+    ),
+)
+
+JOBS = [full_refresh, full_refresh_celery, validation_only, scoring_only, incoming_monthly, scenarios]

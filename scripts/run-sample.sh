@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
 # Set up ./.venv if needed, run the `full_refresh` Dagster job on the bundled sample company
 # (data/sample) into data/warehouse, then print a summary of what was written.
-# COMPSCORE_SOURCE / COMPSCORE_WAREHOUSE override the folders.
+# COMPSCORE_SOURCE / COMPSCORE_WAREHOUSE (environment or .env) override the folders.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
-
-export DAGSTER_HOME="$REPO_ROOT/.dagster_home"
-export COMPSCORE_SOURCE="${COMPSCORE_SOURCE:-$REPO_ROOT/data/sample}"
-export COMPSCORE_WAREHOUSE="${COMPSCORE_WAREHOUSE:-$REPO_ROOT/data/warehouse}"
+source "$REPO_ROOT/scripts/_env.sh"
 
 dagster job execute -m pipelines.definitions -j full_refresh -c "$REPO_ROOT/scripts/run-config.yaml"
 compscore summary --warehouse "$COMPSCORE_WAREHOUSE"

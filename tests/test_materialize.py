@@ -17,7 +17,7 @@ from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from compscore.commands.summary import render_summary
 from compscore.schema import DEALS, TABLES
-from compscore.scoring.display import format_plan_scores
+from compscore.scoring.display import plan_scores_markdown
 from pipelines.definitions import build_definitions
 from pipelines.io_managers import warehouse_io_manager
 
@@ -137,10 +137,10 @@ def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
     expected = {k.to_user_string() for k in job_assets}
     assert {"raw_deals", "raw_plans", "raw_load_rejects"} <= expected
     assert expected - stored == set()
-    # The UI's preview of plan_scores is the table the CLI prints (one list of preview columns).
+    # The UI's preview of plan_scores has the CLI table's columns and rounding (compscore.scoring.display).
     shown = result.asset_materializations_for_node("plan_scoring")
     preview = next(m.metadata["scores"].value for m in shown if m.asset_key.to_user_string() == "plan_scores")
-    assert preview == format_plan_scores(warehouse.read_table("plan_scores", tmp_path))
+    assert preview == plan_scores_markdown(warehouse.read_table("plan_scores", tmp_path))
     assert preview.startswith("| plan_id") and "same_day_index_low" in preview
 
 

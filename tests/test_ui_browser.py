@@ -240,18 +240,20 @@ def _scores_lineage(page: sync_api.Page, ui: DagsterUI) -> None:
         if key.to_user_string() in nodes
         for parent in graph.get(key).parent_keys
     } - nodes
+    page.set_viewport_size({"width": 1600, "height": 2600})  # the graph draws only the nodes on screen
     page.goto(f"{ui.url}/locations/compscore/asset-groups/scores")
     page.locator("[data-tooltip='plan_scores']").wait_for()
     page.get_by_text("Materialized", exact=True).nth(len(nodes) - 1).wait_for()
     _screenshot(page, "ui_scores_lineage")
 
-    assert nodes == {"plan_scores", "plan_incentive_curves"}
+    assert nodes == {"plan_scores", "plan_incentive_curves", "plan_scenarios"}
     for node in nodes:
         assert page.locator(f"[data-tooltip='{node}']").count() == 1, node
     drawn_upstream = page.locator("span.label[title]").evaluate_all("spans => spans.map(s => s.title)")
     assert set(drawn_upstream) == upstream
     assert {"deals", "raw_plans", "data_quality_status"} <= upstream
     assert page.get_by_text("Materialized", exact=True).count() == len(nodes)
+    page.set_viewport_size({"width": 1600, "height": 1400})
 
 
 def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
@@ -260,6 +262,11 @@ def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
     page.goto(f"{ui.url}/assets/plan_scores")
     latest = page.get_by_text("Latest materialization", exact=True).locator("xpath=..")
     latest.locator("a[href^='/runs/']").wait_for()
+    # The UI puts Markdown of 1,000 characters or more behind a "[Show Markdown]" button.
+    show_markdown = page.get_by_text("[Show Markdown]", exact=True)
+    page.locator("td", has_text="hunter-2026").or_(show_markdown).first.wait_for()
+    if page.locator("td", has_text="hunter-2026").count() == 0:
+        show_markdown.first.click()
     page.locator("td", has_text="hunter-2026").first.wait_for()
     _screenshot(page, "ui_plan_scores")
     metadata = page.locator("table", has=page.locator("td", has_text="hunter-2026")).first
@@ -271,10 +278,12 @@ def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
     row_count = page.get_by_text("Row count", exact=True).locator("xpath=..")
     assert row_count.inner_text().split() == ["Row", "count", str(scores.height)]
     # The `scores` Markdown preview: one table row per plan period, its SDI rounded to 2 decimals.
+    header = page.locator("tr:has(> th)", has_text="same_day_index").first
+    sdi = [h.strip() for h in header.locator(":scope > th").all_inner_texts()].index("same_day_index")
     shown = {
-        tuple(cells[:2]): cells[3]
+        tuple(cells[:2]): cells[sdi]
         for cells in (row.locator(":scope > td").all_inner_texts() for row in page.locator("tr").all())
-        if len(cells) >= 4 and cells[0] in set(scores["plan_id"])
+        if len(cells) > sdi and cells[0] in set(scores["plan_id"])
     }
     expected = {
         (row["plan_id"], row["period"]): str(round(row["same_day_index"], 2))

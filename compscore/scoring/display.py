@@ -22,15 +22,33 @@ SCORE_COLUMNS: tuple[str, ...] = (
 MAX_ROWS = 80
 
 
-def format_plan_scores(scores: pl.DataFrame, max_rows: int = MAX_ROWS) -> str:
-    """A Markdown-style table of `plan_scores` sorted by plan and period, numbers to 2 decimals."""
+def shown_plan_scores(scores: pl.DataFrame) -> pl.DataFrame:
+    """The `SCORE_COLUMNS` present in `scores`, sorted by plan and period, numbers rounded to 2 decimals."""
     shown = scores.select([c for c in SCORE_COLUMNS if c in scores.columns])
     sort_by = [c for c in ("plan_id", "period") if c in shown.columns]
     if sort_by:
         shown = shown.sort(sort_by)
     floats = [c for c, t in shown.schema.items() if t.is_float()]
     rounded = pl.col(floats).round(2)
-    shown = shown.with_columns(pl.when(rounded == 0).then(0.0).otherwise(rounded).name.keep())  # no "-0.0"
+    return shown.with_columns(pl.when(rounded == 0).then(0.0).otherwise(rounded).name.keep())  # no "-0.0"
+
+
+def plan_scores_markdown(scores: pl.DataFrame) -> str:
+    """The same table as compact Markdown (no padding, empty cell for null), for the Dagster UI.
+
+    The UI shows Markdown of 1,000 characters or more behind a "[Show Markdown]" button; padding would
+    push even a few rows past that.
+    """
+    shown = shown_plan_scores(scores)
+    header = "| " + " | ".join(shown.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
+    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in shown.iter_rows()]
+    return "\n".join([header, rule, *rows])
+
+
+def format_plan_scores(scores: pl.DataFrame, max_rows: int = MAX_ROWS) -> str:
+    """A Markdown-style table of `plan_scores` for a terminal: `shown_plan_scores`, padded."""
+    shown = shown_plan_scores(scores)
     with pl.Config(
         tbl_rows=max_rows,
         tbl_cols=-1,

@@ -1,0 +1,87 @@
+"""The `plan_scenarios` asset: what-if scenarios scored on their baseline plan's reps and actual books
+(SPEC section 8), from `<source>/scenarios/*.yaml` and, for a try from the launchpad, one inline scenario."""
+
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+from pydantic import Field
+
+from assets.scoring import DATA_QUALITY_STATUS, SCORES, UPSTREAM
+from common.metadata import FINANCE, KINDS
+from common.resources import SourceFolder
+from compscore.dataset import CanonicalData
+from compscore.plans import Plan, PlanError
+from compscore.scenarios.columns import SCENARIO_SCORES
+from compscore.scenarios.display import format_table
+from compscore.scenarios.plan_edit import parse_scenario, read_scenarios
+from compscore.scenarios.whatif import SCENARIO_SCORES_SCHEMA, ScenarioError, all_scenario_scores
+from compscore.schema import SCENARIOS_DIR
+
+INLINE_FILE = "<launchpad scenario>"
+
+
+class ScenarioConfig(dg.Config):
+    scenario_yaml: str = Field(
+        default="",
+        description=(
+            "Optional: one scenario inline, as YAML text: a plan file (SPEC section 3) with "
+            "`scenario_of: <baseline plan_id>` and its own plan_id. Scored with the folder's scenarios."
+        ),
+    )
+
+
+_COLUMN_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn(name=name, type=str(dtype), description=SCENARIO_SCORES.get(name))
+        for name, dtype in SCENARIO_SCORES_SCHEMA.items()
+    ]
+)
+
+
+@dg.asset(
+    ins={name: dg.AssetIn(name) for name in UPSTREAM if name != DATA_QUALITY_STATUS},
+    group_name=SCORES,
+    owners=FINANCE,
+    kinds=KINDS,
+    metadata={"dagster/column_schema": _COLUMN_SCHEMA},
+    dagster_type=Any,
+)
+def plan_scenarios(
+    context: AssetExecutionContext,
+    config: ScenarioConfig,
+    source: SourceFolder,
+    raw_plans: dict[str, Plan],
+    **tables: Any,
+) -> dg.Output:
+    """What-if scenarios: each scenario plan scored, period by period, on its baseline plan's reps and their
+    actual books (held fixed: reps' behaviour would respond, and outcome indicators are not re-predicted),
+    beside the baseline, with its cost (variable pay before clawbacks) and the change in cost. Scenario
+    files: `<source>/scenarios/*.yaml`; no folder means an empty table. See docs/whatif.md."""
+    try:
+        scenarios = read_scenarios(source.directory / SCENARIOS_DIR)
+        if config.scenario_yaml.strip():
+            scenarios.append(parse_scenario(config.scenario_yaml, INLINE_FILE))
+        data = CanonicalData(tables=dict(tables), plans=raw_plans)
+        table = all_scenario_scores(data, scenarios)
+    except (PlanError, ScenarioError) as exc:
+        raise dg.Failure(description=f"cannot score the scenarios: {exc}") from exc
+    context.log.info(f"scored {len(scenarios)} scenario(s) into {table.height} rows")
+    preview = table.select(
+        "scenario",
+        "plan_id",
+        "period",
+        "n_reps",
+        "same_day_index",
+        "same_day_multiple",
+        "cost",
+        "cost_change",
+    )
+    return dg.Output(
+        table,
+        metadata={
+            "dagster/row_count": dg.MetadataValue.int(table.height),
+            "scenarios": dg.MetadataValue.int(len(scenarios)),
+            "scores": dg.MetadataValue.md(format_table(preview, 2) if table.height else "No scenarios."),
+        },
+    )

@@ -1,0 +1,69 @@
+"""The executors a run can use, configured from the environment, never from code.
+
+- `local_executor`: steps in subprocesses on this machine, at most `COMPSCORE_MAX_CONCURRENT_STEPS` at a
+  time (default 2: the warehouse serialises DuckDB writes, and two cores is the smallest machine we
+  support). A run's config can still override `max_concurrent`.
+- `celery_executor`: steps sent to Celery workers through a broker (RabbitMQ here), so that they spread
+  over however many machines run workers. The broker URL, result backend and queue come from
+  `COMPSCORE_CELERY_BROKER`, `COMPSCORE_CELERY_BACKEND` and `COMPSCORE_CELERY_QUEUE` (see .env.example
+  and docs/scale-out.md); the workers are started with `scripts/start-workers.sh`.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+from dagster_celery import celery_executor as _dagster_celery_executor
+
+MAX_CONCURRENT_ENV_VAR = "COMPSCORE_MAX_CONCURRENT_STEPS"
+DEFAULT_MAX_CONCURRENT_STEPS = 2
+
+BROKER_ENV_VAR = "COMPSCORE_CELERY_BROKER"
+BACKEND_ENV_VAR = "COMPSCORE_CELERY_BACKEND"
+QUEUE_ENV_VAR = "COMPSCORE_CELERY_QUEUE"
+DEFAULT_QUEUE = "compscore"
+WORKER_INCLUDES = ["pipelines.definitions"]
+"""Modules every worker imports: the code location whose steps it runs."""
+
+
+def _env_or(var: str, default: str) -> str:
+    value = dg.EnvVar(var).get_value()
+    return value if value else default
+
+
+def required_env(var: str) -> str:
+    """The value of `var`; a one-line error naming it when unset (the value itself is never printed)."""
+    value = dg.EnvVar(var).get_value()
+    if not value:
+        raise RuntimeError(f"{var} is not set: see .env.example and docs/scale-out.md")
+    return value
+
+
+def max_concurrent_steps() -> int:
+    """Steps run at once by the local executor: `COMPSCORE_MAX_CONCURRENT_STEPS`, a positive integer."""
+    raw = _env_or(MAX_CONCURRENT_ENV_VAR, str(DEFAULT_MAX_CONCURRENT_STEPS))
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{MAX_CONCURRENT_ENV_VAR} must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+def local_executor() -> dg.ExecutorDefinition:
+    return dg.multiprocess_executor.configured({"max_concurrent": max_concurrent_steps()})
+
+
+def celery_queue() -> str:
+    """The Celery queue this code location's steps go to (workers listen on the same name)."""
+    return _env_or(QUEUE_ENV_VAR, DEFAULT_QUEUE)
+
+
+def celery_executor() -> dg.ExecutorDefinition:
+    """Dagster's Celery executor; broker and backend are read from the environment when a run starts
+    (`{"env": ...}` config), so the URLs never sit in code, run config or the UI."""
+    return _dagster_celery_executor.configured(
+        {
+            "broker": {"env": BROKER_ENV_VAR},
+            "backend": {"env": BACKEND_ENV_VAR},
+            "include": WORKER_INCLUDES,
+            "config_source": {"task_default_queue": celery_queue()},
+        },
+        name="celery",
+    )
