@@ -15,13 +15,13 @@ import pytest
 from assets.raw import raw_source
 from assets.source_pull import WATERMARKS
 from assets.validated import validated
+from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from compscore.adapters.postgres import write_tables
 from compscore.cli import main
 from compscore.loaders import load_canonical_dir
 from compscore.schema import TABLES
 from pipelines.io_managers import warehouse_io_manager
-from common.resources import SourceFolder, Warehouse
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPORTS = FIXTURES / "exports"
