@@ -1,4 +1,8 @@
-"""The `raw` layer: the source folder's canonical tables and plans, read once and stored as they came.
+"""The `raw` layer: the source's canonical tables and plans, read once and stored as they came.
+
+A source system (resource kind `salesforce`, `hubspot`, `maven`, `postgres`) is pulled through the
+adapters (`assets/source_pull.py`): its rejects become `raw_load_rejects` rows with their source file and
+line, its findings `raw_source_findings`. A canonical folder (kind `canonical`) is read as follows.
 
 One step reads the whole folder with `compscore.loaders.load_canonical_dir`, so every raw table of a run
 comes from the same drop. Cells that cannot be parsed (wrong type, empty required value) are left out of
@@ -21,15 +25,18 @@ import dagster as dg
 import polars as pl
 from dagster import AssetExecutionContext
 
+from assets.source_pull import WATERMARK_ASSET, PullConfig, pull, watermark_metadata
 from common.metadata import DATA_ENGINEERING, KINDS, table_schema
 from common.names import INCOMING_LOAD_REJECTS as INCOMING_REJECTS
 from common.names import RAW as GROUP
 from common.names import RAW_LOAD_REJECTS as LOAD_REJECTS
 from common.names import RAW_PLANS as PLANS
+from common.names import RAW_SOURCE_FINDINGS as FINDINGS
 from common.names import incoming_asset_name, raw_asset_name
 from common.partitions import partition_of
 from common.resources import SourceFolder, Warehouse
 from compscore import warehouse as wh
+from compscore.adapters.pull import safe_location
 from compscore.canonical_io import FORMATS, table_path
 from compscore.loaders import load_canonical_dir
 from compscore.plans import Plan
@@ -65,6 +72,18 @@ RAW_SPECS: list[dg.AssetSpec] = [
             "Rows of the source files that could not be read into the canonical schema: one row per "
             "problem (a cell of the wrong type, an empty required cell) with the file, line, row key and "
             "what was expected. Validation adds its own rejects to these in `data_quality_rejects`."
+        ),
+        group_name=GROUP,
+        owners=DATA_ENGINEERING,
+        kinds=KINDS,
+        metadata={"dagster/column_schema": table_schema(DATA_QUALITY_REJECTS)},
+    ),
+    dg.AssetSpec(
+        FINDINGS,
+        description=(
+            "Source rows kept with a data-quality finding worth knowing (a misspelt value corrected, a "
+            "product missing from the price list), as the adapters report them: file, line, row key, rule "
+            "and value. Empty for a canonical folder."
         ),
         group_name=GROUP,
         owners=DATA_ENGINEERING,
@@ -162,9 +181,47 @@ def _plans_metadata(plans: dict[str, Plan]) -> dict[str, dg.MetadataValue]:
     deps=[*(incoming_asset_name(t.name) for t in EVENT_TABLES), INCOMING_REJECTS],
     can_subset=False,
 )
-def raw_source(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
-    """Read the source folder once, add the stored monthly drops, and emit every raw table, the load
-    rejects and the plans."""
+def raw_source(
+    context: AssetExecutionContext, config: PullConfig, source: SourceFolder, warehouse: Warehouse
+):
+    """Read the source once (a canonical folder with its stored monthly drops, or a source system through
+    the adapters) and emit every raw table, the load rejects, the source findings and the plans."""
+    if source.kind == "canonical":
+        yield from _canonical_outputs(context, source, warehouse)
+    else:
+        yield from _pulled_outputs(context, source, warehouse, config.full_reload)
+
+
+def _pulled_outputs(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse, full: bool):
+    """A source system mapped by the adapters: its rejects (rows left out, with file and line) join the
+    load rejects, so received = passed + rejected holds from the source system on."""
+    pulled = pull(context, source, warehouse.directory, full)
+    settings = source.settings()
+    origin = dg.MetadataValue.text(f"{settings.kind}:{safe_location(settings)}")
+    rejected = dict(pulled.rejects.group_by("source_table").len().iter_rows())
+    for table in TABLES:
+        extra = watermark_metadata(pulled, settings) if raw_asset_name(table.name) == WATERMARK_ASSET else {}
+        yield dg.Output(
+            pulled.data.tables[table.name],
+            output_name=raw_asset_name(table.name),
+            metadata={
+                "source_file": origin,
+                "rows_received": dg.MetadataValue.int(pulled.received[table.name]),
+                "cell_problems_rejected": dg.MetadataValue.int(rejected.get(table.name, 0)),
+                **extra,
+            },
+        )
+    run_id = pl.lit(context.run.run_id).alias("run_id")
+    yield dg.Output(
+        pulled.rejects.with_columns(run_id),
+        output_name=LOAD_REJECTS,
+        metadata={"rejects_by_table": dg.MetadataValue.json(rejected)},
+    )
+    yield dg.Output(pulled.findings.with_columns(run_id), output_name=FINDINGS)
+    yield dg.Output(pulled.data.plans, output_name=PLANS, metadata=_plans_metadata(pulled.data.plans))
+
+
+def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
     directory = source.directory
     months = drop_partitions(directory)
     context.log.info(
@@ -221,4 +278,5 @@ def raw_source(context: AssetExecutionContext, source: SourceFolder, warehouse: 
         output_name=LOAD_REJECTS,
         metadata={"rejects_by_table": dg.MetadataValue.json(rejected)},
     )
+    yield dg.Output(pl.DataFrame(schema=DATA_QUALITY_REJECTS.polars_schema), output_name=FINDINGS)
     yield dg.Output(result.data.plans, output_name=PLANS, metadata=_plans_metadata(result.data.plans))

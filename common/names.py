@@ -19,6 +19,8 @@ RAW_LOAD_REJECTS = "raw_load_rejects"
 """Cells of the source folder's files that could not be read (assets/raw.py)."""
 INCOMING_LOAD_REJECTS = "incoming_load_rejects"
 """Cells of the monthly drops that could not be read (assets/incoming.py)."""
+RAW_SOURCE_FINDINGS = "raw_source_findings"
+"""Source-system rows kept with a data-quality finding, as the adapters report them (assets/raw.py)."""
 RAW_PLANS = "raw_plans"
 """The parsed plan files, by plan id."""
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import polars as pl
+import postgres_database
 import pytest
 
 from compscore.adapters import import_source
@@ -15,32 +14,12 @@ from compscore.cli import main
 from compscore.loaders import load_canonical_dir
 from compscore.provenance import PROVENANCE_COLUMNS
 
-dbapi = pytest.importorskip("adbc_driver_postgresql.dbapi", reason="adbc-driver-postgresql is not installed")
+pytest.importorskip("adbc_driver_postgresql.dbapi", reason="adbc-driver-postgresql is not installed")
 
-ADMIN_URL = os.environ.get("COMPSCORE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIXTURES = Path(__file__).parent / "fixtures"
 CANONICAL = FIXTURES / "canonical_small"
 SF = FIXTURES / "exports" / "salesforce"
-
-
-def _execute(url: str, sql: str) -> None:
-    with dbapi.connect(url, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(sql)
-
-
-@pytest.fixture
-def database_url():
-    """A fresh, uniquely named database, dropped afterwards; skip when the server is unreachable."""
-    name = f"compscore_test_{uuid.uuid4().hex[:10]}"
-    try:
-        _execute(ADMIN_URL, f'CREATE DATABASE "{name}"')
-    except Exception as exc:  # any connection failure means: no server to test against
-        pytest.skip(f"PostgreSQL not reachable at the COMPSCORE_POSTGRES_URL server: {type(exc).__name__}")
-    base, _, _ = ADMIN_URL.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        _execute(ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+database_url = postgres_database.database_url
 
 
 def test_canonical_tables_round_trip_equal_to_the_file_source(database_url):

@@ -30,9 +30,9 @@ def test_every_module_of_assets_is_picked_up() -> None:
 
 def test_raw_layer_has_one_asset_per_canonical_table(specs: list[dg.AssetSpec]) -> None:
     raw = {s.key.to_user_string() for s in specs if s.group_name == "raw"}
-    expected = {f"raw_{t.name}" for t in TABLES} | {"raw_plans", "raw_load_rejects"}
+    expected = {f"raw_{t.name}" for t in TABLES} | {"raw_plans", "raw_load_rejects", "raw_source_findings"}
     assert expected <= raw
-    assert len(expected) == 9
+    assert len(expected) == 10  # 7 canonical tables, plans, load rejects, source findings
 
 
 def test_every_asset_is_described_grouped_owned_and_kinded(specs: list[dg.AssetSpec]) -> None:

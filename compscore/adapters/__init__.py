@@ -11,6 +11,7 @@ from pathlib import Path
 
 from compscore.adapters.core import ImportResult
 from compscore.adapters.errors import MappingError, SourceError, SourceIssue
+from compscore.adapters.incremental import SyncOptions
 from compscore.dataset import CanonicalData
 
 SOURCE_KINDS: tuple[str, ...] = ("salesforce", "hubspot", "maven", "postgres")
@@ -21,10 +22,30 @@ def import_source(
     location: str | Path,
     mapping_path: str | Path | None = None,
     *,
+    commissions: str | Path | None = None,
+    commission_mapping: str | Path | None = None,
+    **options,
+) -> ImportResult:
+    """Import one source (`_import_crm`); with `commissions` (a payout export: file or folder), its
+    `commission_lines` come from that export, mapped by `commission_mapping` (default: the generic one)."""
+    result = _import_crm(kind, location, mapping_path, **options)
+    if commissions is None:
+        return result
+    from compscore.adapters.commission import add_commission_lines
+
+    return add_commission_lines(result, commissions, commission_mapping)
+
+
+def _import_crm(
+    kind: str,
+    location: str | Path,
+    mapping_path: str | Path | None = None,
+    *,
     plans_dir: str | Path | None = None,
     assignments_csv: str | Path | None = None,
     schema: str = "public",
     layout: str = "canonical",
+    sync: SyncOptions | None = None,
 ) -> ImportResult:
     """Import one source. `location` is a folder or file for the file sources, and a PostgreSQL
     connection string for `postgres` (`schema` and `layout` = `canonical` | `salesforce` apply there)."""
@@ -53,6 +74,7 @@ def import_source(
             str(location),
             schema=schema,
             layout=layout,
+            sync=sync,
             mapping_path=mapping_path,
             plans_dir=plans_dir,
             assignments_csv=assignments_csv,
@@ -81,6 +103,7 @@ __all__ = [
     "MappingError",
     "SourceError",
     "SourceIssue",
+    "SyncOptions",
     "import_source",
     "read_source",
 ]

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from compscore.adapters.errors import SourceError, SourceIssue
+from compscore.adapters.incremental import TableSync
 from compscore.adapters.mapping import PlanAssignmentRule, SourceMapping
 from compscore.adapters.readers import LINE, ExportFile, find_file, read_export
 from compscore.adapters.transform import map_table, parse_date, salesforce_id18
@@ -40,6 +41,10 @@ class ImportResult:
     rejects: pl.DataFrame
     findings: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
+    syncs: list[TableSync] = field(default_factory=list)
+    """Incremental reads only (`compscore.adapters.incremental`): what each table read did."""
+    watermarks: dict[str, str] = field(default_factory=dict)
+    """Incremental reads only: table -> the watermark to pass to the next read."""
 
 
 @dataclass
@@ -97,7 +102,8 @@ def map_exports(
     """Read and map every table the mapping names; raise one `SourceError` listing every problem.
 
     `location` is a folder of export files, or a single file: the deals export (other tables are then
-    derived from the deals, where the mapping allows it).
+    derived from the deals, where the mapping allows it), or the export of a mapping's only table (a
+    commission payout export).
 
     `preloaded` supplies source objects already read (e.g. tables of a synced Salesforce schema in
     PostgreSQL, as text columns); the others are looked for as files in the folder `location`.
@@ -106,9 +112,10 @@ def map_exports(
     exports: dict[str, ExportFile] = dict(preloaded or {})
     if preloaded is None and not folder.exists():
         raise SourceError([_folder_issue(folder, "no such file or folder")])
-    deals_object = mapping.tables["deals"].source_object
-    if preloaded is None and folder.is_file() and deals_object is not None:
-        exports[deals_object] = read_export(folder, footer_after_blank_row=mapping.footer_after_blank_row)
+    main_table = mapping.tables.get("deals") or next(iter(mapping.tables.values()), None)
+    main_object = main_table.source_object if main_table is not None else None
+    if preloaded is None and folder.is_file() and main_object is not None:
+        exports[main_object] = read_export(folder, footer_after_blank_row=mapping.footer_after_blank_row)
         preloaded = dict(exports)
     tables: dict[str, pl.DataFrame] = {}
     masks: dict[tuple[str, str], pl.Series] = {}

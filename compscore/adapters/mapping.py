@@ -34,8 +34,15 @@ COLUMN_TYPES: tuple[str, ...] = (
     "bool",
     "category",
     "stage",
+    "period",
 )
-DERIVATIONS: tuple[str, ...] = ("account_history",)
+DERIVATIONS: tuple[str, ...] = ("account_history", "source_line", "amount_sign", "assignment")
+"""`account_history`: deal_type from the account's won deals; `source_line`: line_id from the export's file
+name and line; `amount_sign`: line_type from the sign of the amount; `assignment`: plan_id from the rep's
+plan assignment on the earned date (the last three for commission_lines, `compscore.adapters.commission`)."""
+UNMAPPED: tuple[str, ...] = ("error", "keep")
+AMOUNT_SIGNS: tuple[str, ...] = ("signed", "unsigned", "negated")
+PERIOD_DATES: tuple[str, ...] = ("end", "start")
 ID_STYLES: tuple[str, ...] = ("plain", "salesforce")
 DEFAULT_DATE_FORMATS: tuple[str, ...] = ("%Y-%m-%d",)
 
@@ -50,6 +57,7 @@ _TOP_KEYS = {
     "referrals",
     "plan_assignments",
     "options",
+    "commission",
 }
 _TABLE_KEYS = {"from", "columns", "if_file_missing"}
 _COLUMN_KEYS = {
@@ -64,9 +72,11 @@ _COLUMN_KEYS = {
     "closed_flag",
     "derive",
     "constant",
+    "unmapped",
 }
 _REFERRAL_KEYS = {"lead_sources", "referring_account_column"}
 _ASSIGNMENT_KEYS = {"by", "plans", "default", "start_date"}
+_COMMISSION_KEYS = {"amount_sign", "period_date"}
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ class ColumnRule:
     - `won_flag`/`closed_flag` (stage only): boolean columns that decide won / lost before `value_map`.
     - `derive`: make the column from other canonical data instead of a source column.
     - `constant`: the same canonical value on every row.
+    - `unmapped` (category only): `error` (a value missing from the map is an error) or `keep` (it passes
+      through unchanged: a payee id that already is the rep id).
     """
 
     target: str
@@ -98,6 +110,7 @@ class ColumnRule:
     closed_flag: str | None = None
     derive: str | None = None
     constant: Any = None
+    unmapped: str = "error"
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,21 @@ class PlanAssignmentRule:
 
 
 @dataclass(frozen=True)
+class CommissionRule:
+    """How a commission tool's payout export states money and time (docs/sources.md, "Commission data").
+
+    - `amount_sign`: `signed` (amounts as paid: negative takes money back), `unsigned` (every amount is
+      positive; lines typed `clawback` are negated), `negated` (the export books pay as negative, e.g. a
+      ledger kept from the company's side: every amount is negated).
+    - `period_date`: a period label (`Q1-2026`, `2026-01`) becomes the period's last day (`end`) or first
+      day (`start`) as earned_date.
+    """
+
+    amount_sign: str = "signed"
+    period_date: str = "end"
+
+
+@dataclass(frozen=True)
 class SourceMapping:
     source: str
     file: str
@@ -150,6 +178,7 @@ class SourceMapping:
     plan_assignments: PlanAssignmentRule | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
+    commission: CommissionRule = field(default_factory=CommissionRule)
 
 
 class _Reader:
@@ -209,6 +238,9 @@ def _read_column(rd: _Reader, table: str, target: str, raw: Any, path: list[str]
                 rd.fail([*path, key], f"{item[key]!r} is not one of {list(allowed)}")
         if if_blank is not None and if_blank not in (*allowed, *DERIVATIONS):
             rd.fail([*path, "if_blank"], f"{if_blank!r} is not one of {[*allowed, *DERIVATIONS]}")
+    unmapped = item.get("unmapped", "error")
+    if unmapped not in UNMAPPED:
+        rd.fail([*path, "unmapped"], f"expected one of {list(UNMAPPED)}, got {unmapped!r}")
     columns = rd.names(item.get("column"), [*path, "column"])
     if not columns and derive is None and item.get("constant") is None and col_type != "stage":
         rd.fail(path, "needs `column`, `derive` or `constant`")
@@ -225,7 +257,18 @@ def _read_column(rd: _Reader, table: str, target: str, raw: Any, path: list[str]
         closed_flag=item.get("closed_flag"),
         derive=derive,
         constant=item.get("constant"),
+        unmapped=unmapped,
     )
+
+
+def _read_commission(rd: _Reader, raw: Any) -> CommissionRule:
+    item = rd.mapping(raw, ["commission"], _COMMISSION_KEYS)
+    rule = CommissionRule(**{k: str(v) for k, v in item.items() if k in _COMMISSION_KEYS})
+    if rule.amount_sign not in AMOUNT_SIGNS:
+        rd.fail(["commission", "amount_sign"], f"expected one of {list(AMOUNT_SIGNS)}")
+    if rule.period_date not in PERIOD_DATES:
+        rd.fail(["commission", "period_date"], f"expected one of {list(PERIOD_DATES)}")
+    return rule
 
 
 def parse_mapping(text: str, file: str = "<mapping>") -> SourceMapping:
@@ -287,6 +330,7 @@ def parse_mapping(text: str, file: str = "<mapping>") -> SourceMapping:
             default=pa.get("default"),
             start_date=start if isinstance(start, dt.date) else dt.date.min,
         )
+    commission = _read_commission(rd, top.get("commission"))
     if rd.problems:
         raise MappingError("\n".join(rd.problems))
     return SourceMapping(
@@ -301,6 +345,7 @@ def parse_mapping(text: str, file: str = "<mapping>") -> SourceMapping:
         plan_assignments=assignments,
         options=rd.mapping(top.get("options"), ["options"]),
         description=str(top.get("description") or ""),
+        commission=commission,
     )
 
 
@@ -316,7 +361,8 @@ def load_mapping(path: str | Path) -> SourceMapping:
 
 
 def default_mapping_path(kind: str) -> Path:
-    """The shipped default mapping for a source kind (`salesforce`, `hubspot`, `maven`)."""
+    """The shipped default mapping for a source kind (`salesforce`, `hubspot`, `maven`), or of a commission
+    export (`commission_generic`, `commission_quotapath`)."""
     path = MAPPINGS_DIR / f"{kind}.yaml"
     if not path.exists():
         known = ", ".join(sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml")))

@@ -6,6 +6,7 @@ parse / map"; the second is used only to collect issues. Nothing loops over rows
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -95,6 +96,40 @@ def parse_date(expr: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
     return pl.coalesce(candidates)
 
 
+_MONTH = r"^(\d{4})-(\d{1,2})$"
+_QUARTER_FIRST = r"^Q([1-4])[ \-/]*(\d{4})$"
+_YEAR_FIRST = r"^(\d{4})[ \-/]*Q([1-4])$"
+_MONTH_NAME = r"^[A-Z]{3,9}[ \-]+\d{4}$"
+_YEAR = r"^(?:FY)?[ ]?(\d{4})$"
+PERIOD_LABELS = ("2026-01", "Jan 2026", "January 2026", "Q1-2026", "Q1 2026", "2026-Q1", "2026", "FY2026")
+"""The period label shapes `parse_period` reads (case-insensitive), besides the mapping's date formats."""
+
+
+def parse_period(expr: pl.Expr, formats: tuple[str, ...], at_end: bool = True) -> pl.Expr:
+    """A period label (`2026-01`, `Jan 2026`, `Q1-2026`, `2026-Q1`, `2026`, `FY2026`) -> its last day
+    (`at_end`) or first day; a plain date in one of `formats` stays that date; anything else -> null."""
+    text = expr.str.strip_chars().str.to_uppercase()
+
+    def group(pattern: str, index: int) -> pl.Expr:
+        return text.str.extract(pattern, index).cast(pl.Int32, strict=False)
+
+    dated = pl.lit("1 ") + text.str.replace(r"[ \-]+", " ")
+    by_name = pl.coalesce(dated.str.strptime(pl.Date, fmt, strict=False) for fmt in ("%d %b %Y", "%d %B %Y"))
+    by_name = pl.when(text.str.contains(_MONTH_NAME)).then(by_name)
+    year = pl.coalesce(
+        group(_MONTH, 1), group(_QUARTER_FIRST, 2), group(_YEAR_FIRST, 1), by_name.dt.year(), group(_YEAR, 1)
+    )
+    quarter = pl.coalesce(group(_QUARTER_FIRST, 1), group(_YEAR_FIRST, 2))
+    first_month = pl.coalesce(
+        group(_MONTH, 2), quarter * 3 - 2, by_name.dt.month().cast(pl.Int32), group(_YEAR, 1) * 0 + 1
+    )
+    months = pl.when(quarter.is_not_null()).then(3).when(group(_YEAR, 1).is_not_null()).then(12).otherwise(1)
+    valid = pl.when(first_month.is_between(1, 12)).then(first_month)
+    start = pl.date(year, valid, 1)
+    end = pl.date(year, valid + months - 1, 1).dt.month_end()
+    return pl.coalesce(end if at_end else start, parse_date(expr, formats))
+
+
 def parse_money(expr: pl.Expr) -> pl.Expr:
     """`$1,234.50`, `USD 1,234.50`, `1234.5`, `(120.00)` (negative) -> float; anything else -> null."""
     digits = expr.str.replace_all(r"[^0-9.\-()]", "")
@@ -112,9 +147,10 @@ def parse_bool(expr: pl.Expr) -> pl.Expr:
 
 
 def _map_values(expr: pl.Expr, rule: ColumnRule) -> pl.Expr:
-    return expr.str.to_lowercase().replace_strict(
+    mapped = expr.str.to_lowercase().replace_strict(
         dict(rule.value_map), default=rule.default, return_dtype=pl.String
     )
+    return pl.coalesce(mapped, expr) if rule.unmapped == "keep" else mapped
 
 
 def _find(columns: dict[str, str], names: tuple[str, ...]) -> str | None:
@@ -225,8 +261,10 @@ class _Builder:
             return pl.lit(rule.constant).cast(dtype)
         if rule.type == "stage":
             return self.stage(rule)
-        if rule.derive is not None:
+        if rule.derive is not None and not rule.columns:
             return pl.lit(None, dtype=dtype)
+        if rule.derive is not None:
+            rule = dataclasses.replace(rule, optional=True)  # the derivation fills what the column lacks
         raw, column = self.source_expr(rule)
         if rule.if_blank in _DERIVATIONS:
             self.blank_masks[rule.target] = raw.is_null() if raw is not None else pl.lit(True)
@@ -245,6 +283,12 @@ class _Builder:
         elif rule.type == "integer":
             value = parse_money(raw).cast(pl.Int64, strict=False)
             expected = "expected a whole number"
+        elif rule.type == "period":
+            value = parse_period(raw, self.mapping.date_formats, self.mapping.commission.period_date == "end")
+            expected = (
+                f"expected a period label such as {', '.join(PERIOD_LABELS)} or a date in one of the "
+                f"formats {list(self.mapping.date_formats)}"
+            )
         elif rule.type == "bool":
             value = parse_bool(raw)
             expected = _BOOL_EXPECTED

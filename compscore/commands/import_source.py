@@ -13,8 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from compscore.adapters import SOURCE_KINDS, MappingError, SourceError, import_source
+from compscore.adapters import SOURCE_KINDS, MappingError, SourceError, SyncOptions, import_source
 from compscore.adapters.core import write_result
+from compscore.adapters.incremental import load_sync_rules
 from compscore.canonical_io import FORMATS
 from compscore.plans import PlanError
 
@@ -32,6 +33,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plans", help="folder of plan YAML files to copy into OUT/plans")
     parser.add_argument(
         "--assignments", help="rep_plan_assignments CSV (rep_id, plan_id, start_date, end_date)"
+    )
+    parser.add_argument(
+        "--commissions",
+        help="a commission tool's payout export (CSV, or a JSON page of its payouts API): commission_lines",
+    )
+    parser.add_argument(
+        "--commission-mapping",
+        help="mapping YAML for --commissions (default: the shipped commission_generic.yaml)",
+    )
+    parser.add_argument(
+        "--sync-state",
+        help="PostgreSQL only: folder of table snapshots and watermarks; later runs read changed rows only",
+    )
+    parser.add_argument(
+        "--sync-config", help="PostgreSQL only: YAML of per-table key, modified and deletion columns"
+    )
+    parser.add_argument(
+        "--full-reload", action="store_true", help="with --sync-state: read every table in full again"
     )
     parser.add_argument("--format", choices=FORMATS, default="csv", help="table file format (default csv)")
     parser.add_argument(
@@ -60,19 +79,35 @@ def _location(args: argparse.Namespace) -> str | None:
     return args.input
 
 
+def _sync(args: argparse.Namespace) -> SyncOptions | None:
+    if args.sync_state is None:
+        return None
+    rules = load_sync_rules(args.sync_config) if args.sync_config else {}
+    return SyncOptions(Path(args.sync_state), full_reload=args.full_reload, rules=rules)
+
+
 def run(args: argparse.Namespace) -> int:
     location = _location(args)
     if location is None:
+        return 2
+    if args.kind != "postgres" and (args.sync_state or args.sync_config or args.full_reload):
+        print(
+            "compscore import: --sync-state, --sync-config, --full-reload need --from postgres",
+            file=sys.stderr,
+        )
         return 2
     try:
         result = import_source(
             args.kind,
             location,
             args.mapping,
+            commissions=args.commissions,
+            commission_mapping=args.commission_mapping,
             plans_dir=args.plans,
             assignments_csv=args.assignments,
             schema=args.schema,
             layout=args.layout,
+            sync=_sync(args),
         )
     except (SourceError, MappingError, PlanError) as exc:
         print(f"compscore import: cannot import {args.kind} source:\n{exc}", file=sys.stderr)
@@ -81,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     report = write_result(result, out, args.format)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    for sync in result.syncs:
+        print(
+            f"{sync.table}: {sync.mode} read, {sync.rows_read:,} row(s) read, {sync.rows_deleted:,} deleted, "
+            f"{sync.rows:,} kept; watermark {sync.watermark or 'none (no modified column)'}"
+        )
     counts = ", ".join(f"{name} {frame.height:,}" for name, frame in result.data.tables.items())
     print(f"Imported {args.kind} into {out}: {counts}; plans {len(result.data.plans)}.")
     print(
