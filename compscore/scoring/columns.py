@@ -122,6 +122,15 @@ PAY_RECONCILIATION: dict[str, str] = {
     "computed_line_id": "First computed line id on the key.",
 }
 
+PAY_RECONCILIATION_TOTALS: dict[str, str] = {
+    "plan_id": "Plan id.",
+    "period": "Plan period of the earned date.",
+    "unexplained_total": "$ on given lines the plan rules do not imply (status unexplained), signed.",
+    "missing_total": "$ the plan rules imply that no given line shows (status not_in_statements), signed.",
+    "amount_differs_total": "given − computed, $, summed over keys on both sides (status amount_differs).",
+    "n_lines": "Mismatching keys in the plan period.",
+}
+
 OUTPUT_COLUMNS: dict[str, dict[str, str]] = {
     "plan_scores": PLAN_SCORES,
     "pay_attribution": PAY_ATTRIBUTION,
@@ -129,5 +138,6 @@ OUTPUT_COLUMNS: dict[str, dict[str, str]] = {
     "plan_outcomes": PLAN_OUTCOMES,
     "plan_incentive_curves": PLAN_INCENTIVE_CURVES,
     "pay_reconciliation": PAY_RECONCILIATION,
+    "pay_reconciliation_totals": PAY_RECONCILIATION_TOTALS,
 }
 """Output table -> column -> description."""
