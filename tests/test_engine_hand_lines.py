@@ -63,7 +63,7 @@ def test_a_deal_that_crosses_quota_is_split_between_tiers():
 
 def test_tier_bands_apply_only_to_dollars_that_earn_quota_credit():
     """Quota credits new business only. An expansion neither moves attainment nor gets the upper band."""
-    component = "  - {id: all, kind: commission, applies_to: [new_business, expansion], %s}\n" % TIERS_10_20
+    component = f"  - {{id: all, kind: commission, applies_to: [new_business, expansion], {TIERS_10_20}}}\n"
     company = Company(
         plans=[plan(component, quota=100_000)],
         deals=[
@@ -262,7 +262,10 @@ def test_deferral_is_released_on_close_plus_t_once_as_of_reaches_it():
     held = [("nb", "D1", "earning", 2_500.0, D(2026, 2, 10))]  # 5,000 × (1 − 0.5)
     # 10 Feb + 90 days = 11 May (18 + 31 + 30 + 11).
     assert lines_of(company, D(2026, 5, 10)) == held
-    assert lines_of(company, D(2026, 5, 11)) == [*held, ("nb", "D1", "deferral_release", 2_500.0, D(2026, 5, 11))]
+    assert lines_of(company, D(2026, 5, 11)) == [
+        *held,
+        ("nb", "D1", "deferral_release", 2_500.0, D(2026, 5, 11)),
+    ]
 
 
 def test_a_churn_on_the_release_date_forfeits_the_deferral_and_the_day_after_does_not():
@@ -310,9 +313,9 @@ def referral_company(bonus: str, stage: str = "won") -> Company:
 def test_referral_bonus_goes_to_the_referring_rep_on_the_referred_deals_close(bonus, amount):
     company = referral_company(f"  - {{id: ref, kind: referral_bonus, {bonus}}}\n")
     lines = compute_payout(company.data(), AS_OF).lines
-    assert lines.select("rep_id", "component_id", "deal_id", "referral_id", "amount", "earned_date").rows() == [
-        ("R1", "ref", "D2", "F1", amount, D(2026, 3, 1))
-    ]
+    assert lines.select(
+        "rep_id", "component_id", "deal_id", "referral_id", "amount", "earned_date"
+    ).rows() == [("R1", "ref", "D2", "F1", amount, D(2026, 3, 1))]
 
 
 def test_a_referral_whose_deal_is_lost_pays_nothing():
