@@ -352,3 +352,17 @@ def test_realized_shares_split_each_line_by_its_contingency():
     assert row["realized_retention_share"] == pytest.approx((6_000 * reach + 1_000) / 7_500)
     assert row["realized_referral_share"] == pytest.approx(500 / 7_500)
     assert row["clawed_back"] == 0.0
+
+
+def test_once_a_cap_has_bound_an_added_deal_pays_exactly_nothing():
+    """The flaky scaling property's cause: 100.1 + 103.6 + (5,000 − 203.7) sums to 4,999.999999999999 in
+    floats, so pricing against the sum of capped pays left a 1e-12 increment and an SDI of 100, not null."""
+    capped = (
+        "  - {id: nb, kind: commission, applies_to: [new_business], tiers: [{from: 0.0, rate: 0.10}],"
+        " cap: 5000}\n"
+    )
+    deals = [Deal("D1", "R1", 1_001, D(2026, 2, 1)), Deal("D2", "R1", 1_036, D(2026, 2, 2))]
+    row = q1(Company(plans=[plan(capped)], deals=[*deals, Deal("D3", "R1", 100_000, D(2026, 2, 3))]))
+    assert row["marginal_same_day"] == 0.0
+    assert row["same_day_index"] is None
+    assert "pays nothing variable" in row["note"]

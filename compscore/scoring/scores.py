@@ -163,10 +163,15 @@ def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
-    """Each rep-period's gross pay so far per component (deal and referral pay, before deferral)."""
+    """Each rep-period's raw pay so far per component (deal and referral pay before the cap and deferral).
+
+    Raw, as the engine's running cap counts it (`capped_increment` of a raw total): once the cap has bound,
+    an added deal then pays exactly 0, where the sum of capped pays may fall a rounding error short of the
+    cap and leave a 1e-12 increment (an SDI of 100 instead of null).
+    """
     keys = [*UNIT_KEYS, "component_id"]
-    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
-    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
+    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
+    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
     return pl.concat([deal, referral]).group_by(keys).agg(pl.sum("paid_so_far"))
 
 
