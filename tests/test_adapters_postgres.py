@@ -6,6 +6,7 @@ import os
 import uuid
 from pathlib import Path
 
+import adbc_driver_postgresql.dbapi as dbapi
 import polars as pl
 import pytest
 
@@ -13,8 +14,6 @@ from compscore.adapters import import_source
 from compscore.adapters.postgres import write_tables
 from compscore.cli import main
 from compscore.loaders import load_canonical_dir
-
-dbapi = pytest.importorskip("adbc_driver_postgresql.dbapi", reason="adbc-driver-postgresql is not installed")
 
 ADMIN_URL = os.environ.get("COMPSCORE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -58,8 +57,6 @@ def test_cli_postgres_import_scores_equal_to_the_file_run(database_url, tmp_path
     out = tmp_path / "from_pg"
     args = ["import", "--from", "postgres", "--url-env", "COMPSCORE_TEST_PG", "--out", str(out)]
     assert main([*args, "--plans", str(CANONICAL / "plans")]) == 0
-    if not (Path(__file__).parents[1] / "compscore" / "commands" / "score.py").exists():
-        pytest.skip("compscore score is not available yet")
     assert main(["score", "--input", str(out), "--out", str(tmp_path / "pg_scores")]) == 0
     assert main(["score", "--input", str(CANONICAL), "--out", str(tmp_path / "file_scores")]) == 0
     from_pg = pl.read_parquet(tmp_path / "pg_scores" / "plan_scores.parquet")
