@@ -67,14 +67,15 @@ def test_tier_bands_apply_only_to_dollars_that_earn_quota_credit():
     company = Company(
         plans=[plan(component, quota=100_000)],
         deals=[
-            Deal("E1", "R1", 80_000, D(2026, 2, 1), deal_type="expansion"),
+            Deal("E1", "R1", 150_000, D(2026, 2, 1), deal_type="expansion"),
             Deal("N1", "R1", 90_000, D(2026, 2, 2)),
             Deal("N2", "R1", 20_000, D(2026, 2, 3)),
             Deal("E2", "R1", 10_000, D(2026, 2, 4), deal_type="expansion"),
         ],
     )
     assert lines_of(company) == [
-        ("all", "E1", "earning", 8_000.0, D(2026, 2, 1)),  # not credited: first tier, 80k × 10 %
+        # not credited: first tier on all of it, though 150k is past quota (bands: 10k + 10k = 20,000)
+        ("all", "E1", "earning", 15_000.0, D(2026, 2, 1)),
         ("all", "N1", "earning", 9_000.0, D(2026, 2, 2)),  # credited 0 → 90k (E1 does not count): 10 %
         ("all", "N2", "earning", 3_000.0, D(2026, 2, 3)),  # 90k → 110k: 10k × 10 % + 10k × 20 %
         ("all", "E2", "earning", 1_000.0, D(2026, 2, 4)),  # above quota, still first tier: 10k × 10 %
