@@ -366,3 +366,22 @@ def test_once_a_cap_has_bound_an_added_deal_pays_exactly_nothing():
     assert row["marginal_same_day"] == 0.0
     assert row["same_day_index"] is None
     assert "pays nothing variable" in row["note"]
+
+
+def test_an_added_uncredited_deal_pays_the_first_tier_even_past_quota():
+    component = (
+        "  - {id: all, kind: commission, applies_to: [new_business, expansion],\n"
+        "     tiers: [{from: 0.0, rate: 0.10}, {from: 1.0, rate: 0.20}]}\n"
+    )
+    company = Company(
+        plans=[plan(component, quota=100_000)],
+        deals=[
+            Deal("D1", "R1", 150_000, D(2026, 2, 1)),
+            Deal("D2", "R1", 150_000, D(2026, 2, 2), deal_type="expansion"),
+        ],
+    )
+    row = q1(company)
+    # Δ_S = Δ_R = 150k. New business from 150k credited: all at 20 % → 0.2. An expansion is not credited:
+    # 10 % on all 150k → 0.1 (tier bands would give (100k × 10 % + 50k × 20 %) / 150k = 0.133).
+    assert row["marginal_same_day"] == pytest.approx(0.2)
+    assert row["marginal_retention"] == pytest.approx(0.1)
