@@ -151,12 +151,6 @@ FORMULA_MUTANTS: list[tuple[str, str, str, str]] = [
         'window = pl.col("last_days_of_period")',
     ),
     (
-        "retention bonus before period end",
-        "compscore/engine/payout.py",
-        'book.filter(pl.col("period_end") <= as_of)',
-        'book.filter(pl.col("period_end") <= as_of + dt.timedelta(days=1))',
-    ),
-    (
         "contingency split (1 − c) dropped",
         "compscore/scoring/marginal.py",
         'marginal_same_day=(pl.col("nb_pay") - pl.col("nb_contingent_pay")) / pl.col("delta_same_day")',

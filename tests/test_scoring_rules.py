@@ -385,3 +385,21 @@ def test_an_added_uncredited_deal_pays_the_first_tier_even_past_quota():
     # 10 % on all 150k → 0.1 (tier bands would give (100k × 10 % + 50k × 20 %) / 150k = 0.133).
     assert row["marginal_same_day"] == pytest.approx(0.2)
     assert row["marginal_retention"] == pytest.approx(0.1)
+
+
+def test_renewal_and_expansion_pay_are_weighted_by_the_populations_dollars():
+    components = (
+        NB_10
+        + "  - {id: renew, kind: commission, applies_to: [renewal], tiers: [{from: 0.0, rate: 0.02}]}\n"
+        + "  - {id: grow, kind: commission, applies_to: [expansion], tiers: [{from: 0.0, rate: 0.06}]}\n"
+    )
+    company = Company(
+        plans=[plan(components)],
+        deals=[
+            Deal("D1", "R1", 50_000, D(2026, 2, 1)),
+            Deal("D2", "R1", 30_000, D(2026, 2, 2), deal_type="renewal"),
+            Deal("D3", "R1", 10_000, D(2026, 2, 3), deal_type="expansion"),
+        ],
+    )
+    # Renewal share of existing-customer dollars 30k / 40k = 0.75: m_R = 0.75 × 0.02 + 0.25 × 0.06 = 0.03.
+    assert q1(company)["marginal_retention"] == pytest.approx(0.03)
