@@ -118,3 +118,22 @@ def test_an_unexplained_negative_adjustment_is_unexplained_not_missing():
     assert totals.select("unexplained_total", "missing_total", "amount_differs_total", "n_lines").rows() == [
         (-250.0, 0.0, 0.0, 1)
     ]
+
+
+def test_mismatches_carry_their_line_ids_rounded_differences_and_unknown_plans():
+    given = statement(
+        ("G1", "nb", "earning", "D1", 100.0, FEB),
+        ("G2", "nb", "earning", "D2", 50.0, D(2026, 4, 2)),  # Q2 has a given line: reconciled
+    )
+    computed = statement(
+        ("C1", "nb", "earning", "D1", 98.766, FEB), ("C2", "nb", "earning", "D2", 60.0, D(2026, 4, 2))
+    )
+    stray = statement(("G3", "nb", "earning", "D3", 7.0, FEB)).with_columns(plan_id=pl.lit("unknown"))
+    found = reconcile(pl.concat([given, stray]), computed, PLANS).sort("deal_id")
+    assert found.select("deal_id", "status", "difference", "given_line_id", "computed_line_id").rows() == [
+        ("D1", "amount_differs", 1.23, "G1", "C1"),  # 100 − 98.766 = 1.234, to the cent
+        ("D2", "amount_differs", -10.0, "G2", "C2"),
+        ("D3", "unexplained", 7.0, "G3", None),  # a plan without a plan file is still listed
+    ]
+    totals = reconciliation_totals(found.filter(pl.col("plan_id") == "p"))
+    assert totals.select("period", "amount_differs_total").rows() == [("2026-Q1", 1.23), ("2026-Q2", -10.0)]
