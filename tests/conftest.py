@@ -10,10 +10,33 @@ rules (no quota is reached; D002's account churns 97 days after close, so its co
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "deterministic",
+    derandomize=True,
+    deadline=None,
+    database=None,
+    max_examples=25,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+"""The default, in CI and locally: the same examples every run, no timing, no example database (see
+docs/testing.md). `HYPOTHESIS_PROFILE=explore` draws new random examples to hunt for bugs."""
+settings.register_profile(
+    "explore",
+    derandomize=False,
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CANONICAL_SMALL = REPO_ROOT / "tests" / "fixtures" / "canonical_small"

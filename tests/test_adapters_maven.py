@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import polars as pl
@@ -69,8 +68,6 @@ def test_written_folder_loads_back_without_rejects(imported):
 
 
 def test_score_the_imported_folder(imported, tmp_path, capsys):
-    if importlib.util.find_spec("compscore.commands.score") is None:
-        pytest.skip("compscore score (compscore.commands.score) is not available yet")
     capsys.readouterr()
     assert main(["score", "--input", str(imported), "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out

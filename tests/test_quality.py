@@ -10,20 +10,20 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from compscore.adapters.maven import import_maven
 from compscore.dataset import CanonicalData
 from compscore.plans import read_plans
 from compscore.quality import BlockingError, References, load_plans_checked, table_rules, validate
 from compscore.quality.corrupt import corrupt
 from compscore.quality.status import data_quality_status
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES, conform
+from compscore.scoring.scores import score_company
 
 SMALL = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 
 
 def load_small() -> CanonicalData:
     """The hand-made canonical fixture, read with the canonical dtypes."""
-    if not (SMALL / "deals.csv").exists():
-        pytest.skip(f"fixture {SMALL} is not there yet")
     tables = {
         spec.name: conform(
             pl.read_csv(SMALL / f"{spec.name}.csv", schema_overrides=spec.polars_schema), spec.name
@@ -339,8 +339,7 @@ def test_real_crm_data_validates_and_balances():
     shared = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "maven_crm"
     if not shared.is_dir():
         pytest.skip(f"{shared} is not there")
-    maven = pytest.importorskip("compscore.adapters.maven", reason="no Maven CRM adapter")
-    imported = maven.import_maven(shared)
+    imported = import_maven(shared)
     result = validate(imported.data, "run-maven", loader_rejects=imported.rejects)
     assert result.ok, result.blocking
     assert_balanced(result)
@@ -355,11 +354,10 @@ def test_real_crm_data_validates_and_balances():
 
 
 def test_untouched_plan_scores_equal_the_clean_run(corrupted):
-    scores = pytest.importorskip("compscore.scoring.scores", reason="no scoring engine")
     clean, _, result = corrupted
     as_of = dt.date(2027, 6, 30)
-    before = scores.score_company(validate(clean, "run-clean").clean, as_of=as_of).plan_scores
-    after = scores.score_company(result.clean, as_of=as_of).plan_scores
+    before = score_company(validate(clean, "run-clean").clean, as_of=as_of).plan_scores
+    after = score_company(result.clean, as_of=as_of).plan_scores
     farmer, hunter = pl.col("plan_id") == "farmer-2026", pl.col("plan_id") == "hunter-2026"
     assert after.filter(farmer).height > 0
     assert after.filter(farmer).equals(before.filter(farmer))

@@ -14,6 +14,7 @@ from assets.validated import validated
 from checks.asset_checks import QUALITY_CHECKS
 from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
+from compscore.adapters.maven import import_maven
 from compscore.canonical_io import write_canonical_dir
 from compscore.loaders import load_canonical_dir
 from compscore.quality.corrupt import corrupt
@@ -135,11 +136,7 @@ def test_checks_run_on_real_crm_data(name: str, tmp_path: Path) -> None:
     shared = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / name
     if not shared.is_dir():
         pytest.skip(f"{shared} is not there")
-    adapters = pytest.importorskip("compscore.adapters.maven", reason="no Maven CRM adapter yet")
-    convert = getattr(adapters, "import_maven", None)
-    if convert is None:
-        pytest.skip("compscore.adapters.maven has no import_maven(src, out) entry point yet")
-    convert(shared, tmp_path / "canonical")
+    import_maven(shared, tmp_path / "canonical")
     result = _run(tmp_path / "canonical", tmp_path / "wh")
     assert result.success
     assert sorted(_checks(result)) == sorted(f"raw_{t.name}" for t in TABLES)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import polars as pl
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scoring_builders import Company, D, Deal
 
@@ -28,7 +28,8 @@ from compscore.plans import Clawback, Component, Deferral, Plan, Tier, dump_plan
 from compscore.scoring.attribution import pay_attribution, statement_lines
 from compscore.scoring.scores import score_company
 
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings()
+"""The loaded profile's (tests/conftest.py): derandomised, no deadline, 25 examples."""
 BOOK_START = D(2026, 1, 1)
 BOOK_DAYS = 181  # Q1 and Q2 2026
 AS_OF = D(2026, 6, 30)
@@ -269,6 +270,18 @@ def test_sdi_is_between_0_and_100(p: Plan, book: Book):
     assert sdi, "the book's periods are scored"
     for value in sdi.values():
         assert value is None or 0.0 <= value <= 100.0
+
+
+@SETTINGS
+@given(plans(), books())
+def test_sdi_interval_contains_the_point_estimate(p: Plan, book: Book):
+    scores = score_company(company([(book, p)]).data(), as_of=AS_OF).plan_scores
+    for row in scores.iter_rows(named=True):
+        sdi, low, high = row["same_day_index"], row["same_day_index_low"], row["same_day_index_high"]
+        if sdi is None:
+            continue
+        assert low is not None and high is not None, row["period"]
+        assert low - REL <= sdi <= high + REL, (row["period"], low, sdi, high)
 
 
 @st.composite

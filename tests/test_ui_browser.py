@@ -16,6 +16,7 @@ the fixture's teardown.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import signal
 import socket
@@ -66,9 +67,8 @@ if not CHROMIUM.is_file():
         f"{CHROMIUM} is absent: install Debian's chromium (`apt-get install chromium`; .ci/run does)",
         allow_module_level=True,
     )
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is absent: `pip install -e '.[dev]'`"
-)
+# Imported after the chromium check: playwright (a dev dependency) is needed only with a browser.
+sync_api = importlib.import_module("playwright.sync_api")
 
 pytestmark = pytest.mark.slow
 

@@ -39,10 +39,11 @@ class PayoutResult:
 
     - `lines`: statement lines in the `commission_lines` shape plus `origin` = `computed`.
     - `won_deals`: won deals with the plan their owner was under at close and its period columns.
-    - `deal_pay`: one row per (deal, commission or spiff component) with the gross pay before deferral
-      and clawback, after caps.
+    - `deal_pay`: one row per (deal, commission or spiff component) with its `raw_pay` (before the cap)
+      and `gross_pay` (after the cap, before deferral and clawback).
     - `retention_book`: per rep, plan and period, won renewal dollars and lost renewal + churned dollars.
-    - `referral_pay`: one row per (converted referral, referral-bonus component) with its gross pay.
+    - `referral_pay`: one row per (converted referral, referral-bonus component) with its `raw_pay` and
+      `gross_pay` (after the cap).
     - `converted_referrals`: referrals whose deal was won, under the referring rep's plan at its close.
     - `unpaid_deals`: won deals whose owner had no plan on the close date (they earn nothing).
     """
@@ -206,6 +207,7 @@ def deal_component_pay(won: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
         "period_start",
         "period_end",
         "period",
+        "raw_pay",
         "gross_pay",
         "deferral_fraction",
         "deferral_days",

@@ -101,12 +101,21 @@ def reconcile(
 
 
 def reconciliation_totals(mismatches: pl.DataFrame) -> pl.DataFrame:
-    """Per plan and period: given pay the rules do not explain, and implied pay no line shows."""
+    """Per plan and period, the mismatches summed by `status` (signed dollars, not split by sign):
+
+    - `unexplained_total`: given pay on keys the rules do not imply (an unexplained −250 adjustment
+      counts −250);
+    - `missing_total`: pay the rules imply on keys no given line shows;
+    - `amount_differs_total`: given − computed on keys both sides have;
+    - `n_lines`: mismatching keys.
+    """
+    status = pl.col("status")
     return (
         mismatches.group_by("plan_id", "period")
         .agg(
-            unexplained_total=pl.col("difference").filter(pl.col("difference") > 0).sum(),
-            missing_total=-pl.col("difference").filter(pl.col("difference") < 0).sum(),
+            unexplained_total=pl.col("given_amount").filter(status == "unexplained").sum(),
+            missing_total=pl.col("computed_amount").filter(status == "not_in_statements").sum(),
+            amount_differs_total=pl.col("difference").filter(status == "amount_differs").sum(),
             n_lines=pl.len(),
         )
         .sort("plan_id", "period")

@@ -144,6 +144,15 @@ PROVENANCE: dict[str, str] = {
     "source": "The canonical input folder the run read.",
 }
 
+PAY_RECONCILIATION_TOTALS: dict[str, str] = {
+    "plan_id": "Plan id.",
+    "period": "Plan period of the earned date.",
+    "unexplained_total": "$ on given lines the plan rules do not imply (status unexplained), signed.",
+    "missing_total": "$ the plan rules imply that no given line shows (status not_in_statements), signed.",
+    "amount_differs_total": "given − computed, $, summed over keys on both sides (status amount_differs).",
+    "n_lines": "Mismatching keys in the plan period.",
+}
+
 OUTPUT_COLUMNS: dict[str, dict[str, str]] = {
     "plan_scores": {**PLAN_SCORES, **PERIOD_COMPLETE, **PROVENANCE},
     "pay_attribution": {**PAY_ATTRIBUTION, **PROVENANCE},
@@ -152,5 +161,6 @@ OUTPUT_COLUMNS: dict[str, dict[str, str]] = {
     "plan_incentive_curves": {**PLAN_INCENTIVE_CURVES, **PROVENANCE},
     "plan_component_marginals": {**PLAN_COMPONENT_MARGINALS, **PROVENANCE},
     "pay_reconciliation": {**PAY_RECONCILIATION, **PROVENANCE},
+    "pay_reconciliation_totals": {**PAY_RECONCILIATION_TOTALS, **PROVENANCE},
 }
 """Output table -> column -> description."""

@@ -2,9 +2,9 @@
 
 Every hypothetical deal is priced with the payout engine's own rule expressions (`tiered_pay`,
 `capped_increment`), on aggregates of the rep's book: credited dollars so far `credited`, each
-component's pay so far `paid_so_far`, and won renewal / lost dollars for the retention bonus. The added
-deal is placed after the rep's existing deals of the period, so it is priced at the rep's period-end
-attainment (see docs/methodology.md, "Where the deal falls in the period").
+component's raw pay so far before its cap `paid_so_far`, and won renewal / lost dollars for the retention
+bonus. The added deal is placed after the rep's existing deals of the period, so it is priced at the
+rep's period-end attainment (see docs/methodology.md, "Where the deal falls in the period").
 """
 
 from __future__ import annotations

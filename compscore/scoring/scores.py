@@ -8,7 +8,7 @@ the pull-forward premium and the outcome indicators.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -163,10 +163,15 @@ def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
-    """Each rep-period's gross pay so far per component (deal and referral pay, before deferral)."""
+    """Each rep-period's raw pay so far per component (deal and referral pay before the cap and deferral).
+
+    Raw, as the engine's running cap counts it (`capped_increment` of a raw total): once the cap has bound,
+    an added deal then pays exactly 0, where the sum of capped pays may fall a rounding error short of the
+    cap and leave a 1e-12 increment (an SDI of 100 instead of null).
+    """
     keys = [*UNIT_KEYS, "component_id"]
-    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
-    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("gross_pay"))
+    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
+    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
     return pl.concat([deal, referral]).group_by(keys).agg(pl.sum("paid_so_far"))
 
 
@@ -232,24 +237,27 @@ def _indicator_columns(ind: Indicator) -> list[str]:
     return [f"{n}_num", f"{n}_den"]
 
 
+MARGINAL_COLUMNS = ("marginal_same_day", "marginal_retention", "marginal_referral")
+
+
+def _resampled_same_day_index(sums: Mapping[str, np.ndarray]) -> np.ndarray:
+    """SDI of each bootstrap resample, by the same `same_day_index` as the point estimate (NaN where null).
+
+    SDI is a ratio of per-rep sums, so the resampled sums give it as well as the resampled means do.
+    """
+    frame = pl.DataFrame({c: sums[c] for c in MARGINAL_COLUMNS})
+    sdi = frame.select(same_day_index(*(pl.col(c) for c in MARGINAL_COLUMNS)))
+    return sdi.to_series().cast(pl.Float64).to_numpy()
+
+
 def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[dict], list[dict]]:
     """Point estimates and bootstrap intervals per plan-period: score rows and long-format outcome rows."""
     score_rows, outcome_rows = [], []
     for (plan_id, period_start), group in units.group_by(PLAN_PERIOD, maintain_order=True):
         period, period_end = group["period"][0], group["period_end"][0]
         weights = bootstrap.rep_weights(group.height, f"{plan_id}|{period}")
-        m = {c: group[c].to_numpy() for c in ("marginal_same_day", "marginal_retention", "marginal_referral")}
-        low, high = bootstrap.interval(
-            weights,
-            m,
-            lambda s: np.clip(
-                100.0
-                * s["marginal_same_day"]
-                / (s["marginal_same_day"] + s["marginal_retention"] + s["marginal_referral"]),
-                0.0,
-                100.0,
-            ),
-        )
+        m = {c: group[c].to_numpy() for c in MARGINAL_COLUMNS}
+        low, high = bootstrap.interval(weights, m, _resampled_same_day_index)
         row: dict = {"plan_id": plan_id, "period_start": period_start, "same_day_index_low": low}
         row["same_day_index_high"] = high
         notes = []
