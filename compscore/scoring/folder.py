@@ -11,8 +11,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from compscore.dataset import CanonicalData
 from compscore.loaders import load_canonical_dir
@@ -27,7 +29,10 @@ class FolderRun:
     run_id: str
     scores: ScoreTables
     tables: dict[str, pl.DataFrame]
-    """Every output table written, by name (scores, evidence, data-quality rejects and counts)."""
+    """Every output table written from memory, by name (scores, evidence, data-quality rejects and counts)."""
+    streamed: dict[str, Path]
+    """The output tables written batch by batch while scoring (`pay_attribution`), by name: their Parquet
+    file (their rows are never all in memory; `scores.pay_attribution` has none)."""
     warnings: list[str]
     report: Path | None
     """The HTML validation report of the run, when Great Expectations ran."""
@@ -65,17 +70,24 @@ def score_folder(
     clean, quality_tables, warnings, report = _load_and_validate(
         input_dir, out_dir, run_id, great_expectations, say
     )
-    scores = score_company(
-        clean,
-        as_of=as_of,
-        data_quality_status=quality_tables["data_quality_status"],
-        batch_reps=batch_reps,
-        progress=say,
-    )
-    tables = {**scores.outputs(), **quality_tables}
-    say(f"writing {len(tables)} tables to {out_dir}")
-    write_outputs(tables, out_dir)
-    return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)
+    attribution = BatchedTableWriter(out_dir, "pay_attribution")
+    try:
+        scores = score_company(
+            clean,
+            as_of=as_of,
+            data_quality_status=quality_tables["data_quality_status"],
+            batch_reps=batch_reps,
+            progress=say,
+            attribution_sink=attribution.append,
+        )
+        tables = {**scores.outputs(), **quality_tables}
+        say(f"writing {len(tables)} more tables to {out_dir}")
+        write_outputs(tables, out_dir)
+    except BaseException:
+        attribution.abort()
+        raise
+    streamed = {"pay_attribution": attribution.finish()[0]}
+    return FolderRun(run_id, scores, tables, streamed, warnings, report)
 
 
 def _load_and_validate(
@@ -115,6 +127,59 @@ def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Pa
     from checks.suites import run_all_suites
 
     return write_run_report(out_dir, result, run_all_suites(result.checks), status)
+
+
+class BatchedTableWriter:
+    """One output table written as `<name>.parquet` and `<name>.csv` a batch of rows at a time, so that the
+    rows are never all in memory: each `append` adds a Parquet row group and CSV lines to hidden partial
+    files, and `finish` moves them to their final names (rows in the order of the batches)."""
+
+    def __init__(self, out_dir: str | Path, name: str):
+        self.out = Path(out_dir)
+        self.name = name
+        self.rows = 0
+        self.schema: pl.Schema | None = None
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv: BinaryIO | None = None
+
+    def _partial(self, suffix: str) -> Path:
+        return self.out / f".{self.name}{suffix}.partial"
+
+    def append(self, df: pl.DataFrame) -> None:
+        if self._csv is None:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.schema = df.schema
+            self._csv = self._partial(".csv").open("wb")
+            df.head(0).write_csv(self._csv)
+        arrow = df.to_arrow()
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self._partial(".parquet"), arrow.schema, compression="zstd")
+        self._parquet.write_table(arrow)
+        df.write_csv(self._csv, include_header=False)
+        self.rows += df.height
+
+    def _close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        if self._csv is not None:
+            self._csv.close()
+
+    def finish(self) -> list[Path]:
+        """Close the files and give them their final names."""
+        self._close()
+        written = []
+        for suffix in (".parquet", ".csv"):
+            if self._partial(suffix).exists():
+                final = self.out / f"{self.name}{suffix}"
+                self._partial(suffix).replace(final)
+                written.append(final)
+        return written
+
+    def abort(self) -> None:
+        """Close and remove the partial files (the run failed: nothing is written)."""
+        self._close()
+        for suffix in (".parquet", ".csv"):
+            self._partial(suffix).unlink(missing_ok=True)
 
 
 def write_outputs(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> list[Path]:
