@@ -35,15 +35,43 @@ def all_rep_ids(data: CanonicalData) -> pl.Series:
 
 @dataclass(frozen=True)
 class RepBatch:
-    """A batch of reps: `rep_ids`, and whether rows without a rep id fall in it (the first batch's)."""
+    """A batch of reps: `rep_ids`, and whether rows without a rep id fall in it (the first batch's).
+
+    `rows`, when set, gives for each rep-keyed table the positions of the batch's rows (ascending), found
+    for all batches in one pass (`rep_batches`); `whole` marks the only batch of a company, which holds
+    every row."""
 
     rep_ids: pl.Series
     holds_null: bool
+    rows: dict[str, pl.Series] | None = None
+    whole: bool = False
 
     def predicate(self, column: str = "rep_id") -> pl.Expr:
         """True for the rows of `column` that belong to this batch."""
         in_batch = pl.col(column).is_in(self.rep_ids.implode())
         return (in_batch | pl.col(column).is_null()) if self.holds_null else in_batch
+
+
+def _rows_by_batch(data: CanonicalData, ids: pl.Series, batch_reps: int) -> dict[str, dict[int, pl.Series]]:
+    """For each rep-keyed table, the positions of its rows in each batch (rows without a known rep id go
+    to batch 0): one join per table instead of a filter of the whole table per batch."""
+    numbers = ids.to_frame("rep_id").with_columns(
+        batch=(pl.int_range(pl.len(), dtype=pl.UInt32) // batch_reps).cast(pl.UInt32)
+    )
+    found: dict[str, dict[int, pl.Series]] = {}
+    for table, column in REP_COLUMN.items():
+        positions = (
+            data[table]
+            .lazy()
+            .select(pl.col(column).alias("rep_id"))
+            .with_row_index("row")
+            .join(numbers.lazy(), on="rep_id", how="left")
+            .group_by(pl.col("batch").fill_null(0))
+            .agg(pl.col("row").sort())
+            .collect()
+        )
+        found[table] = dict(zip(positions["batch"].to_list(), positions["row"], strict=True))
+    return found
 
 
 def rep_batches(data: CanonicalData, batch_reps: int = DEFAULT_BATCH_REPS) -> Iterator[RepBatch]:
@@ -52,15 +80,27 @@ def rep_batches(data: CanonicalData, batch_reps: int = DEFAULT_BATCH_REPS) -> It
     if batch_reps < 1:
         raise ValueError(f"batch_reps must be at least 1, got {batch_reps}")
     ids = all_rep_ids(data)
-    for first in range(0, max(ids.len(), 1), batch_reps):
-        yield RepBatch(rep_ids=ids.slice(first, batch_reps), holds_null=first == 0)
+    if ids.len() <= batch_reps:
+        yield RepBatch(rep_ids=ids, holds_null=True, whole=True)
+        return
+    rows = _rows_by_batch(data, ids, batch_reps)
+    for number, first in enumerate(range(0, ids.len(), batch_reps)):
+        in_batch = {
+            table: by_batch.get(number, pl.Series(dtype=pl.UInt32)) for table, by_batch in rows.items()
+        }
+        yield RepBatch(rep_ids=ids.slice(first, batch_reps), holds_null=first == 0, rows=in_batch)
 
 
 def batch_data(data: CanonicalData, batch: RepBatch) -> CanonicalData:
     """`data` with its rep-keyed tables cut to `batch`'s rows; the other tables are shared, not copied."""
+    if batch.whole:
+        return data
     tables = dict(data.tables)
     for table, column in REP_COLUMN.items():
-        tables[table] = data[table].filter(batch.predicate(column))
+        if batch.rows is not None:
+            tables[table] = data[table][batch.rows[table]]
+        else:
+            tables[table] = data[table].filter(batch.predicate(column))
     return CanonicalData(
         tables=tables,
         plans=data.plans,
