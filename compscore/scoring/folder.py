@@ -20,7 +20,7 @@ from compscore.dataset import CanonicalData
 from compscore.loaders import load_canonical_dir
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.status import data_quality_status
-from compscore.scoring.batches import DEFAULT_BATCH_REPS
+from compscore.scoring.batches import DEFAULT_BATCH_REPS, scoring_view
 from compscore.scoring.scores import ScoreTables, score_company
 
 
@@ -114,7 +114,7 @@ def _load_and_validate(
         "data_quality_counts": result.counts,
         "data_quality_status": status,
     }
-    return result.clean, quality_tables, loaded.warnings, report
+    return scoring_view(result.clean), quality_tables, loaded.warnings, report
 
 
 def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Path) -> Path:
