@@ -36,7 +36,8 @@ from bench_score import DEFAULT_CACHE, company, parse_sizes
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
-_STEP = re.compile(r'"step_keys_to_execute":\s*\[([^\]]*)\]')
+_STEP_START = re.compile(r" - (\d+) - ([\w.\[\]-]+) - STEP_START - ")
+"""A Dagster log line `... - <run id> - <pid> - <step key> - STEP_START - ...`: which process ran a step."""
 
 
 @dataclass
@@ -107,9 +108,6 @@ def _label(pid: int) -> str:
     except OSError:
         return "?"
     text = " ".join(argv)
-    step = _STEP.search(text.replace('\\"', '"'))
-    if step:
-        return "step " + step.group(1).replace('"', "").strip()
     if "dagster" in text:
         words = [w for w in argv if w and not w.startswith("{")]
         return "dagster " + " ".join(words[3:7])
@@ -143,6 +141,14 @@ def run_pipeline(folder: Path, work: Path, interval: float) -> tuple[int, float,
     return child.returncode, wall, usage, tree
 
 
+def steps_by_pid(log: Path) -> dict[int, str]:
+    """The steps each process started, from the Dagster log (step processes are `python -c` spawns)."""
+    steps: dict[int, list[str]] = {}
+    for match in _STEP_START.finditer(log.read_text(errors="replace")):
+        steps.setdefault(int(match[1]), []).append(match[2])
+    return {pid: "step " + ", ".join(keys) for pid, keys in steps.items()}
+
+
 def report(lines: int, code: int, wall: float, usage: dict[str, float], tree: Tree, log: Path) -> None:
     status = "ok" if code == 0 else f"FAILED (exit {code}, see {log})"
     print(
@@ -150,6 +156,9 @@ def report(lines: int, code: int, wall: float, usage: dict[str, float], tree: Tr
         f"(all processes), largest peak RSS of one process {usage['peak_rss_gib']:.2f} GiB"
     )
     print(f"  {'process':<58} {'from s':>7} {'to s':>7} {'CPU s':>7} {'peak GiB':>9}")
+    for pid, step in steps_by_pid(log).items():
+        if pid in tree.seen:
+            tree.seen[pid].label = step
     for entry in sorted(tree.seen.values(), key=lambda e: e.first_s):
         print(
             f"  {entry.label[:58]:<58} {entry.first_s:>7.1f} {entry.last_s:>7.1f} {entry.cpu_s:>7.1f} "
