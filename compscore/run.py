@@ -23,7 +23,7 @@ from compscore.quality import BlockingError, BlockingFailure, ValidationResult, 
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.status import data_quality_status
 from compscore.safe_ids import checked_id
-from compscore.scoring.batches import DEFAULT_BATCH_REPS
+from compscore.scoring.batches import DEFAULT_BATCH_REPS, scoring_view
 from compscore.scoring.finish import finished_score_tables
 from compscore.scoring.scores import ScoreTables, score_company
 
@@ -72,6 +72,7 @@ def score_folder(
     clean, quality_tables, warnings, report = _load_and_validate(
         input_dir, out_dir, run_id, great_expectations, say
     )
+    clean = scoring_view(clean)
     scores = score_company(
         clean,
         as_of=as_of,
@@ -111,7 +112,7 @@ def _load_and_validate(
         COUNTS: result.counts,
         STATUS: status,
     }
-    return result.clean, quality_tables, loaded.warnings, report
+    return scoring_view(result.clean), quality_tables, loaded.warnings, report
 
 
 def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Path) -> Path:

@@ -89,10 +89,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress_to_stderr() -> Callable[[str], None]:
-    """Print each step with the seconds since the run began, on stderr (stdout keeps the score table)."""
-    started = time.perf_counter()
+    """Print each step with the wall and CPU seconds since the run began, on stderr (stdout keeps the score
+    table). CPU time (all threads) is the steadier figure on a shared machine."""
+    started, cpu_started = time.perf_counter(), time.process_time()
 
     def say(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        print(f"[{wall:6.1f}s, CPU {cpu:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     return say

@@ -472,8 +472,6 @@ def compute_payout(
         .sort("earned_date", "line_id")
         .collect()
     )
-    paid_ids = won.select("deal_id").unique()
-    unpaid = closed_won(data.deals).join(paid_ids.lazy(), on="deal_id", how="anti").collect()
     return PayoutResult(
         lines=lines,
         won_deals=won,
@@ -481,9 +479,20 @@ def compute_payout(
         retention_book=book,
         referral_pay=referral,
         converted_referrals=converted,
-        unpaid_deals=unpaid,
+        unpaid_deals=_unpaid_deals(data, won),
         as_of=as_of,
     )
+
+
+def _unpaid_deals(data: CanonicalData, won: pl.DataFrame) -> pl.DataFrame:
+    """Won deals whose owner had no plan on the close date. `won` has at most one row per closed-won deal
+    row (`attach_plan` only drops rows), so when the counts agree none is unpaid and the anti-join over
+    every deal id is skipped (it cost about 7 % of a batch)."""
+    closed = closed_won(data.deals)
+    if closed.select(pl.len()).collect().item() == won.height:
+        return closed.head(0).collect()
+    paid_ids = won.select("deal_id").unique()
+    return closed.join(paid_ids.lazy(), on="deal_id", how="anti").collect()
 
 
 def compute_statement_lines(data: CanonicalData, as_of: dt.date | None = None) -> pl.DataFrame:

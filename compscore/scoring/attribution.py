@@ -14,6 +14,8 @@ lines without a known deal).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from compscore.dataset import CanonicalData
@@ -140,31 +142,63 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
     )
 
 
-def realized_by_plan_period(attribution: pl.DataFrame) -> pl.DataFrame:
+@dataclass(frozen=True)
+class RealizedParts:
+    """The sums behind the realized shares, per plan-period, of some statement lines (a batch of reps):
+    summed again over batches, they give the whole company's shares without keeping its lines.
+
+    - `earned`: `plan_id`, `period_start`, `realized_same_day`, `realized_retention`, `realized_referral`.
+    - `clawed`: `plan_id`, `period_start` (of the clawed deal's close), `clawed_back`.
+    """
+
+    earned: pl.DataFrame
+    clawed: pl.DataFrame
+
+    @staticmethod
+    def of(attribution: pl.DataFrame) -> RealizedParts:
+        earned = attribution.filter(
+            pl.col("line_type").is_in(EARNED_LINE_TYPES) & (pl.col("channel") != "unattributed")
+        )
+        return RealizedParts(
+            earned=earned.group_by("plan_id", "period_start").agg(
+                realized_same_day=pl.sum("same_day_amount"),
+                realized_retention=pl.sum("retention_amount"),
+                realized_referral=pl.sum("referral_amount"),
+            ),
+            clawed=attribution.filter(pl.col("line_type") == "clawback")
+            .group_by("plan_id", pl.col("deal_period_start").alias("period_start"))
+            .agg(clawed_back=-pl.sum("amount")),
+        )
+
+    @staticmethod
+    def concat(parts: list[RealizedParts]) -> RealizedParts:
+        """The parts of several batches summed per plan-period (one batch: returned as it is)."""
+        if len(parts) == 1:
+            return parts[0]
+        keys = ["plan_id", "period_start"]
+        return RealizedParts(
+            earned=pl.concat([p.earned for p in parts]).group_by(keys).agg(pl.all().sum()),
+            clawed=pl.concat([p.clawed for p in parts]).group_by(keys).agg(pl.all().sum()),
+        )
+
+
+def realized_from_parts(parts: RealizedParts) -> pl.DataFrame:
     """Realized channel shares of pay earned in each plan period, and clawbacks by the period clawed."""
-    earned = attribution.filter(
-        pl.col("line_type").is_in(EARNED_LINE_TYPES) & (pl.col("channel") != "unattributed")
-    )
-    shares = earned.group_by("plan_id", "period_start").agg(
-        realized_same_day=pl.sum("same_day_amount"),
-        realized_retention=pl.sum("retention_amount"),
-        realized_referral=pl.sum("referral_amount"),
-    )
     total = pl.col("realized_same_day") + pl.col("realized_retention") + pl.col("realized_referral")
-    shares = shares.with_columns(
+    shares = parts.earned.with_columns(
         realized_total=total,
         realized_same_day_share=pl.when(total > 0).then(pl.col("realized_same_day") / total),
         realized_retention_share=pl.when(total > 0).then(pl.col("realized_retention") / total),
         realized_referral_share=pl.when(total > 0).then(pl.col("realized_referral") / total),
     )
-    clawed = (
-        attribution.filter(pl.col("line_type") == "clawback")
-        .group_by("plan_id", pl.col("deal_period_start").alias("period_start"))
-        .agg(clawed_back=-pl.sum("amount"))
-    )
-    return shares.join(clawed, on=["plan_id", "period_start"], how="full", coalesce=True).with_columns(
+    return shares.join(parts.clawed, on=["plan_id", "period_start"], how="full", coalesce=True).with_columns(
         pl.col("clawed_back").fill_null(0.0),
         clawback_rate=pl.when(pl.col("realized_total") > 0).then(
             pl.col("clawed_back").fill_null(0.0) / pl.col("realized_total")
         ),
     )
+
+
+def realized_by_plan_period(attribution: pl.DataFrame) -> pl.DataFrame:
+    """Realized channel shares of pay earned in each plan period, and clawbacks by the period clawed."""
+    return realized_from_parts(RealizedParts.of(attribution))

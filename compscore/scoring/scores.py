@@ -26,7 +26,12 @@ from compscore.engine.periods import next_period_start
 from compscore.engine.plan_tables import PlanTables, plan_tables
 from compscore.engine.reconcile import given_plan_periods, reconcile, reconciliation_totals
 from compscore.scoring import bootstrap
-from compscore.scoring.attribution import pay_attribution, realized_by_plan_period, statement_lines
+from compscore.scoring.attribution import (
+    RealizedParts,
+    pay_attribution,
+    realized_from_parts,
+    statement_lines,
+)
 from compscore.scoring.batches import DEFAULT_BATCH_REPS, RepBatch, batch_data, rep_batches
 from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
 from compscore.scoring.indicators import INDICATORS, Indicator, indicator_parts
@@ -56,12 +61,17 @@ class ScoreTables:
     pay_reconciliation: pl.DataFrame
     as_of: dt.date
     """The date the data was scored as known on (see `compscore.engine.payout.data_as_of`)."""
+    attribution_streamed: bool = False
+    """True when `score_company` handed the attribution to an `attribution_sink` batch by batch: then
+    `pay_attribution` holds no rows (only the columns) and `outputs()` leaves it out."""
 
     def outputs(self) -> dict[str, pl.DataFrame]:
-        """The output tables of SPEC section 6 that scoring produces, by name."""
+        """The output tables of SPEC section 6 that scoring produces, by name (without `pay_attribution`
+        when it was streamed to a sink)."""
+        attribution = {} if self.attribution_streamed else {"pay_attribution": self.pay_attribution}
         return {
             "plan_scores": self.plan_scores,
-            "pay_attribution": self.pay_attribution,
+            **attribution,
             "rep_period_books": self.rep_period_books,
             "plan_incentive_curves": self.plan_incentive_curves,
             "plan_outcomes": self.plan_outcomes,
@@ -110,9 +120,16 @@ class DealSizes:
 
     @staticmethod
     def of(payout: PayoutResult) -> DealSizes:
+        """The batch's deals, with plan and deal type as `Categorical` (kept for all batches: at 10M lines
+        about 10M won deals, a quarter of the memory of the same ids as strings)."""
+        categorical = [pl.col("plan_id").cast(pl.Categorical)]
         return DealSizes(
-            won_deals=payout.won_deals.select(*PLAN_PERIOD, "deal_type", "amount"),
-            converted_referrals=payout.converted_referrals.select(*PLAN_PERIOD, "deal_amount"),
+            won_deals=payout.won_deals.select(*PLAN_PERIOD, "deal_type", "amount").with_columns(
+                *categorical, pl.col("deal_type").cast(pl.Categorical)
+            ),
+            converted_referrals=payout.converted_referrals.select(*PLAN_PERIOD, "deal_amount").with_columns(
+                *categorical
+            ),
         )
 
     @staticmethod
@@ -133,8 +150,11 @@ DELTA_COLUMNS = ("delta_same_day", "delta_retention", "delta_referral")
 
 def _typical_sizes(sizes: DealSizes, keys: list[str]) -> pl.LazyFrame:
     """Δ_S, Δ_R, Δ_F (null where the population won no such deal) and renewal/expansion dollars."""
-    return _deltas(sizes.won_deals, keys).join(
-        _referral_deltas(sizes, keys), on=keys, how="full", coalesce=True
+    as_text = pl.col("plan_id").cast(pl.String)
+    return (
+        _deltas(sizes.won_deals, keys)
+        .with_columns(as_text)
+        .join(_referral_deltas(sizes, keys).with_columns(as_text), on=keys, how="full", coalesce=True)
     )
 
 
@@ -250,14 +270,18 @@ def _resampled_same_day_index(sums: Mapping[str, np.ndarray]) -> np.ndarray:
     return sdi.to_series().cast(pl.Float64).to_numpy()
 
 
+_BOOTSTRAPPED = (*MARGINAL_COLUMNS, *(c for ind in INDICATORS for c in _indicator_columns(ind)))
+"""The per-rep columns whose resampled sums the bootstrap intervals are taken from."""
+
+
 def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[dict], list[dict]]:
     """Point estimates and bootstrap intervals per plan-period: score rows and long-format outcome rows."""
     score_rows, outcome_rows = [], []
     for (plan_id, period_start), group in units.group_by(PLAN_PERIOD, maintain_order=True):
         period, period_end = group["period"][0], group["period_end"][0]
         weights = bootstrap.rep_weights(group.height, f"{plan_id}|{period}")
-        m = {c: group[c].to_numpy() for c in MARGINAL_COLUMNS}
-        low, high = bootstrap.interval(weights, m, _resampled_same_day_index)
+        resampled = bootstrap.resampled_sums(weights, {c: group[c].to_numpy() for c in _BOOTSTRAPPED})
+        low, high = bootstrap.interval_of_sums(resampled, _resampled_same_day_index)
         row: dict = {"plan_id": plan_id, "period_start": period_start, "same_day_index_low": low}
         row["same_day_index_high"] = high
         notes = []
@@ -274,7 +298,7 @@ def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[d
             else:
                 note = None
                 value = float(_indicator_value(ind, sums))
-                lo, hi = bootstrap.interval(weights, cols, lambda s, ind=ind: _indicator_value(ind, s))
+                lo, hi = bootstrap.interval_of_sums(resampled, lambda s, ind=ind: _indicator_value(ind, s))
             if note:
                 notes.append(note)
             row[ind.name], row[f"{ind.name}_low"], row[f"{ind.name}_high"] = value, lo, hi
@@ -342,20 +366,27 @@ def incentive_curves(sizes: DealSizes, pt: PlanTables) -> pl.DataFrame:
 @dataclass(frozen=True)
 class _BatchTables:
     """What one batch of reps contributes: unit-level frames (one row per rep-period, or per rep-period and
-    component) and line-level evidence, all keyed by rep so batches never overlap."""
+    component) and line-level evidence, all keyed by rep so batches never overlap. `attribution` has no rows
+    when they went to an attribution sink; `realized` keeps the sums the realized shares need."""
 
     books: pl.DataFrame
     indicators: pl.DataFrame
     paid_so_far: pl.DataFrame
     sizes: DealSizes
     attribution: pl.DataFrame
+    realized: RealizedParts
     reconciliation: pl.DataFrame
+
+
+AttributionSink = Callable[[pl.DataFrame], None]
+"""Takes one batch's `pay_attribution` rows (sorted by `earned_date`, `line_id` within the batch)."""
 
 
 def _score_batch(
     data: CanonicalData,
     batch: RepBatch,
     context: _RunContext,
+    attribution_sink: AttributionSink | None,
 ) -> _BatchTables:
     """The payout engine, books, indicator parts, attribution and reconciliation of one batch of reps."""
     part = batch_data(data, batch)
@@ -365,6 +396,11 @@ def _score_batch(
     indicators = indicator_parts(part, payout.won_deals, books, UNIT_KEYS, churn=context.cross.churn)
     lines = statement_lines(part, payout, context.pt, context.given_periods)
     attribution = pay_attribution(lines, data, context.pt)
+    del lines
+    realized = RealizedParts.of(attribution)
+    if attribution_sink is not None:
+        attribution_sink(attribution)
+        attribution = attribution.head(0)
     if data.given_commission_lines:
         reconciliation = reconcile(part.commission_lines, payout.lines, data.plans, context.given_periods)
     else:
@@ -375,6 +411,7 @@ def _score_batch(
         paid_so_far=_paid_so_far(payout),
         sizes=DealSizes.of(payout),
         attribution=attribution,
+        realized=realized,
         reconciliation=reconciliation,
     )
 
@@ -390,6 +427,47 @@ class _RunContext:
     given_periods: pl.DataFrame
 
 
+def _run_context(data: CanonicalData, as_of: dt.date) -> _RunContext:
+    pt = plan_tables(data.plans)
+    first_day = (
+        data.deals.select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date"))).item() or as_of
+    )
+    return _RunContext(
+        as_of=as_of,
+        pt=pt,
+        cross=cross_rep_frames(data),
+        grid=population(data, pt, first_day, as_of),
+        given_periods=given_plan_periods(data.commission_lines, data.plans),
+    )
+
+
+def _score_batches(
+    data: CanonicalData,
+    context: _RunContext,
+    batch_reps: int,
+    attribution_sink: AttributionSink | None,
+    progress: Callable[[str], None],
+) -> list[_BatchTables]:
+    rep_batch_list = list(rep_batches(data, batch_reps))
+    batches = []
+    for number, batch in enumerate(rep_batch_list, start=1):
+        progress(f"scoring batch {number}/{len(rep_batch_list)} ({batch.rep_ids.len():,} reps)")
+        batches.append(_score_batch(data, batch, context, attribution_sink))
+    return batches
+
+
+def _rep_period_units(books: pl.DataFrame, marginals: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame:
+    """One row per rep-period: its book, marginal pay and indicator parts, sorted by rep, plan, period."""
+    return (
+        books.join(marginals, on=UNIT_KEYS, how="left")
+        .with_columns(
+            pl.col(*MARGINAL_COLUMNS, "pay_last_day", "pay_first_day_next").fill_null(0.0),
+        )
+        .join(indicators, on=UNIT_KEYS, how="left")
+        .sort(UNIT_KEYS)
+    )
+
+
 def score_company(
     data: CanonicalData,
     *,
@@ -397,62 +475,52 @@ def score_company(
     data_quality_status: pl.DataFrame | None = None,
     batch_reps: int = DEFAULT_BATCH_REPS,
     progress: Callable[[str], None] | None = None,
+    attribution_sink: AttributionSink | None = None,
 ) -> ScoreTables:
     """Score every plan in every plan period it had reps. `data_quality_status` (plan_id, period,
     data_quality_status) comes from validation; without it the status is `not_validated`.
 
     The payout engine and the rep-level scoring run on batches of `batch_reps` reps, so that memory
     follows the batch; the result does not depend on the batch size. `progress`, if given, is told
-    about each batch (long runs should show that they are moving).
+    about each batch (long runs should show that they are moving). With `attribution_sink`, each batch's
+    `pay_attribution` rows go to it as soon as they are computed and are not kept (a writer of the CLI run
+    appends them to its files): the attribution is then the one table whose memory would follow the
+    company (about 300 bytes a statement line), and the result's `pay_attribution` holds no rows.
     """
+    say = progress or (lambda _message: None)
     as_of = as_of or data_as_of(data)
-    pt = plan_tables(data.plans)
-    first_day = (
-        data.deals.select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date"))).item() or as_of
-    )
-    context = _RunContext(
-        as_of=as_of,
-        pt=pt,
-        cross=cross_rep_frames(data),
-        grid=population(data, pt, first_day, as_of),
-        given_periods=given_plan_periods(data.commission_lines, data.plans),
-    )
-    rep_batch_list = list(rep_batches(data, batch_reps))
-    batches = []
-    for number, batch in enumerate(rep_batch_list, start=1):
-        if progress is not None:
-            progress(f"scoring batch {number}/{len(rep_batch_list)} ({batch.rep_ids.len():,} reps)")
-        batches.append(_score_batch(data, batch, context))
-    if progress is not None:
-        progress("marginal pay, bootstrap intervals and plan scores")
+    context = _run_context(data, as_of)
+    pt = context.pt
+    batches = _score_batches(data, context, batch_reps, attribution_sink, say)
+    say("marginal pay, bootstrap intervals and plan scores")
     books = pl.concat([b.books for b in batches])
     indicators = pl.concat([b.indicators for b in batches])
     paid_so_far = pl.concat([b.paid_so_far for b in batches])
     sizes = DealSizes.concat([b.sizes for b in batches])
+    realized = realized_from_parts(RealizedParts.concat([b.realized for b in batches]))
     attribution = pl.concat([b.attribution for b in batches]).sort("earned_date", "line_id")
     reconciliation = pl.concat([b.reconciliation for b in batches]).sort(
         "earned_date", "rep_id", "component_id"
     )
     del batches
     marginals = _unit_marginals(books, sizes, paid_so_far, pt, as_of)
-    units = (
-        books.join(marginals, on=UNIT_KEYS, how="left")
-        .with_columns(
-            pl.col(
-                "marginal_same_day",
-                "marginal_retention",
-                "marginal_referral",
-                "pay_last_day",
-                "pay_first_day_next",
-            ).fill_null(0.0)
-        )
-        .join(indicators, on=UNIT_KEYS, how="left")
-        .sort(UNIT_KEYS)
-    )
+    units = _rep_period_units(books, marginals, indicators)
     score_rows, outcome_rows = _plan_period_statistics(units, as_of)
-    realized = realized_by_plan_period(attribution)
-    plan_scores = _assemble_scores(units, score_rows, realized, pt, data_quality_status)
-    rep_books = (
+    return ScoreTables(
+        plan_scores=_assemble_scores(units, score_rows, realized, pt, data_quality_status),
+        pay_attribution=attribution,
+        rep_period_books=_rep_books(units, pt),
+        plan_incentive_curves=incentive_curves(sizes, pt),
+        plan_outcomes=pl.DataFrame(outcome_rows, schema=OUTCOME_SCHEMA),
+        pay_reconciliation=reconciliation,
+        as_of=as_of,
+        attribution_streamed=attribution_sink is not None,
+    )
+
+
+def _rep_books(units: pl.DataFrame, pt: PlanTables) -> pl.DataFrame:
+    """The `rep_period_books` output: each rep-period's book, marginal pay and attainment."""
+    return (
         units.select(
             *UNIT_KEYS,
             "period",
@@ -464,38 +532,28 @@ def score_company(
             "lost",
             "credited",
             "referrals_credited",
-            "marginal_same_day",
-            "marginal_retention",
-            "marginal_referral",
+            *MARGINAL_COLUMNS,
         )
         .join(pt.plans.select("plan_id", "quota"), on="plan_id", how="left")
         .with_columns(attainment=pl.when(pl.col("quota") > 0).then(pl.col("credited") / pl.col("quota")))
     )
-    outcomes = pl.DataFrame(
-        outcome_rows,
-        schema={
-            "plan_id": pl.String,
-            "period": pl.String,
-            "period_start": pl.Date,
-            "indicator": pl.String,
-            "value": pl.Float64,
-            "low": pl.Float64,
-            "high": pl.Float64,
-            "numerator": pl.Float64,
-            "denominator": pl.Float64,
-            "mature_on": pl.Date,
-            "note": pl.String,
-        },
-    )
-    return ScoreTables(
-        plan_scores=plan_scores,
-        pay_attribution=attribution,
-        rep_period_books=rep_books,
-        plan_incentive_curves=incentive_curves(sizes, pt),
-        plan_outcomes=outcomes,
-        pay_reconciliation=reconciliation,
-        as_of=as_of,
-    )
+
+
+OUTCOME_SCHEMA = pl.Schema(
+    {
+        "plan_id": pl.String,
+        "period": pl.String,
+        "period_start": pl.Date,
+        "indicator": pl.String,
+        "value": pl.Float64,
+        "low": pl.Float64,
+        "high": pl.Float64,
+        "numerator": pl.Float64,
+        "denominator": pl.Float64,
+        "mature_on": pl.Date,
+        "note": pl.String,
+    }
+)
 
 
 PLAN_SCORE_COLUMNS = [

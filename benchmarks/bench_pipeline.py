@@ -1,0 +1,192 @@
+"""Time `full_refresh` through the real Dagster CLI on generated companies: wall, CPU, peak RSS per process.
+
+For each size N (statement lines) the company `CACHE/lines-N` is used (generated on first use, as in
+`bench_score.py`), and this runs, in a fresh DAGSTER_HOME and warehouse under CACHE:
+
+    python -m dagster job execute -m pipelines.definitions -j full_refresh
+
+with COMPSCORE_SOURCE pointing at the company (the project's IO manager writes Parquet, the warehouse
+asset DuckDB). While it runs, the process tree is sampled from /proc every 0.25 s: each process's peak
+RSS and CPU seconds (user + system, at its last sample) are printed with the step it ran (from its command
+line). Total CPU and the largest peak RSS of any one process also come from `getrusage(RUSAGE_CHILDREN)`
+once the run has ended, which counts every process of the tree, also those shorter than a sample.
+
+    python benchmarks/bench_pipeline.py --sizes 1e6,1e7 --cache /work/tmp-scale
+
+Targets (issue 9): 10M lines ≤ 150 s wall and ≤ 8 GiB in any process; 1M ≤ 30 s. On a shared machine CPU
+seconds and peak RSS are the steadier figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_score import DEFAULT_CACHE, company, parse_sizes
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TICKS = os.sysconf("SC_CLK_TCK")
+_STEP_START = re.compile(r" - (\d+) - ([\w.\[\]-]+) - STEP_START - ")
+"""A Dagster log line `... - <run id> - <pid> - <step key> - STEP_START - ...`: which process ran a step."""
+
+
+@dataclass
+class Seen:
+    """What the samples saw of one process."""
+
+    pid: int
+    label: str
+    peak_rss: int = 0
+    cpu_s: float = 0.0
+    first_s: float = 0.0
+    last_s: float = 0.0
+
+
+@dataclass
+class Tree:
+    root: int
+    started: float
+    seen: dict[int, Seen] = field(default_factory=dict)
+
+    def sample(self) -> None:
+        now = time.perf_counter() - self.started
+        for pid in _descendants(self.root):
+            stat = _stat(pid)
+            if stat is None:
+                continue
+            cpu, rss = stat
+            if pid not in self.seen:
+                self.seen[pid] = Seen(pid, _label(pid), first_s=now)
+            entry = self.seen[pid]
+            entry.peak_rss, entry.cpu_s, entry.last_s = max(entry.peak_rss, rss), cpu, now
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(c) for c in f.read().split()]
+    except OSError:
+        pass
+    return found
+
+
+def _descendants(root: int) -> list[int]:
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += _children(pid)
+    return out
+
+
+def _stat(pid: int) -> tuple[float, int] | None:
+    """CPU seconds (user + system) and RSS bytes of `pid`, or None when it has gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / TICKS, int(fields[21]) * PAGE
+
+
+def _label(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().decode(errors="replace").split("\0")
+    except OSError:
+        return "?"
+    text = " ".join(argv)
+    if "dagster" in text:
+        words = [w for w in argv if w and not w.startswith("{")]
+        return "dagster " + " ".join(words[3:7])
+    return " ".join(argv[:3])[:60]
+
+
+def run_pipeline(folder: Path, work: Path, interval: float) -> tuple[int, float, dict[str, float], Tree]:
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "home").mkdir(parents=True)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(work / "home"),
+        "COMPSCORE_SOURCE": str(folder),
+        "COMPSCORE_WAREHOUSE": str(work / "warehouse"),
+    }
+    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    with (work / "dagster.log").open("w") as log:
+        child = subprocess.Popen([*command, "-j", "full_refresh"], env=env, stdout=log, stderr=log)
+        tree = Tree(child.pid, started)
+        while child.poll() is None:
+            tree.sample()
+            time.sleep(interval)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    usage = {
+        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        "peak_rss_gib": after.ru_maxrss / 2**20,
+    }
+    return child.returncode, wall, usage, tree
+
+
+def steps_by_pid(log: Path) -> dict[int, str]:
+    """The steps each process started, from the Dagster log (step processes are `python -c` spawns)."""
+    steps: dict[int, list[str]] = {}
+    for match in _STEP_START.finditer(log.read_text(errors="replace")):
+        steps.setdefault(int(match[1]), []).append(match[2])
+    return {pid: "step " + ", ".join(keys) for pid, keys in steps.items()}
+
+
+def report(lines: int, code: int, wall: float, usage: dict[str, float], tree: Tree, log: Path) -> None:
+    status = "ok" if code == 0 else f"FAILED (exit {code}, see {log})"
+    print(
+        f"\nlines={lines:,}: full_refresh {status}: wall {wall:.1f} s, CPU {usage['cpu_s']:.1f} s "
+        f"(all processes), largest peak RSS of one process {usage['peak_rss_gib']:.2f} GiB"
+    )
+    print(f"  {'process':<58} {'from s':>7} {'to s':>7} {'CPU s':>7} {'peak GiB':>9}")
+    for pid, step in steps_by_pid(log).items():
+        if pid in tree.seen:
+            tree.seen[pid].label = step
+    for entry in sorted(tree.seen.values(), key=lambda e: e.first_s):
+        print(
+            f"  {entry.label[:58]:<58} {entry.first_s:>7.1f} {entry.last_s:>7.1f} {entry.cpu_s:>7.1f} "
+            f"{entry.peak_rss / 2**30:>9.2f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1e6,1e7"), help="statement lines")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
+    parser.add_argument("--interval", type=float, default=0.25, help="seconds between samples of /proc")
+    args = parser.parse_args(argv)
+    results = []
+    for lines in args.sizes:
+        folder = company(args.cache, lines)
+        work = args.cache / f"pipeline-{lines}"
+        print(f"full_refresh on {folder} (DAGSTER_HOME and warehouse under {work}) ...", flush=True)
+        code, wall, usage, tree = run_pipeline(folder, work, args.interval)
+        report(lines, code, wall, usage, tree, work / "dagster.log")
+        results.append({"lines": lines, "returncode": code, "wall_s": round(wall, 1), **usage})
+    print("\nsummary")
+    for r in results:
+        print(json.dumps(r))
+    return 0 if all(r["returncode"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
