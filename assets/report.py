@@ -6,12 +6,10 @@ import polars as pl
 from dagster import AssetExecutionContext
 
 from common.metadata import FINANCE
-from compscore import warehouse
+from common.names import SCORES
 from compscore.report.build import write_report
-from compscore.report.files import SCENARIO_SCORES, ReportInputs, plan_cost, report_paths
+from compscore.report.files import ReportInputs, plan_cost, report_paths
 from compscore.scoring.finish import COMPONENT_MARGINALS
-
-SCORES = "scores"
 
 
 @dg.asset(
@@ -24,6 +22,7 @@ SCORES = "scores"
         "plan_incentive_curves": dg.AssetIn("plan_incentive_curves"),
         "plan_component_marginals": dg.AssetIn(COMPONENT_MARGINALS),
         "pay_attribution": dg.AssetIn("pay_attribution"),
+        "plan_scenarios": dg.AssetIn("plan_scenarios"),
     },
     required_resource_keys={"warehouse"},
     description=(
@@ -40,18 +39,17 @@ def plan_review_report(
     plan_incentive_curves: pl.DataFrame,
     plan_component_marginals: pl.DataFrame,
     pay_attribution: pl.LazyFrame,
+    plan_scenarios: pl.DataFrame,
 ) -> dg.MaterializeResult:
+    """The report of this run's scores; the what-if scenarios beside their baselines when there are any."""
     root = context.resources.warehouse.directory
-    scenarios = (
-        warehouse.read_table(SCENARIO_SCORES, root) if warehouse.has_table(SCENARIO_SCORES, root) else None
-    )
     inputs = ReportInputs(
         plan_scores=plan_scores,
         plan_outcomes=plan_outcomes,
         plan_incentive_curves=plan_incentive_curves,
         plan_component_marginals=plan_component_marginals,
         plan_cost=plan_cost(pay_attribution),
-        scenario_scores=scenarios,
+        scenario_scores=plan_scenarios if plan_scenarios.height else None,
     )
     scored_by = plan_scores["run_id"][0] if plan_scores.height else context.run.run_id
     paths = write_report(inputs, report_paths(root, scored_by).html)

@@ -231,3 +231,15 @@ def test_a_run_without_scores_gives_a_page_that_says_so(report):
         plan_cost=inputs.plan_cost.head(0),
     )
     assert "No plan was scored" in render_report(empty)
+
+
+def test_the_warehouse_table_of_scenarios_is_read_like_the_whatif_output(scored, tmp_path):
+    """The warehouse names scored scenarios after the Dagster asset (`plan_scenarios`), `compscore whatif`
+    writes `scenario_scores`: the report reads either."""
+    folder = tmp_path / "warehouse"
+    shutil.copytree(scored, folder)
+    (folder / "scenario_scores.parquet").rename(folder / "plan_scenarios.parquet")
+
+    scenarios = load_inputs(folder).scenario_scores
+
+    assert scenarios is not None and scenarios["scenario"].to_list() == ["hunter-no-spiff"]

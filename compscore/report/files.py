@@ -15,6 +15,9 @@ HTML_NAME = "plan_review.html"
 WORKBOOK_NAME = "plan_review.xlsx"
 REPORTS_DIR = "reports"
 SCENARIO_SCORES = "scenario_scores"
+SCENARIO_TABLES = (SCENARIO_SCORES, "plan_scenarios")
+"""Where scored what-if scenarios are found: `compscore whatif --out` names the table `scenario_scores`,
+the warehouse names it after the Dagster asset, `plan_scenarios`."""
 
 
 class ReportInputError(ValueError):
@@ -79,7 +82,8 @@ def load_inputs(scores_dir: str | Path) -> ReportInputs:
         name: pl.read_parquet(_required(folder, name))
         for name in ("plan_scores", "plan_outcomes", "plan_incentive_curves", COMPONENT_MARGINALS)
     }
-    scenarios = folder / f"{SCENARIO_SCORES}.parquet"
+    scenario_files = [folder / f"{name}.parquet" for name in SCENARIO_TABLES]
+    scenarios = next((path for path in scenario_files if path.is_file()), folder / "absent")
     return ReportInputs(
         **read,
         plan_cost=plan_cost(pl.scan_parquet(_required(folder, "pay_attribution"))),
