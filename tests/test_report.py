@@ -12,6 +12,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 
 from compscore.cli import main
 from compscore.report.files import ReportInputs, load_inputs
@@ -175,18 +176,6 @@ def test_report_command_writes_both_files_and_refuses_a_folder_without_scores(re
     assert html.is_file() and workbook.is_file()
     assert main(["report", "--scores", str(tmp_path)]) == 2
     assert "has no plan_scores.parquet" in capsys.readouterr().err
-
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def test_report_renders_every_chart_in_a_real_browser_offline(report):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from pathlib import Path
 
+from compscore.commands.arguments import add_as_of_argument
 from compscore.engine.payout import data_as_of
 from compscore.loaders import LoadError
 from compscore.plans import PlanError, dump_plan, parse_plan
@@ -29,12 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--period", default=None, help="balance one period (e.g. 2025-Q3); default: all")
     parser.add_argument("--out", required=True, help="folder for <plan_id>.rebalanced.yaml and rebalance.csv")
-    parser.add_argument(
-        "--as-of",
-        type=dt.date.fromisoformat,
-        default=None,
-        help="score as known on this date, YYYY-MM-DD (default: the latest date in the CRM data)",
-    )
+    add_as_of_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import time
 from collections.abc import Callable
 
+from compscore.commands.arguments import add_as_of_argument
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
-from compscore.quality.date_window import EARLIEST_DATE, LATEST_DATE
 from compscore.run import BlockedRun, score_folder
 from compscore.safe_ids import UnsafeId
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
@@ -27,12 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="id recorded on the scores and rejects; names the run in the history (default: random)",
     )
-    parser.add_argument(
-        "--as-of",
-        type=_as_of_date,
-        default=None,
-        help="score as known on this date, YYYY-MM-DD (default: the latest date in the CRM data)",
-    )
+    add_as_of_argument(parser)
     parser.add_argument(
         "--no-gx",
         action="store_true",
@@ -44,17 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_BATCH_REPS,
         help=f"reps scored at a time: memory follows it, results do not (default {DEFAULT_BATCH_REPS})",
     )
-
-
-def _as_of_date(text: str) -> dt.date:
-    """An `--as-of` date inside the plausible window of every date (compscore.quality.date_window)."""
-    try:
-        date = dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
-    if not EARLIEST_DATE <= date <= LATEST_DATE:
-        raise argparse.ArgumentTypeError(f"{text} is outside {EARLIEST_DATE} .. {LATEST_DATE}")
-    return date
 
 
 def run(args: argparse.Namespace) -> int:

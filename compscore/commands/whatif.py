@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 
+from compscore.commands.arguments import add_as_of_argument
 from compscore.loaders import LoadError
 from compscore.plans import PlanError
 from compscore.run import write_outputs
@@ -27,12 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a scenario file (a plan file with `scenario_of: <plan_id>`); repeat for more",
     )
     parser.add_argument("--out", required=True, help="folder for scenario_scores.csv and .parquet")
-    parser.add_argument(
-        "--as-of",
-        type=dt.date.fromisoformat,
-        default=None,
-        help="score as known on this date, YYYY-MM-DD (default: the latest date in the CRM data)",
-    )
+    add_as_of_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
