@@ -13,12 +13,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from compscore.errors import LoadError
+from compscore.plans import PlanError
 
 TAG_PREFIX = "compscore/"
 CHECKS_FAILED_TAG = f"{TAG_PREFIX}checks_failed"
@@ -37,10 +41,14 @@ def failed_check_tags(asset: str, check: str, severity: dg.AssetCheckSeverity) -
 
 def failed_checks(tags: Mapping[str, str]) -> dict[str, str]:
     """`<asset>.<check>` -> severity, for every failed check a run's tags name."""
-    return {k.removeprefix(CHECK_FAILED_PREFIX): v for k, v in tags.items() if k.startswith(CHECK_FAILED_PREFIX)}
+    return {
+        k.removeprefix(CHECK_FAILED_PREFIX): v for k, v in tags.items() if k.startswith(CHECK_FAILED_PREFIX)
+    }
 
 
-def flag_if_failed(context: dg.AssetCheckExecutionContext, result: dg.AssetCheckResult) -> dg.AssetCheckResult:
+def flag_if_failed(
+    context: dg.AssetCheckExecutionContext, result: dg.AssetCheckResult
+) -> dg.AssetCheckResult:
     """Tag the run when `result` failed; returns `result` unchanged."""
     if not result.passed:
         key = next(s.key for s in context.check_specs if result.check_name in (None, s.name))
@@ -60,26 +68,38 @@ def file_url(path: str | Path) -> dg.MetadataValue:
     return dg.MetadataValue.url(Path(path).resolve().as_uri())
 
 
-def load_failure(error: LoadError) -> dg.Failure:
-    """A step failure whose description is the located cause: `file:line: column 'x': what; expected`.
+def load_failure(error: LoadError | PlanError) -> dg.Failure:
+    """A step failure whose description is the located cause: `file:line: column 'x': what; expected`
+    (`file:line: key: what` for a plan file), one line per issue, at most MAX_ISSUES_SHOWN.
 
-    The description is one line per located issue (at most MAX_ISSUES_SHOWN), so the run page shows the
-    cause itself rather than a stack trace; the full list is in the metadata.
+    The run page shows a `Failure`'s description as the step's error, not a stack trace; the first
+    issue's file, line and column (or plan key) are also metadata.
     """
     shown = [str(issue) for issue in error.issues[:MAX_ISSUES_SHOWN]]
     more = len(error.issues) - len(shown)
     if more:
         shown.append(f"... and {more} more problem(s)")
+    first = error.issues[0]
+    where = getattr(first, "column", None) or getattr(first, "key", None)
     return dg.Failure(
         description="\n".join(shown),
         metadata={
-            "file": dg.MetadataValue.path(error.file),
-            "line": dg.MetadataValue.int(error.line) if error.line is not None else dg.MetadataValue.text("-"),
-            "column": dg.MetadataValue.text(error.column or "-"),
+            "file": dg.MetadataValue.path(first.file),
+            "line": dg.MetadataValue.text("-" if first.line is None else str(first.line)),
+            "column_or_key": dg.MetadataValue.text(where or "-"),
             "problems": dg.MetadataValue.int(len(error.issues)),
         },
         allow_retries=False,
     )
+
+
+@contextmanager
+def failure_on_load_error() -> Iterator[None]:
+    """Turn a `LoadError` or `PlanError` raised in the block into `load_failure(...)`."""
+    try:
+        yield
+    except (LoadError, PlanError) as error:
+        raise load_failure(error) from error
 
 
 def check_description(failed_rules: int, blocking: list[str], quarantined: int | None = None) -> str:
@@ -90,3 +110,30 @@ def check_description(failed_rules: int, blocking: list[str], quarantined: int |
         return "all rules passed; no rows quarantined"
     rows = f"{quarantined} row(s)" if quarantined is not None else "the failing rows"
     return f"{failed_rules} rule(s) failed; {rows} quarantined (see failed_expectations)"
+
+
+def plan_score_metadata(headline: pl.DataFrame) -> dict[str, dg.MetadataValue]:
+    """`sdi/<plan_id>` and `multiple/<plan_id>` floats (plotted by the UI over runs) and
+    `period/<plan_id>`, from `compscore.scoring.display.headline_per_plan`; null figures are left out."""
+    metadata: dict[str, dg.MetadataValue] = {}
+    for row in headline.iter_rows(named=True):  # one row per plan
+        plan = row["plan_id"]
+        state = "complete" if row["complete"] else "in progress"
+        metadata[f"period/{plan}"] = dg.MetadataValue.text(f"{row['period']} ({state})")
+        for prefix, column in (("sdi", "same_day_index"), ("multiple", "same_day_multiple")):
+            if row[column] is not None and math.isfinite(row[column]):
+                metadata[f"{prefix}/{plan}"] = dg.MetadataValue.float(float(row[column]))
+    return metadata
+
+
+SOURCE_METADATA = "source_folder"
+"""Metadata key of `raw_plans` naming the folder the raw layer read."""
+
+
+def latest_source_folder(instance: dg.DagsterInstance, asset: str) -> str | None:
+    """The source folder recorded on the latest materialisation of `asset` (the raw layer's plans)."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+    if not records or records[0].asset_materialization is None:
+        return None
+    value = records[0].asset_materialization.metadata.get(SOURCE_METADATA)
+    return None if value is None else str(value.value)

@@ -1,6 +1,6 @@
 """Run a job of the `compscore` code location from the command line and wait for it.
 
-    python -m pipelines.launch full_refresh [-c run.yaml ...] [--tags '{"k": "v"}']
+    python -m pipelines.launch full_refresh [-c run.yaml ...] [--tags '{"k": "v"}'] [--partition KEY]
 
 `dagster job execute -m pipelines.definitions` runs a job outside any workspace: the run is recorded
 without a code location, so the UI's job page says "No runs found" and the timeline shows a phantom
@@ -8,8 +8,9 @@ without a code location, so the UI's job page says "No runs found" and the timel
 the right location but only hands it over (to the daemon's queue) and returns at once. This entry point
 does what the scripts need: it loads `workspace.yaml`, creates the run in the `compscore` location (as the
 UI's Launch button does), launches it straight away with the instance's run launcher (a subprocess of the
-location's code server; no daemon needed, the run queue is bypassed), prints each step's outcome and
-every asset-check result as the run goes, and exits 0 when the run succeeded, 1 when it did not.
+location's code server; no daemon needed, the run queue is bypassed), waits for it, prints each failed
+step's one-line cause and each failed asset check, and exits 0 when the run succeeded, 1 when it did not.
+The run's own log goes to the console as it runs (`-c scripts/run-config.yaml` keeps it to INFO).
 
 The location's code server lives as long as this process, so the run never outlives its server.
 """
@@ -26,29 +27,23 @@ from pathlib import Path
 
 import dagster as dg
 from dagster._cli.job import _create_run
-from dagster._cli.utils import get_possibly_temporary_instance
+from dagster._cli.utils import get_possibly_temporary_instance_for_cli
 from dagster._cli.workspace.cli_target import (
     get_code_location_from_workspace,
     get_remote_job_from_remote_repo,
     get_remote_repository_from_code_location,
+    get_run_config_from_cli_opts,
 )
+from dagster._core.storage.tags import PARTITION_NAME_TAG
 from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
-from dagster._utils.yaml_utils import load_yaml_from_glob_list
 
-from common.ui_metadata import CHECKS_FAILED_TAG
+from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
 
 LOCATION = "compscore"
 """The code location of workspace.yaml that every documented command runs in."""
 WORKSPACE = Path(__file__).resolve().parents[1] / "workspace.yaml"
 POLL_S = 1.0
-_SHOWN = {
-    dg.DagsterEventType.STEP_SUCCESS,
-    dg.DagsterEventType.STEP_FAILURE,
-    dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-    dg.DagsterEventType.RUN_FAILURE,
-    dg.DagsterEventType.RUN_SUCCESS,
-}
 
 
 @contextmanager
@@ -83,36 +78,40 @@ def launch(
     return instance.launch_run(run.run_id, request)
 
 
-def _event_line(event: dg.EventLogEntry) -> str | None:
-    dagster_event = event.dagster_event
-    if dagster_event is None:
-        return event.user_message if event.level >= 20 else None
-    if dagster_event.event_type not in _SHOWN:
-        return None
-    if dagster_event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-        evaluation = dagster_event.event_specific_data
-        verdict = "passed" if evaluation.passed else f"FAILED ({evaluation.severity.value})"
-        key = evaluation.asset_check_key
-        return f"check {key.asset_key.to_user_string()}.{key.name} {verdict}: {evaluation.description or ''}"
-    step = f"{dagster_event.step_key}: " if dagster_event.step_key else ""
-    return f"{step}{event.user_message or dagster_event.event_type_value}"
-
-
-def wait(instance: dg.DagsterInstance, run_id: str, echo=print) -> dg.DagsterRun:
-    """Poll the run until it ends, echoing its step outcomes and check results; the finished run."""
-    cursor = None
+def wait(instance: dg.DagsterInstance, run_id: str, timeout_s: float | None = None) -> dg.DagsterRun:
+    """Poll the run until it has finished (or `timeout_s` has passed: then raise TimeoutError)."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         run = instance.get_run_by_id(run_id)
-        connection = instance.get_records_for_run(run_id, cursor=cursor)
-        for record in connection.records:
-            line = _event_line(record.event_log_entry)
-            if line:
-                echo(line)
-        cursor = connection.cursor
-        if run.is_finished and not connection.has_more:
+        if run.is_finished:
             return run
-        if not connection.has_more:
-            time.sleep(POLL_S)
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"run {run_id} still {run.status.value} after {timeout_s:g} s")
+        time.sleep(POLL_S)
+
+
+def outcome_lines(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
+    """What a person needs after the run: each failed step with its one-line cause, each failed check
+    with its severity and description, then the run's status."""
+    lines = []
+    for record in instance.get_records_for_run(run.run_id, limit=None).records:
+        event = record.event_log_entry.dagster_event
+        if event is None:
+            continue
+        data = event.event_specific_data
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            cause = data.error.message.strip() if data and data.error else "(no message)"
+            lines.append(f"step {event.step_key} failed: {cause}")
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not data.passed:
+            key = data.asset_check_key
+            lines.append(
+                f"check {key.asset_key.to_user_string()}.{key.name} failed ({data.severity.value}): "
+                f"{data.description or ''}"
+            )
+    lines.append(f"run {run.run_id}: {run.status.value}")
+    if failed_checks(run.tags):
+        lines.append(f"the run is tagged {CHECKS_FAILED_TAG}=true (filter the run list on it)")
+    return lines
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -120,19 +119,22 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("job", help="job of the compscore location, e.g. full_refresh")
     parser.add_argument("-c", "--config", action="append", default=[], help="run config YAML file(s)")
     parser.add_argument("--tags", default="{}", help='run tags as JSON, e.g. \'{"team": "finance"}\'')
+    parser.add_argument("--partition", help="partition key of a partitioned job, e.g. 2026-03-01")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
-    run_config = load_yaml_from_glob_list(args.config) if args.config else {}
-    with get_possibly_temporary_instance() as instance, workspace(instance) as request:
-        run = launch(instance, request, args.job, run_config, json.loads(args.tags))
-        print(f"run {run.run_id} of {args.job} launched in code location {LOCATION}")
+    run_config = get_run_config_from_cli_opts(tuple(args.config), None)
+    tags = json.loads(args.tags)
+    if args.partition:
+        tags[PARTITION_NAME_TAG] = args.partition
+    instance_cm = get_possibly_temporary_instance_for_cli("python -m pipelines.launch")
+    with instance_cm as instance, workspace(instance) as request:
+        run = launch(instance, request, args.job, run_config, tags)
+        print(f"run {run.run_id} of {args.job} launched in code location {LOCATION}", flush=True)
         finished = wait(instance, run.run_id)
-    print(f"run {finished.run_id}: {finished.status.value}")
-    if finished.tags.get(CHECKS_FAILED_TAG):
-        print(f"asset checks failed: {finished.tags[CHECKS_FAILED_TAG]} (see the run's Checks in the UI)")
+        print("\n".join(outcome_lines(instance, finished)), flush=True)
     return 0 if finished.status == dg.DagsterRunStatus.SUCCESS else 1
 
 

@@ -82,7 +82,10 @@ def test_corrupted_copy_warns_quarantines_and_balances(tmp_path: Path) -> None:
     assert tags[CHECKS_FAILED_TAG] == "true"
     assert failed_checks(tags)["raw_deals.quality"] == "WARN"
     failed = {f["rule"]: f for f in deals.metadata["failed_expectations_json"].value}
-    assert deals.description == f"{len(failed)} rule(s) failed; the failing rows quarantined (see failed_expectations)"
+    assert (
+        deals.description
+        == f"{len(failed)} rule(s) failed; the failing rows quarantined (see failed_expectations)"
+    )
     assert failed["range:amount"]["unexpected_count"] == 1
     assert failed["range:amount"]["gx_unexpected_count"] == 1
     assert failed["range:amount"]["sample_keys"] == ["deal_id=BAD-D1"]
