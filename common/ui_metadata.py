@@ -99,7 +99,7 @@ def failure_on_load_error() -> Iterator[None]:
     try:
         yield
     except (LoadError, PlanError) as error:
-        raise load_failure(error) from error
+        raise load_failure(error) from None  # the description is the whole story: no chained traceback
 
 
 def check_description(failed_rules: int, blocking: list[str], quarantined: int | None = None) -> str:

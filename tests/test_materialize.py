@@ -101,6 +101,32 @@ def test_a_missing_required_table_fails_the_run_naming_it(tmp_path: Path) -> Non
     assert warehouse.list_tables(tmp_path / "wh") == []
 
 
+def test_a_missing_column_fails_the_step_with_its_located_cause(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
+    pl.read_csv(source / "deals.csv", infer_schema=False).drop("amount").write_csv(source / "deals.csv")
+
+    result = dg.materialize(
+        [raw_source],
+        resources={
+            "source": SourceFolder(path=str(source)),
+            "warehouse": Warehouse(path=str(tmp_path / "wh")),
+            "io_manager": warehouse_io_manager,
+        },
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    # A dagster.Failure: the UI shows its description as the step's error, not a stack trace.
+    user_failure = failure.step_failure_data.user_failure_data
+    cause = f"{source / 'deals.csv'}:1: column 'amount': required column is missing; expected columns"
+    assert user_failure.description.startswith(cause)
+    assert "\n" not in user_failure.description  # one issue, one line
+    assert user_failure.metadata["column_or_key"].value == "amount"
+    assert user_failure.metadata["line"].value == "1"
+
+
 def test_run_config_moves_the_warehouse(tmp_path: Path) -> None:
     defs = build_definitions(SourceFolder(path=str(FIXTURE)), Warehouse(path=str(tmp_path / "default")))
     job = defs.resolve_job_def("validation_only")
