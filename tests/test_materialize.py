@@ -196,21 +196,34 @@ def test_summary_prints_plan_scores_as_a_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_dagster_cli_exits_non_zero_when_the_run_fails(tmp_path: Path) -> None:
+def test_the_launcher_runs_in_the_code_location_and_exits_non_zero_when_the_run_fails(tmp_path: Path) -> None:
     source = tmp_path / "source"
     shutil.copytree(FIXTURE, source)
     (source / "reps.csv").unlink()
-    (tmp_path / "home").mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "in_process.yaml").write_text("execution: {config: {in_process: true}}\n")
     env = {
         **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(home),
         "COMPSCORE_SOURCE": str(source),
         "COMPSCORE_WAREHOUSE": str(tmp_path / "wh"),
     }
-    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions"]
-    done = subprocess.run(
-        [*command, "-j", "validation_only"], env=env, capture_output=True, text=True, check=False
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.launch",
+        "validation_only",
+        "-c",
+        str(tmp_path / "in_process.yaml"),
+    ]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
 
-    assert done.returncode != 0
-    assert "required table reps is missing" in done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    summary = done.stdout.splitlines()
+    assert f"step raw_source failed: {source}: required table reps is missing" in summary[-2]
+    assert summary[-1].endswith(": FAILURE")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+    assert run.remote_job_origin.repository_origin.code_location_origin.location_name == "compscore"
+    assert run.status == dg.DagsterRunStatus.FAILURE

@@ -31,7 +31,7 @@ def _sourced(root: Path, env: dict[str, str]) -> dict[str, str]:
 
 def test_env_file_sets_source_and_warehouse_and_the_environment_wins(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text(
-        "# a comment\n\nCOMPSCORE_SOURCE=/data/acme\nCOMPSCORE_WAREHOUSE=\"/srv/wh\"\nnot a line\n"
+        '# a comment\n\nCOMPSCORE_SOURCE=/data/acme\nCOMPSCORE_WAREHOUSE="/srv/wh"\nnot a line\n'
         "COMPSCORE_CELERY_QUEUE=from-file\n"
     )
     values = _sourced(tmp_path, {"COMPSCORE_CELERY_QUEUE": "from-env"})
