@@ -90,6 +90,15 @@ def wait(instance: dg.DagsterInstance, run_id: str, timeout_s: float | None = No
         time.sleep(POLL_S)
 
 
+def _failure_cause(data) -> str:
+    """A failed step's cause: a `dagster.Failure`'s own description, else the error's message."""
+    if data is None:
+        return "(no message)"
+    if data.user_failure_data is not None and data.user_failure_data.description:
+        return data.user_failure_data.description
+    return data.error.message.strip() if data.error else "(no message)"
+
+
 def outcome_lines(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]:
     """What a person needs after the run: each failed step with its one-line cause, each failed check
     with its severity and description, then the run's status."""
@@ -100,7 +109,7 @@ def outcome_lines(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[str]
             continue
         data = event.event_specific_data
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
-            cause = data.error.message.strip() if data and data.error else "(no message)"
+            cause = _failure_cause(data)
             lines.append(f"step {event.step_key} failed: {cause}")
         elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION and not data.passed:
             key = data.asset_check_key

@@ -220,9 +220,10 @@ def test_the_launcher_runs_in_the_code_location_and_exits_non_zero_when_the_run_
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
 
     assert done.returncode == 1, done.stdout + done.stderr
-    summary = done.stdout.splitlines()
-    assert f"step raw_source failed: {source}: required table reps is missing" in summary[-2]
-    assert summary[-1].endswith(": FAILURE")
+    printed = done.stdout.splitlines()  # the code server's own log lines are mixed in
+    cause = f"step raw_source failed: {source}: required table reps is missing"
+    assert any(line.startswith(cause) for line in printed), done.stdout
+    assert any(line.startswith("run ") and line.endswith(": FAILURE") for line in printed), done.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         [run] = instance.get_runs()
     assert run.remote_job_origin.repository_origin.code_location_origin.location_name == "compscore"

@@ -5,8 +5,8 @@ The fixture starts three runs the way `scripts/run-sample.sh` does (`python -m p
 process (`execution: {config: {in_process: true}}`) to keep the test short:
 
 * `full_refresh` on the small canonical fixture (succeeds);
-* `full_refresh` on a copy whose deals all point at an unknown account (the blocking ERROR check of
-  `raw_deals` fails: the run fails and is tagged `compscore/checks_failed`);
+* `full_refresh` on a copy whose churn events all name an unknown account (the blocking ERROR check of
+  `raw_churn_events` fails: the run fails and is tagged `compscore/checks_failed`);
 * `validation_only` on a copy whose deals file has no `amount` column (a load `Failure` naming the file
   and column);
 
@@ -117,13 +117,13 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 def _broken_sources(root: Path) -> tuple[Path, Path]:
-    """Two copies of the fixture: deals all pointing at an unknown account; deals without `amount`."""
+    """Two copies of the fixture: churn events all of an unknown account; deals without `amount`."""
     ghost, no_amount = root / "ghost_accounts", root / "no_amount"
     for folder in (ghost, no_amount):
         shutil.copytree(FIXTURE, folder)
-    deals = pl.read_csv(FIXTURE / "deals.csv", infer_schema=False)
-    deals.with_columns(account_id=pl.lit("GHOST")).write_csv(ghost / "deals.csv")
-    deals.drop("amount").write_csv(no_amount / "deals.csv")
+    churn = pl.read_csv(FIXTURE / "churn_events.csv", infer_schema=False)
+    churn.with_columns(account_id=pl.lit("GHOST")).write_csv(ghost / "churn_events.csv")
+    pl.read_csv(FIXTURE / "deals.csv", infer_schema=False).drop("amount").write_csv(no_amount / "deals.csv")
     return ghost, no_amount
 
 
@@ -198,25 +198,28 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
         "COMPSCORE_SOURCE": str(FIXTURE),
         "COMPSCORE_WAREHOUSE": str(warehouse),
     }
+    with dg.DagsterInstance.from_config(str(home)):
+        pass  # create the instance's databases once, before three processes open them at the same time
     codes = _run_launches(env, root)
     assert codes == {"good": 0, "ghost": 1, "no_amount": 1}, {n: _tail(root / f"{n}.log") for n in codes}
     backfill = subprocess.run(BACKFILL, cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False)
     assert backfill.returncode == 0, backfill.stdout + backfill.stderr
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        runs = {(r.job_name, r.status): r for r in instance.get_runs()}
-        [backfill_record] = instance.get_backfills()
+        every_run = instance.get_runs()
+    runs = {(r.job_name, r.status): r for r in every_run if r.job_name != "incoming_monthly"}
     good = runs[("full_refresh", dg.DagsterRunStatus.SUCCESS)]
     ghost = runs[("full_refresh", dg.DagsterRunStatus.FAILURE)]
     no_amount = runs[("validation_only", dg.DagsterRunStatus.FAILURE)]
     assert len(runs) == 3
-    # Every run, and the backfill, belongs to the workspace's `compscore` location.
-    for run in (good, ghost, no_amount):
+    # The backfill queued one run per month for the daemon (none runs here), like every run above in the
+    # workspace's `compscore` location: with `-m pipelines.definitions` the daemon could not find it.
+    backfilled = [r for r in every_run if r.job_name == "incoming_monthly"]
+    assert sorted(r.tags["dagster/partition"] for r in backfilled) == ["2026-01-01", "2026-02-01"]
+    assert {r.status for r in backfilled} == {dg.DagsterRunStatus.QUEUED}
+    for run in (good, ghost, no_amount, *backfilled):
         assert run.remote_job_origin.repository_origin.code_location_origin.location_name == "compscore"
-    backfill_origin = backfill_record.partition_set_origin or backfill_record.remote_job_origin  # by version
-    assert backfill_origin.repository_origin.code_location_origin.location_name == "compscore"
-    assert backfill_record.partition_names == ["2026-01-01", "2026-02-01"]
     assert ghost.tags[CHECKS_FAILED_TAG] == "true"
-    assert failed_checks(ghost.tags)["raw_deals.quality"] == "ERROR"
+    assert failed_checks(ghost.tags)["raw_churn_events.quality"] == "ERROR"
 
     url = f"http://127.0.0.1:{_free_port()}"
     log = root / "webserver.log"
