@@ -92,7 +92,7 @@ def _run_identity(context: AssetExecutionContext, as_of: dt.date) -> dict[str, d
     """Tag the run with the as-of date and the source folder the raw layer last read; the same as
     metadata of plan_scores."""
     tags = {AS_OF_TAG: as_of.isoformat()}
-    source = latest_source_folder(context.instance, RAW_PLANS)
+    source = latest_source_folder(context.instance, RAW_PLANS, context.run.run_id)
     if source is not None:
         tags[SOURCE_TAG] = source
     add_run_tags(context, tags)

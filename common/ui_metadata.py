@@ -130,10 +130,14 @@ SOURCE_METADATA = "source_folder"
 """Metadata key of `raw_plans` naming the folder the raw layer read."""
 
 
-def latest_source_folder(instance: dg.DagsterInstance, asset: str) -> str | None:
-    """The source folder recorded on the latest materialisation of `asset` (the raw layer's plans)."""
-    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
-    if not records or records[0].asset_materialization is None:
+def latest_source_folder(
+    instance: dg.DagsterInstance, asset: str, run_id: str, lookback: int = 20
+) -> str | None:
+    """The source folder recorded on `asset` (the raw layer's plans) by this run, else by its latest
+    materialisation (a scoring-only run scores what the last raw run read)."""
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=lookback).records
+    chosen = next((r for r in records if r.run_id == run_id), records[0] if records else None)
+    if chosen is None or chosen.asset_materialization is None:
         return None
-    value = records[0].asset_materialization.metadata.get(SOURCE_METADATA)
+    value = chosen.asset_materialization.metadata.get(SOURCE_METADATA)
     return None if value is None else str(value.value)

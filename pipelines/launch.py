@@ -142,7 +142,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     with instance_cm as instance, workspace(instance) as request:
         run = launch(instance, request, args.job, run_config, tags)
         print(f"run {run.run_id} of {args.job} launched in code location {LOCATION}", flush=True)
-        finished = wait(instance, run.run_id)
+        try:
+            finished = wait(instance, run.run_id)
+        except KeyboardInterrupt:
+            instance.run_launcher.terminate(run.run_id)  # Ctrl-C stops the run, not only the wait
+            raise
         print("\n".join(outcome_lines(instance, finished)), flush=True)
     return 0 if finished.status == dg.DagsterRunStatus.SUCCESS else 1
 

@@ -28,6 +28,7 @@ the fixture's teardown.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
@@ -46,6 +47,8 @@ import polars as pl
 import pytest
 
 from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
+from compscore import warehouse as wh
+from compscore.scoring.display import headline_per_plan
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "canonical_small"
@@ -324,15 +327,23 @@ def _scores_lineage(page: sync_api.Page, ui: DagsterUI) -> None:
     assert page.get_by_text("Materialized", exact=True).count() == len(nodes)
 
 
+def _metadata_rows(page: sync_api.Page) -> dict[str, str]:
+    """Key -> value text of the metadata table rows on screen (key, timestamp, value)."""
+    rows = (row.locator(":scope > td").all_inner_texts() for row in page.locator("tr").all())
+    return {cells[0].strip(): cells[-1].strip() for cells in rows if len(cells) == 3}
+
+
 def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
-    """The latest materialisation of `plan_scores` is the fixture's run, with its rows and score preview."""
+    """The latest materialisation of `plan_scores` is the fixture's run, with its rows, each plan's
+    headline SDI and multiple in plain sight, and the score preview."""
     scores = pl.read_parquet(ui.warehouse / "plan_scores.parquet")
+    plans = wh.read_object("raw_plans", ui.warehouse)
     page.goto(f"{ui.url}/assets/plan_scores")
     latest = page.get_by_text("Latest materialization", exact=True).locator("xpath=..")
     latest.locator("a[href^='/runs/']").wait_for()
-    page.locator("td", has_text="hunter-2026").first.wait_for()
+    page.locator("td", has_text="sdi/hunter-2026").first.wait_for()
     _screenshot(page, "ui_plan_scores")
-    metadata = page.locator("table", has=page.locator("td", has_text="hunter-2026")).first
+    metadata = page.locator("table", has=page.locator("td", has_text="sdi/hunter-2026")).first
     _screenshot(page, "ui_plan_scores_metadata", metadata)
 
     run_link = latest.locator("a[href^='/runs/']").get_attribute("href")
@@ -340,18 +351,34 @@ def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
     assert latest.get_by_role("img", name="run_success").count() == 1
     row_count = page.get_by_text("Row count", exact=True).locator("xpath=..")
     assert row_count.inner_text().split() == ["Row", "count", str(scores.height)]
-    # The `scores` Markdown preview: one table row per plan period, its SDI rounded to 2 decimals.
-    shown = {
-        tuple(cells[:2]): cells[3]
-        for cells in (row.locator(":scope > td").all_inner_texts() for row in page.locator("tr").all())
-        if len(cells) >= 4 and cells[0] in set(scores["plan_id"])
+    shown = _metadata_rows(page)
+    as_of = dt.date.fromisoformat(shown["as_of"])
+    assert shown["source_folder"] == str(FIXTURE)
+    headline = headline_per_plan(scores, {p: plan.period for p, plan in plans.items()}, as_of)
+    assert headline.height == len(plans) == 2
+    for row in headline.iter_rows(named=True):
+        plan = row["plan_id"]
+        assert float(shown[f"sdi/{plan}"]) == pytest.approx(row["same_day_index"], abs=1e-9)
+        assert float(shown[f"multiple/{plan}"]) == pytest.approx(row["same_day_multiple"], abs=1e-9)
+        assert shown[f"period/{plan}"] == f"{row['period']} (complete)"
+
+    # The `scores` Markdown preview (a dialog): one row per plan period, its SDI (5th column) to 2 decimals.
+    page.get_by_text("[Show Markdown]").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.locator("tr").nth(scores.height).wait_for()
+    _screenshot(page, "ui_plan_scores_markdown")
+    previewed = {
+        tuple(cells[:2]): cells[4]
+        for cells in (row.locator("td, th").all_inner_texts() for row in dialog.locator("tr").all())
+        if len(cells) >= 5 and cells[0] in set(scores["plan_id"])
     }
     expected = {
         (row["plan_id"], row["period"]): str(round(row["same_day_index"], 2))
         for row in scores.iter_rows(named=True)
     }
-    assert shown == expected
-    assert ("hunter-2026", "2026-Q1") in shown
+    assert previewed == expected
+    assert ("hunter-2026", "2026-Q1") in previewed
+    page.keyboard.press("Escape")
 
 
 def _raw_deals_check(page: sync_api.Page, ui: DagsterUI) -> None:
@@ -385,15 +412,26 @@ def _job_page(page: sync_api.Page, ui: DagsterUI) -> None:
     assert page.locator(f"a[href^='/runs/{ui.failed_check_run_id}']").count() >= 1
 
 
+def _run_row(page: sync_api.Page, run_id: str) -> sync_api.Locator:
+    """The run list's row of `run_id`: the innermost element holding its link and its status."""
+    link = page.locator(f"a[href^='/runs/{run_id}']")
+    return page.locator("div, tr", has=link).filter(has_text="Manually launched").last
+
+
 def _run_list(page: sync_api.Page, ui: DagsterUI) -> None:
-    """The run whose blocking ERROR check failed shows as failed, tagged with the failed check."""
+    """The run whose blocking ERROR check failed shows as failed, tagged with the failed check; the good
+    run shows its source folder and as-of date."""
     page.goto(f"{ui.url}/runs")
-    row = page.locator("tr", has=page.locator(f"a[href^='/runs/{ui.failed_check_run_id}']"))
-    row.first.wait_for()
+    page.locator(f"a[href^='/runs/{ui.failed_check_run_id}']").first.wait_for()
     _screenshot(page, "ui_run_list")
-    text = row.first.inner_text()
-    assert "Failure" in text
-    assert CHECKS_FAILED_TAG in text
+    failed = _run_row(page, ui.failed_check_run_id).inner_text()
+    assert "Failure" in failed and "Success" not in failed
+    assert f"{CHECKS_FAILED_TAG}: true" in failed
+    assert "compscore/check_failed.raw_churn_events.quality" in failed
+    good = _run_row(page, ui.run_id).inner_text()
+    assert "Success" in good and "Failure" not in good
+    assert f"compscore/source: {FIXTURE}" in good
+    assert "compscore/as_of: " in good
 
 
 def _load_failure(page: sync_api.Page, ui: DagsterUI) -> None:
@@ -406,15 +444,21 @@ def _load_failure(page: sync_api.Page, ui: DagsterUI) -> None:
     assert "required column is missing" in cause.inner_text()
 
 
-def _plan_score_plots(page: sync_api.Page, ui: DagsterUI) -> None:
-    """Each plan's SDI and same-day multiple are numeric metadata, drawn in the asset's Plots tab."""
+def _plan_score_events(page: sync_api.Page, ui: DagsterUI) -> None:
+    """Each plan's SDI and same-day multiple are numeric metadata of every materialisation (Events tab:
+    one value per run, the series Dagster plots)."""
     plans = sorted(set(pl.read_parquet(ui.warehouse / "plan_scores.parquet")["plan_id"]))
-    page.goto(f"{ui.url}/assets/plan_scores?view=plots")
-    page.get_by_text(f"sdi/{plans[0]}", exact=True).first.wait_for()
-    _screenshot(page, "ui_plan_scores_plots")
+    page.goto(f"{ui.url}/assets/plan_scores?view=events")
+    page.locator("td", has_text=f"sdi/{plans[0]}").first.wait_for()
+    _screenshot(page, "ui_plan_scores_events")
+    shown = {
+        cells[0].strip(): cells[1].strip()
+        for cells in (row.locator(":scope > td").all_inner_texts() for row in page.locator("tr").all())
+        if len(cells) >= 2
+    }
     for plan in plans:
-        assert page.get_by_text(f"sdi/{plan}", exact=True).count() >= 1, plan
-        assert page.get_by_text(f"multiple/{plan}", exact=True).count() >= 1, plan
+        float(shown[f"sdi/{plan}"])  # a number, not text or Markdown
+        float(shown[f"multiple/{plan}"])
 
 
 def test_the_ui_shows_runs_checks_scores_and_failures_as_they_are(
@@ -425,7 +469,7 @@ def test_the_ui_shows_runs_checks_scores_and_failures_as_they_are(
     _scores_lineage(page, dagster_ui)
     _plan_scores(page, dagster_ui)
     _raw_deals_check(page, dagster_ui)
-    _plan_score_plots(page, dagster_ui)
+    _plan_score_events(page, dagster_ui)
     _job_page(page, dagster_ui)
     _run_list(page, dagster_ui)
     _load_failure(page, dagster_ui)
