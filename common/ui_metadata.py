@@ -7,8 +7,8 @@
   metadata of the assets that used them.
 - A file that cannot be loaded stops the step with a `dagster.Failure` whose description is the located
   one-line cause (file, line, column), shown on the run page without "View full message".
-- Numbers a person wants over time (each plan's SDI) are float metadata, which the UI plots in the
-  asset's Plots tab.
+- Numbers a person wants over time (each plan's SDI) are float metadata: one value per run in the
+  asset's Events tab, the series Dagster plots.
 """
 
 from __future__ import annotations
