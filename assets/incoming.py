@@ -26,6 +26,7 @@ from common.names import INCOMING_LOAD_REJECTS as LOAD_REJECTS
 from common.names import incoming_asset_name
 from common.partitions import MONTHLY, drop_dir, month_bounds, month_of
 from common.resources import SourceFolder
+from common.versions import code_version
 from compscore.canonical_io import FORMATS, table_path
 from compscore.errors import LoadError, LoadIssue
 from compscore.loaders import load_table
@@ -47,6 +48,7 @@ def _spec(table: Table) -> dg.AssetSpec:
         kinds=KINDS,
         partitions_def=MONTHLY,
         metadata={"dagster/column_schema": table_schema(table)},
+        code_version=code_version(__file__),
     )
 
 
@@ -63,6 +65,7 @@ INCOMING_SPECS: list[dg.AssetSpec] = [
         kinds=KINDS,
         partitions_def=MONTHLY,
         metadata={"dagster/column_schema": table_schema(DATA_QUALITY_REJECTS)},
+        code_version=code_version(__file__),
     ),
 ]
 

@@ -35,12 +35,16 @@ from common.names import RAW_SOURCE_FINDINGS as FINDINGS
 from common.names import incoming_asset_name, raw_asset_name
 from common.partitions import partition_of
 from common.resources import SourceFolder, Warehouse
+from common.ui_metadata import SOURCE_METADATA, SOURCE_TAG, add_run_tags, failure_on_load_error
+from common.versions import code_version, frame_version, object_version
 from compscore import warehouse as wh
 from compscore.adapters.pull import safe_location
 from compscore.canonical_io import FORMATS, table_path
 from compscore.loaders import load_canonical_dir
 from compscore.plans import Plan
 from compscore.schema import DATA_QUALITY_REJECTS, EVENT_TABLES, INCOMING_DIR, TABLES, Table
+
+CODE_VERSION = code_version(__file__)
 
 
 def _table_spec(table: Table) -> dg.AssetSpec:
@@ -61,6 +65,7 @@ def _table_spec(table: Table) -> dg.AssetSpec:
         owners=DATA_ENGINEERING,
         kinds=KINDS,
         metadata={"dagster/column_schema": table_schema(table)},
+        code_version=CODE_VERSION,
     )
 
 
@@ -77,6 +82,7 @@ RAW_SPECS: list[dg.AssetSpec] = [
         owners=DATA_ENGINEERING,
         kinds=KINDS,
         metadata={"dagster/column_schema": table_schema(DATA_QUALITY_REJECTS)},
+        code_version=CODE_VERSION,
     ),
     dg.AssetSpec(
         FINDINGS,
@@ -99,6 +105,7 @@ RAW_SPECS: list[dg.AssetSpec] = [
         group_name=GROUP,
         owners=DATA_ENGINEERING,
         kinds={"yaml", "python"},
+        code_version=CODE_VERSION,
     ),
 ]
 
@@ -228,7 +235,8 @@ def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, war
         f"reading canonical folder {directory}"
         + (f" with the drops of {len(months)} month(s) {months[0]} .. {months[-1]}" if months else "")
     )
-    result = load_canonical_dir(directory, may_be_absent=[t.name for t in EVENT_TABLES] if months else ())
+    with failure_on_load_error():
+        result = load_canonical_dir(directory, may_be_absent=[t.name for t in EVENT_TABLES] if months else ())
     for warning in result.warnings:
         context.log.warning(warning)
 
@@ -255,6 +263,7 @@ def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, war
         yield dg.Output(
             frame,
             output_name=raw_asset_name(table.name),
+            data_version=frame_version(frame),
             metadata={
                 "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),
                 "rows_received": dg.MetadataValue.int(result.received[table.name] + from_drops),
@@ -276,7 +285,17 @@ def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, war
     yield dg.Output(
         rejects.with_columns(pl.lit(context.run.run_id).alias("run_id")),
         output_name=LOAD_REJECTS,
+        data_version=frame_version(rejects),
         metadata={"rejects_by_table": dg.MetadataValue.json(rejected)},
     )
     yield dg.Output(pl.DataFrame(schema=DATA_QUALITY_REJECTS.polars_schema), output_name=FINDINGS)
-    yield dg.Output(result.data.plans, output_name=PLANS, metadata=_plans_metadata(result.data.plans))
+    add_run_tags(context, {SOURCE_TAG: str(directory)})
+    yield dg.Output(
+        result.data.plans,
+        output_name=PLANS,
+        data_version=object_version(sorted(result.data.plans.items())),
+        metadata={
+            **_plans_metadata(result.data.plans),
+            SOURCE_METADATA: dg.MetadataValue.path(str(directory)),
+        },
+    )

@@ -4,6 +4,7 @@ plan scores, all from one run of `compscore.scoring.scores.score_company` on the
 Every score table carries the run's provenance (`compscore.provenance`); this run's plan scores are also
 appended to the warehouse's history (`scores.plan_scores_history`, `scores.latest_plan_scores`)."""
 
+import datetime as dt
 from typing import Any
 
 import dagster as dg
@@ -12,6 +13,15 @@ from dagster import AssetExecutionContext
 
 from common.metadata import FINANCE, KINDS
 from common.names import MARTS, RAW_PLANS, SCORES
+from common.ui_metadata import (
+    AS_OF_TAG,
+    SOURCE_METADATA,
+    SOURCE_TAG,
+    add_run_tags,
+    latest_source_folder,
+    plan_score_metadata,
+)
+from common.versions import code_version
 from compscore.dataset import CanonicalData
 from compscore.history import record_warehouse_run
 from compscore.plans import Plan
@@ -19,7 +29,7 @@ from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.report.files import report_paths
 from compscore.schema import TABLES
-from compscore.scoring.display import plan_scores_markdown
+from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
 from compscore.scoring.scores import score_company
 
@@ -72,6 +82,10 @@ _DESCRIPTIONS: dict[str, tuple[str, str]] = {
 UPSTREAM = [*(t.name for t in TABLES), RAW_PLANS, DATA_QUALITY_STATUS]
 """The validated canonical tables, the parsed plans and the per plan-period data-quality status."""
 
+DAILY_SCORES = dg.FreshnessPolicy.cron(deadline_cron="0 7 * * *", lower_bound_delta=dt.timedelta(hours=1))
+"""plan_scores is expected each day between 06:00 and 07:00 UTC: the `daily_full_refresh` schedule's run
+(06:00 UTC, off by default; docs/operations.md)."""
+
 SPECS = [
     dg.AssetSpec(
         name,
@@ -79,9 +93,22 @@ SPECS = [
         group_name=group,
         owners=FINANCE,
         kinds=KINDS,
+        code_version=code_version(__file__),
+        freshness_policy=DAILY_SCORES if name == "plan_scores" else None,
     )
     for name, (group, description) in _DESCRIPTIONS.items()
 ]
+
+
+def _run_identity(context: AssetExecutionContext, as_of: dt.date) -> dict[str, dg.MetadataValue]:
+    """Tag the run with the as-of date and the source folder the raw layer last read; the same as
+    metadata of plan_scores."""
+    tags = {AS_OF_TAG: as_of.isoformat()}
+    source = latest_source_folder(context.instance, RAW_PLANS, context.run.run_id)
+    if source is not None:
+        tags[SOURCE_TAG] = source
+    add_run_tags(context, tags)
+    return {SOURCE_METADATA: dg.MetadataValue.path(source)} if source else {}
 
 
 @dg.multi_asset(
@@ -115,4 +142,7 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
                 f"latest run: `{history.layer}.latest_plan_scores`"
             )
             metadata["plan_review_report"] = dg.MetadataValue.path(str(report_paths(root, run_id).html))
+            metadata |= _run_identity(context, result.as_of)
+            kinds = {plan_id: plan.period for plan_id, plan in raw_plans.items()}
+            metadata |= plan_score_metadata(headline_per_plan(frame, kinds, result.as_of))
         yield dg.Output(frame, output_name=name, metadata=metadata)

@@ -23,6 +23,7 @@ from common.names import RAW_PLANS as PLANS
 from common.names import VALIDATED as GROUP
 from common.names import raw_asset_name
 from common.resources import Warehouse
+from common.versions import code_version
 from compscore.dataset import CanonicalData
 from compscore.quality import validate
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
@@ -30,6 +31,7 @@ from compscore.quality.report import write_run_report
 from compscore.quality.status import data_quality_status
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES
 
+CODE_VERSION = code_version(__file__)
 _OUTS = {
     **{
         t.name: dg.AssetOut(
@@ -39,6 +41,7 @@ _OUTS = {
             dagster_type=Any,
             description=f"{t.description} Only the rows that passed data quality (docs/data_quality.md).",
             metadata={"dagster/column_schema": table_schema(t)},
+            code_version=CODE_VERSION,
         )
         for t in TABLES
     },
@@ -49,6 +52,7 @@ _OUTS = {
         dagster_type=Any,
         description="Every input row left out of scoring: table, row key, rule, offending values, run.",
         metadata={"dagster/column_schema": table_schema(DATA_QUALITY_REJECTS)},
+        code_version=CODE_VERSION,
     ),
     COUNTS: dg.AssetOut(
         group_name=QUALITY_GROUP,
@@ -56,6 +60,7 @@ _OUTS = {
         kinds=KINDS,
         dagster_type=Any,
         description="Rows received, passed and rejected per table (received = passed + rejected).",
+        code_version=CODE_VERSION,
     ),
     STATUS: dg.AssetOut(
         group_name=QUALITY_GROUP,
@@ -63,6 +68,7 @@ _OUTS = {
         kinds=KINDS,
         dagster_type=Any,
         description="Per plan and period: input rows, rows rejected, share, and ok / warn / fail.",
+        code_version=CODE_VERSION,
     ),
 }
 

@@ -26,6 +26,7 @@ from common.metadata import previous_from_same_source
 from common.names import RAW_PLANS as PLANS
 from common.names import raw_asset_name
 from common.resources import Warehouse
+from common.ui_metadata import check_description, file_url, flag_if_failed
 from compscore.plans import Plan
 from compscore.quality import References, RuleResult, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES
@@ -96,7 +97,7 @@ def check_metadata(
         "failed_expectations_json": dg.MetadataValue.json(failed),
         "rules_run": dg.MetadataValue.int(len(results)),
         "gx_errors": dg.MetadataValue.json({o.rule: o.exception for o in outcomes if o.exception}),
-        "report": dg.MetadataValue.path(report),
+        "report": file_url(report),
     }
 
 
@@ -126,15 +127,15 @@ def run_quality_check(
     passed = not check.blocking and all(r.success for r in check.results)
     for failure in check.blocking:
         context.log.error(f"blocking: {failure}")
-    return dg.AssetCheckResult(
+    result = dg.AssetCheckResult(
         passed=passed,
         severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
-        description=(
-            "; ".join(str(f) for f in check.blocking)
-            or f"{sum(not r.success for r in check.results)} rule(s) failed; rows quarantined"
+        description=check_description(
+            sum(not r.success for r in check.results), [str(f) for f in check.blocking]
         ),
         metadata=check_metadata(check.results, outcomes, check.blocking, check.rows, str(report)),
     )
+    return flag_if_failed(context, result)
 
 
 def build_quality_check(spec: Table) -> dg.AssetChecksDefinition:

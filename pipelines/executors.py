@@ -47,7 +47,24 @@ def max_concurrent_steps() -> int:
 
 
 def local_executor() -> dg.ExecutorDefinition:
-    return dg.multiprocess_executor.configured({"max_concurrent": max_concurrent_steps()})
+    """Steps in subprocesses, `COMPSCORE_MAX_CONCURRENT_STEPS` at a time; a run's config can ask for
+    `execution: {config: {in_process: true}}` (every step in the run's own process: no process start or
+    library import per step, for small folders and tests) or another `max_concurrent`."""
+    default = max_concurrent_steps()
+
+    def choose(config: dict) -> dict:
+        if config["in_process"]:
+            return {"in_process": {}}
+        return {"multiprocess": {"max_concurrent": config["max_concurrent"] or default}}
+
+    return dg.multi_or_in_process_executor.configured(
+        choose,
+        config_schema={
+            "in_process": dg.Field(bool, default_value=False),
+            "max_concurrent": dg.Field(int, default_value=0, description=f"0: ${MAX_CONCURRENT_ENV_VAR}"),
+        },
+        name="local",
+    )
 
 
 def celery_queue() -> str:

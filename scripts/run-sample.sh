@@ -7,7 +7,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 source "$REPO_ROOT/scripts/_env.sh"
 
-dagster job execute -m pipelines.definitions -j full_refresh -c "$REPO_ROOT/scripts/run-config.yaml"
+# In the `compscore` code location of workspace.yaml, so the run shows on the job's page in the UI.
+python -m pipelines.launch full_refresh -c "$REPO_ROOT/scripts/run-config.yaml"
 compscore summary --warehouse "$COMPSCORE_WAREHOUSE"
 report_dir="$(ls -td "$COMPSCORE_WAREHOUSE"/reports/*/ | head -n 1)"
 echo "Plan review report: ${report_dir}plan_review.html"

@@ -101,6 +101,32 @@ def test_a_missing_required_table_fails_the_run_naming_it(tmp_path: Path) -> Non
     assert warehouse.list_tables(tmp_path / "wh") == []
 
 
+def test_a_missing_column_fails_the_step_with_its_located_cause(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
+    pl.read_csv(source / "deals.csv", infer_schema=False).drop("amount").write_csv(source / "deals.csv")
+
+    result = dg.materialize(
+        [raw_source],
+        resources={
+            "source": SourceFolder(path=str(source)),
+            "warehouse": Warehouse(path=str(tmp_path / "wh")),
+            "io_manager": warehouse_io_manager,
+        },
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    [failure] = result.get_step_failure_events()
+    # A dagster.Failure: the UI shows its description as the step's error, not a stack trace.
+    user_failure = failure.step_failure_data.user_failure_data
+    cause = f"{source / 'deals.csv'}:1: column 'amount': required column is missing; expected columns"
+    assert user_failure.description.startswith(cause)
+    assert "\n" not in user_failure.description  # one issue, one line
+    assert user_failure.metadata["column_or_key"].value == "amount"
+    assert user_failure.metadata["line"].value == "1"
+
+
 def test_run_config_moves_the_warehouse(tmp_path: Path) -> None:
     defs = build_definitions(SourceFolder(path=str(FIXTURE)), Warehouse(path=str(tmp_path / "default")))
     job = defs.resolve_job_def("validation_only")
@@ -184,21 +210,35 @@ def test_summary_prints_plan_scores_as_a_table(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_dagster_cli_exits_non_zero_when_the_run_fails(tmp_path: Path) -> None:
+def test_the_launcher_runs_in_the_code_location_and_exits_non_zero_when_the_run_fails(tmp_path: Path) -> None:
     source = tmp_path / "source"
     shutil.copytree(FIXTURE, source)
     (source / "reps.csv").unlink()
-    (tmp_path / "home").mkdir()
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "in_process.yaml").write_text("execution: {config: {in_process: true}}\n")
     env = {
         **os.environ,
-        "DAGSTER_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(home),
         "COMPSCORE_SOURCE": str(source),
         "COMPSCORE_WAREHOUSE": str(tmp_path / "wh"),
     }
-    command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions"]
-    done = subprocess.run(
-        [*command, "-j", "validation_only"], env=env, capture_output=True, text=True, check=False
-    )
+    command = [
+        sys.executable,
+        "-m",
+        "pipelines.launch",
+        "validation_only",
+        "-c",
+        str(tmp_path / "in_process.yaml"),
+    ]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, check=False)
 
-    assert done.returncode != 0
-    assert "required table reps is missing" in done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    printed = done.stdout.splitlines()  # the code server's own log lines are mixed in
+    cause = f"step raw_source failed: {source}: required table reps is missing"
+    assert any(line.startswith(cause) for line in printed), done.stdout
+    assert any(line.startswith("run ") and line.endswith(": FAILURE") for line in printed), done.stdout
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [run] = instance.get_runs()
+    assert run.remote_job_origin.repository_origin.code_location_origin.location_name == "compscore"
+    assert run.status == dg.DagsterRunStatus.FAILURE

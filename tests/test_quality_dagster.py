@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import urllib.parse
 from pathlib import Path
 
 import dagster as dg
@@ -13,6 +14,7 @@ from assets.raw import raw_source
 from assets.validated import validated
 from checks.asset_checks import QUALITY_CHECKS
 from common.resources import SourceFolder, Warehouse
+from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
 from compscore import warehouse
 from compscore.adapters.maven import import_maven
 from compscore.canonical_io import write_canonical_dir
@@ -58,8 +60,11 @@ def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path) ->
             warehouse.read_table(f"raw_{spec.name}", tmp_path)
         )
     assert (tmp_path / "data_quality_report.html").is_file()
-    report = Path(checks["raw_deals"].metadata["report"].value)
+    link = checks["raw_deals"].metadata["report"]
+    assert isinstance(link, dg.UrlMetadataValue) and link.value.startswith("file:///")
+    report = Path(urllib.parse.unquote(urllib.parse.urlparse(link.value).path))
     assert report.is_file() and "Data quality: deals" in report.read_text()
+    assert checks["raw_deals"].description == "all rules passed; no rows quarantined"
 
 
 @pytest.mark.slow
@@ -67,12 +72,21 @@ def test_corrupted_copy_warns_quarantines_and_balances(tmp_path: Path) -> None:
     source = tmp_path / "source"
     bad = corrupt(load_canonical_dir(FIXTURE).data)
     write_canonical_dir(bad.data, source)
-    result = _run(source, tmp_path / "wh")
+    instance = dg.DagsterInstance.ephemeral()
+    result = _run(source, tmp_path / "wh", instance)
     assert result.success
     checks = _checks(result)
     deals = checks["raw_deals"]
     assert not deals.passed and deals.severity == dg.AssetCheckSeverity.WARN
+    # The run succeeded, and its tags say which checks failed: the run list shows them.
+    tags = instance.get_run_by_id(result.run_id).tags
+    assert tags[CHECKS_FAILED_TAG] == "true"
+    assert failed_checks(tags)["raw_deals.quality"] == "WARN"
     failed = {f["rule"]: f for f in deals.metadata["failed_expectations_json"].value}
+    assert (
+        deals.description
+        == f"{len(failed)} rule(s) failed; the failing rows quarantined (see failed_expectations)"
+    )
     assert failed["range:amount"]["unexpected_count"] == 1
     assert failed["range:amount"]["gx_unexpected_count"] == 1
     assert failed["range:amount"]["sample_keys"] == ["deal_id=BAD-D1"]

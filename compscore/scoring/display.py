@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+
 import polars as pl
+
+from compscore.engine.periods import period_end
 
 SCORE_COLUMNS: tuple[str, ...] = (
     "plan_id",
@@ -62,3 +67,18 @@ def format_plan_scores(scores: pl.DataFrame, max_rows: int = MAX_ROWS) -> str:
     if scores.height > max_rows:
         text += f"\n({scores.height} rows; showing {max_rows})"
     return text
+
+
+def headline_per_plan(scores: pl.DataFrame, kinds: Mapping[str, str], as_of: dt.date) -> pl.DataFrame:
+    """One row per plan: its latest period that ended by `as_of` (else its latest period, `complete`
+    false), with that period's SDI and same-day multiple. `kinds` maps plan id -> month|quarter|year."""
+    kind = pl.col("plan_id").replace_strict(dict(kinds), default="year", return_dtype=pl.String)
+    ranked = scores.with_columns(
+        complete=period_end(pl.col("period_start"), kind) <= pl.lit(as_of),
+    ).sort("complete", "period_start")
+    return (
+        ranked.group_by("plan_id", maintain_order=True)
+        .last()
+        .select("plan_id", "period", "complete", "same_day_index", "same_day_multiple")
+        .sort("plan_id")
+    )
