@@ -55,8 +55,9 @@ def test_shards_written_and_read_back_combine_to_score_company(data, whole, shar
     assert len(batches) == min(shard_count, all_rep_ids(data).len())  # canonical_small has 3 reps
     parts = []
     for number, batch in enumerate(batches):
-        score_shard(data, batch, context).write(tmp_path / f"shard-{number}")
-        parts.append(ShardTables.read(tmp_path / f"shard-{number}"))
+        folder = tmp_path / f"plan_scoring.score_shard[{number}]"  # as a Dagster step key names it
+        score_shard(data, batch, context).write(folder)
+        parts.append(ShardTables.read(folder))
 
     combined = combine_shards(parts, context).outputs()
     same_shards = score_company(data, batch_reps=batches[0].rep_ids.len()).outputs()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -141,12 +142,46 @@ class ShardTables:
 
     @staticmethod
     def read(folder: Path) -> ShardTables:
-        """The shard `write` stored in `folder`."""
+        """The shard `write` stored in `folder` (read without globbing: a step key such as
+        `plan_scoring.score_shard[0]` in the path is a name, not a pattern)."""
         manifest = json.loads((folder / MANIFEST).read_text())
         expected = [f.name for f in fields(ShardTables)]
         if manifest.get("format") != SHARD_FORMAT or manifest.get("frames") != expected:
             raise ValueError(f"{folder / MANIFEST}: not a shard of format {SHARD_FORMAT} with {expected}")
-        return ShardTables(**{name: pl.read_parquet(folder / f"{name}.parquet") for name in expected})
+        return ShardTables(
+            **{name: pl.read_parquet(folder / f"{name}.parquet", glob=False) for name in expected}
+        )
+
+
+BATCH_MANIFEST = "batch.json"
+SHARDS_FOLDER = ".shards"
+"""Under the warehouse: `.shards/<run_id>/...`, the shards of a Dagster run between its steps."""
+
+
+def run_shards_folder(warehouse: Path, run_id: str) -> Path:
+    """Where a Dagster run keeps its shards (a run id is a UUID; anything else is refused)."""
+    if not _SAFE_RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run id {run_id!r}: expected letters, digits and '-' only")
+    return warehouse / SHARDS_FOLDER / run_id
+
+
+_SAFE_RUN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def write_batch(batch: RepBatch, folder: Path) -> None:
+    """A shard's rep ids (`rep_ids.parquet`) and whether rows without a rep fall in it (`batch.json`);
+    the row positions are not kept: the reader cuts the tables by rep id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    batch.rep_ids.to_frame("rep_id").write_parquet(folder / "rep_ids.parquet")
+    (folder / BATCH_MANIFEST).write_text(json.dumps({"format": SHARD_FORMAT, "holds_null": batch.holds_null}))
+
+
+def read_batch(folder: Path) -> RepBatch:
+    manifest = json.loads((folder / BATCH_MANIFEST).read_text())
+    if manifest.get("format") != SHARD_FORMAT or not isinstance(manifest.get("holds_null"), bool):
+        raise ValueError(f"{folder / BATCH_MANIFEST}: not a rep batch of format {SHARD_FORMAT}")
+    rep_ids = pl.read_parquet(folder / "rep_ids.parquet", glob=False).to_series()
+    return RepBatch(rep_ids=rep_ids, holds_null=manifest["holds_null"])
 
 
 AttributionSink = Callable[[pl.DataFrame], None]
