@@ -1,15 +1,18 @@
 """The `marts` and `scores` layers: pay attribution, rep-period books, outcomes, incentive curves and the
-plan scores, all from one run of `compscore.scoring.scores.score_company` on the validated tables.
+plan scores, from the map and reduce of `compscore.scoring.shards` on the validated tables: one step plans
+static shards of reps, one step per shard scores it, one step combines them (what `score_company` does in
+one process). The shard count is op config (`plan_shards.config.shards`) or $COMPSCORE_SCORING_SHARDS.
 
 Every score table carries the run's provenance (`compscore.provenance`); this run's plan scores are also
 appended to the warehouse's history (`scores.plan_scores_history`, `scores.latest_plan_scores`)."""
 
 import datetime as dt
+import shutil
 from typing import Any
 
 import dagster as dg
 import polars as pl
-from dagster import AssetExecutionContext
+from pydantic import Field
 
 from common.metadata import FINANCE, KINDS
 from common.names import MARTS, RAW_PLANS, SCORES
@@ -23,15 +26,19 @@ from common.ui_metadata import (
 )
 from common.versions import code_version
 from compscore.dataset import CanonicalData
+from compscore.engine.payout import data_as_of
 from compscore.history import record_warehouse_run
 from compscore.plans import Plan
 from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.report.files import report_paths
 from compscore.schema import TABLES
+from compscore.scoring.batches import RepBatch
 from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
-from compscore.scoring.scores import score_company
+from compscore.scoring.scores import combine_shards as combine
+from compscore.scoring.shards import ShardTables, run_shards_folder, scoring_context, shard_batches
+from compscore.scoring.shards import score_shard as score_one_shard
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "pay_attribution": (
@@ -100,7 +107,7 @@ SPECS = [
 ]
 
 
-def _run_identity(context: AssetExecutionContext, as_of: dt.date) -> dict[str, dg.MetadataValue]:
+def _run_identity(context: dg.OpExecutionContext, as_of: dt.date) -> dict[str, dg.MetadataValue]:
     """Tag the run with the as-of date and the source folder the raw layer last read; the same as
     metadata of plan_scores."""
     tags = {AS_OF_TAG: as_of.isoformat()}
@@ -111,21 +118,77 @@ def _run_identity(context: AssetExecutionContext, as_of: dt.date) -> dict[str, d
     return {SOURCE_METADATA: dg.MetadataValue.path(source)} if source else {}
 
 
-@dg.multi_asset(
-    outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(spec, dagster_type=Any) for spec in SPECS},
-    ins={name: dg.AssetIn(name) for name in UPSTREAM},
-    can_subset=False,
-    required_resource_keys={"source", "warehouse"},
-)
-def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **tables: Any):
-    """Score every plan on the rows that passed validation; keep this run's plan scores in the history."""
+SHARDS_ENV_VAR = "COMPSCORE_SCORING_SHARDS"
+DEFAULT_SHARDS = 2
+SHARD_IO_MANAGER = "shard_io_manager"
+"""The resource that passes shards between steps (registered in `pipelines.definitions`)."""
+
+
+class ShardPlanConfig(dg.Config):
+    shards: int | None = Field(
+        default=None,
+        description=(
+            f"Shards of reps, each scored as its own step; default: ${SHARDS_ENV_VAR}, else {DEFAULT_SHARDS}."
+        ),
+    )
+
+
+def shard_count(config: ShardPlanConfig) -> int:
+    """The configured shard count, else the environment's, else `DEFAULT_SHARDS`; at least 1."""
+    given = config.shards if config.shards is not None else dg.EnvVar(SHARDS_ENV_VAR).get_value()
+    text = str(given if given not in (None, "") else DEFAULT_SHARDS)
+    if not text.isdigit() or int(text) < 1:
+        raise dg.Failure(
+            f"shard count: expected a whole number of at least 1 (config or ${SHARDS_ENV_VAR}), got {text!r}"
+        )
+    return int(text)
+
+
+def _data(raw_plans: dict[str, Plan], tables: dict[str, Any]) -> tuple[CanonicalData, pl.DataFrame]:
+    """The validated tables as a company, and the data-quality status beside them."""
+    tables = dict(tables)
     status: pl.DataFrame = tables.pop(DATA_QUALITY_STATUS)
     data = CanonicalData(
-        tables=dict(tables),
-        plans=raw_plans,
-        given_commission_lines=tables["commission_lines"].height > 0,
+        tables=tables, plans=raw_plans, given_commission_lines=tables["commission_lines"].height > 0
     )
-    result = score_company(data, data_quality_status=status)
+    return data, status
+
+
+_TABLE_INS = {name: dg.In(Any) for name in UPSTREAM}
+
+
+@dg.op(ins=_TABLE_INS, out=dg.DynamicOut(Any, io_manager_key=SHARD_IO_MANAGER))
+def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **tables: Any):
+    """Cut the reps into static shards (`compscore.scoring.shards.shard_batches`), one output each."""
+    data, _ = _data(tables.pop(RAW_PLANS), tables)
+    batches = shard_batches(data, shard_count(config))
+    context.log.info(f"{len(batches)} shards of up to {batches[0].rep_ids.len():,} reps")
+    for number, batch in enumerate(batches):
+        yield dg.DynamicOutput(batch, mapping_key=str(number))
+
+
+@dg.op(
+    ins={"batch": dg.In(Any), **_TABLE_INS},
+    out=dg.Out(Any, io_manager_key=SHARD_IO_MANAGER),
+)
+def score_shard(batch: RepBatch, **tables: Any) -> ShardTables:
+    """Payout engine, books, indicator parts, attribution and reconciliation of one shard's reps."""
+    data, _ = _data(tables.pop(RAW_PLANS), tables)
+    return score_one_shard(data, batch, scoring_context(data, data_as_of(data)))
+
+
+@dg.op(
+    ins={"parts": dg.In(Any), **_TABLE_INS},
+    out={spec.key.to_python_identifier(): dg.Out(Any) for spec in SPECS},
+    required_resource_keys={"source", "warehouse"},
+)
+def combine_shards(context: dg.OpExecutionContext, parts: list[ShardTables], **tables: Any):
+    """The cross-shard parts (Δ, marginals, bootstrap, scores), the finished tables with their provenance,
+    and this run's plan scores appended to the history; the run's shard folder is removed at the end."""
+    raw_plans = tables.pop(RAW_PLANS)
+    data, status = _data(raw_plans, tables)
+    result = combine(parts, scoring_context(data, data_as_of(data)), status)
+    del parts
     context.log.info(f"scored {result.plan_scores.height} plan periods as of {result.as_of}")
     run_id = context.run.run_id
     provenance = Provenance.now(run_id, result.as_of, str(context.resources.source.directory))
@@ -146,3 +209,23 @@ def plan_scoring(context: AssetExecutionContext, raw_plans: dict[str, Plan], **t
             kinds = {plan_id: plan.period for plan_id, plan in raw_plans.items()}
             metadata |= plan_score_metadata(headline_per_plan(frame, kinds, result.as_of))
         yield dg.Output(frame, output_name=name, metadata=metadata)
+    shutil.rmtree(run_shards_folder(root, run_id), ignore_errors=True)
+
+
+@dg.graph_multi_asset(
+    outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(spec, dagster_type=Any) for spec in SPECS},
+    ins={name: dg.AssetIn(name) for name in UPSTREAM},
+    can_subset=False,
+)
+def plan_scoring(**tables):
+    """Score every plan on the rows that passed validation, one step per shard of reps and one step that
+    combines them; keep this run's plan scores in the history."""
+    parts = plan_shards(**tables).map(lambda batch: score_shard(batch=batch, **tables)).collect()
+    return combine_shards(parts=parts, **tables)
+
+
+_GROUPS = {spec.key: spec.group_name for spec in SPECS}
+plan_scoring = plan_scoring.map_asset_specs(
+    lambda spec: spec.replace_attributes(group_name=_GROUPS[spec.key])
+)
+"""`graph_multi_asset` takes one group for all its assets; ours are in two layers (marts, scores)."""

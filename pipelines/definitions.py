@@ -16,7 +16,7 @@ import assets
 import checks
 from common.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
 from pipelines.executors import local_executor
-from pipelines.io_managers import warehouse_io_manager
+from pipelines.io_managers import shard_io_manager, warehouse_io_manager
 from pipelines.jobs import JOBS
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
@@ -49,6 +49,7 @@ def build_definitions(
             "source": source or source_from_env(),
             "warehouse": warehouse or warehouse_from_env(),
             "io_manager": warehouse_io_manager,
+            "shard_io_manager": shard_io_manager,
         },
         executor=local_executor(),
     )

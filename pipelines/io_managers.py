@@ -14,6 +14,7 @@ The IO manager takes its folder from the `warehouse` resource, so overriding tha
 run's config moves both the assets that use the resource and every stored output.
 """
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ import polars as pl
 
 from common.metadata import column_descriptions, frame_metadata
 from compscore import warehouse
+from compscore.scoring import shards
+from compscore.scoring.batches import RepBatch
 from pipelines.stale_runs import refuse_if_worker_gone
 
 
@@ -95,3 +98,47 @@ def _refuse_if_run_was_killed(context: dg.OutputContext) -> None:
 )
 def warehouse_io_manager(init_context: dg.InitResourceContext) -> WarehouseIOManager:
     return WarehouseIOManager(init_context.resources.warehouse.directory)
+
+
+_SAFE_PART = re.compile(r"[A-Za-z0-9_.\[\]-]{1,200}")
+
+
+class ShardIOManager(dg.IOManager):
+    """Passes scoring's shards between steps (`assets.scoring`): each output in
+    `<warehouse>/.shards/<run_id>/<step_key>/<output>[/<mapping_key>]/`, a folder every worker reaches
+    because the warehouse is shared storage. A `ShardTables` is written by its own `write` (Parquet +
+    JSON), a shard's `RepBatch` by `write_batch`; no pickle."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def _folder(self, context: dg.OutputContext) -> Path:
+        parts = [context.step_key, context.name, *([context.mapping_key] if context.mapping_key else [])]
+        for part in parts:
+            if not _SAFE_PART.fullmatch(part) or set(part) == {"."}:
+                raise ValueError(f"shard output path part {part!r}: expected letters, digits and _.[]-")
+        return shards.run_shards_folder(self.root, context.run_id).joinpath(*parts)
+
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        folder = self._folder(context)
+        if isinstance(obj, shards.ShardTables):
+            obj.write(folder)
+        elif isinstance(obj, RepBatch):
+            shards.write_batch(obj, folder)
+        else:
+            raise TypeError(f"{context.step_key}: shards only, got {type(obj).__name__}")
+        context.add_output_metadata({"path": dg.MetadataValue.path(str(folder))})
+
+    def load_input(self, context: dg.InputContext) -> Any:
+        folder = self._folder(context.upstream_output)
+        if (folder / shards.MANIFEST).is_file():
+            return shards.ShardTables.read(folder)
+        return shards.read_batch(folder)
+
+
+@dg.io_manager(
+    required_resource_keys={"warehouse"},
+    description="Scoring's shards between steps, as Parquet under the warehouse's .shards/<run_id>/.",
+)
+def shard_io_manager(init_context: dg.InitResourceContext) -> ShardIOManager:
+    return ShardIOManager(init_context.resources.warehouse.directory)

@@ -87,6 +87,7 @@ def cluster_env(services, company: Path, tmp_path_factory: pytest.TempPathFactor
         "COMPSCORE_CELERY_QUEUE": f"compscore-test-{uuid.uuid4().hex[:8]}",
         "COMPSCORE_SOURCE": str(company),
         "COMPSCORE_WAREHOUSE": str(tmp_path_factory.mktemp("celery_warehouse")),
+        "COMPSCORE_SCORING_SHARDS": "3",  # the in-process run keeps the default 2: same tables either way
     }
     yield env
     _psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
@@ -137,6 +138,7 @@ def in_process_warehouse(company: Path, tmp_path_factory: pytest.TempPathFactory
         "DAGSTER_HOME": str(tmp_path_factory.mktemp("local_home")),
         "COMPSCORE_SOURCE": str(company),
         "COMPSCORE_WAREHOUSE": str(warehouse),
+        "COMPSCORE_SCORING_SHARDS": "2",
     }
     done = _execute("full_refresh", env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -165,7 +167,8 @@ def _workers_by_step(env: dict) -> dict[str, str]:
 def test_the_steps_ran_on_both_workers_with_the_instance_on_postgres(celery_run: dict, workers: list[str]):
     steps = _workers_by_step(celery_run)
 
-    assert {"validated", "plan_scoring"} <= set(steps)
+    scoring = {f"plan_scoring.score_shard[{n}]" for n in range(3)}
+    assert {"validated", "plan_scoring.plan_shards", *scoring, "plan_scoring.combine_shards"} <= set(steps)
     assert set(steps.values()) == set(workers)
 
 
@@ -182,6 +185,7 @@ def test_every_output_equals_the_in_process_run(celery_run: dict, in_process_war
 
     assert "plan_scores.parquet" in local_tables
     assert local_tables == sorted(p.name for p in celery_warehouse.glob("*.parquet"))
+    assert list((celery_warehouse / ".shards").glob("*")) == []  # the combine step removed the run's shards
     for name in local_tables:
         local = _comparable(pl.read_parquet(in_process_warehouse / name))
         distributed = _comparable(pl.read_parquet(celery_warehouse / name))

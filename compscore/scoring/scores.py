@@ -9,37 +9,35 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from compscore.dataset import CanonicalData
-from compscore.engine.payout import (
-    CrossRepFrames,
-    PayoutResult,
-    compute_payout,
-    cross_rep_frames,
-    data_as_of,
-)
+from compscore.engine.payout import data_as_of
 from compscore.engine.periods import next_period_start
-from compscore.engine.plan_tables import PlanTables, plan_tables
-from compscore.engine.reconcile import given_plan_periods, reconcile, reconciliation_totals
+from compscore.engine.plan_tables import PlanTables
+from compscore.engine.reconcile import reconciliation_totals
 from compscore.scoring import bootstrap
-from compscore.scoring.attribution import (
-    RealizedParts,
-    pay_attribution,
-    realized_from_parts,
-    statement_lines,
-)
-from compscore.scoring.batches import DEFAULT_BATCH_REPS, RepBatch, batch_data, rep_batches
-from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
-from compscore.scoring.indicators import INDICATORS, Indicator, indicator_parts
+from compscore.scoring.attribution import RealizedParts, realized_from_parts
+from compscore.scoring.batches import DEFAULT_BATCH_REPS, rep_batches
+from compscore.scoring.books import UNIT_KEYS
+from compscore.scoring.indicators import INDICATORS, Indicator
 from compscore.scoring.marginal import (
     component_increments,
     marginal_by_unit,
     same_day_index,
     same_day_multiple,
+)
+from compscore.scoring.shards import (
+    PLAN_PERIOD,
+    AttributionSink,
+    DealSizes,
+    ScoringContext,
+    ShardTables,
+    score_shard,
+    scoring_context,
 )
 
 DEFAULT_DELTA = 10_000.0
@@ -48,7 +46,6 @@ LOW_CONFIDENCE_REPS = 5
 LOW_CONFIDENCE_DEALS = 30
 CURVE_ATTAINMENTS = tuple(round(0.05 * i, 2) for i in range(41))
 _TYPICAL_PERIOD_DAYS = {"month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
-PLAN_PERIOD = ["plan_id", "period_start"]
 
 
 @dataclass(frozen=True)
@@ -106,40 +103,6 @@ def _deltas(won: pl.DataFrame, keys: list[str]) -> pl.LazyFrame:
     )
 
 
-@dataclass(frozen=True)
-class DealSizes:
-    """The deals the typical sizes Δ are taken over, for the whole company: Δ is a median over every rep
-    of a plan-period, so it is the one figure rep batches cannot compute on their own.
-
-    - `won_deals`: `plan_id`, `period_start`, `deal_type`, `amount` of every won deal under a plan.
-    - `converted_referrals`: `plan_id`, `period_start`, `deal_amount` of every converted referral.
-    """
-
-    won_deals: pl.DataFrame
-    converted_referrals: pl.DataFrame
-
-    @staticmethod
-    def of(payout: PayoutResult) -> DealSizes:
-        """The batch's deals, with plan and deal type as `Categorical` (kept for all batches: at 10M lines
-        about 10M won deals, a quarter of the memory of the same ids as strings)."""
-        categorical = [pl.col("plan_id").cast(pl.Categorical)]
-        return DealSizes(
-            won_deals=payout.won_deals.select(*PLAN_PERIOD, "deal_type", "amount").with_columns(
-                *categorical, pl.col("deal_type").cast(pl.Categorical)
-            ),
-            converted_referrals=payout.converted_referrals.select(*PLAN_PERIOD, "deal_amount").with_columns(
-                *categorical
-            ),
-        )
-
-    @staticmethod
-    def concat(parts: list[DealSizes]) -> DealSizes:
-        return DealSizes(
-            won_deals=pl.concat([p.won_deals for p in parts]),
-            converted_referrals=pl.concat([p.converted_referrals for p in parts]),
-        )
-
-
 def _referral_deltas(sizes: DealSizes, keys: list[str]) -> pl.LazyFrame:
     """Δ_F: the median won deal that a referral credited to the population's reps turned into."""
     return sizes.converted_referrals.lazy().group_by(keys).agg(delta_referral=pl.col("deal_amount").median())
@@ -180,19 +143,6 @@ def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
         delta_referral=pl.col("delta_referral").fill_null(pl.col("delta_same_day")).clip(lower_bound=0.01),
         renewal_weight=pl.when(existing > 0).then(pl.col("renewal_dollars") / existing).otherwise(1.0),
     )
-
-
-def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
-    """Each rep-period's raw pay so far per component (deal and referral pay before the cap and deferral).
-
-    Raw, as the engine's running cap counts it (`capped_increment` of a raw total): once the cap has bound,
-    an added deal then pays exactly 0, where the sum of capped pays may fall a rounding error short of the
-    cap and leave a 1e-12 increment (an SDI of 100 instead of null).
-    """
-    keys = [*UNIT_KEYS, "component_id"]
-    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
-    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
-    return pl.concat([deal, referral]).group_by(keys).agg(pl.sum("paid_so_far"))
 
 
 def _unit_marginals(
@@ -363,99 +313,6 @@ def incentive_curves(sizes: DealSizes, pt: PlanTables) -> pl.DataFrame:
     )
 
 
-@dataclass(frozen=True)
-class _BatchTables:
-    """What one batch of reps contributes: unit-level frames (one row per rep-period, or per rep-period and
-    component) and line-level evidence, all keyed by rep so batches never overlap. `attribution` has no rows
-    when they went to an attribution sink; `realized` keeps the sums the realized shares need."""
-
-    books: pl.DataFrame
-    indicators: pl.DataFrame
-    paid_so_far: pl.DataFrame
-    sizes: DealSizes
-    attribution: pl.DataFrame
-    realized: RealizedParts
-    reconciliation: pl.DataFrame
-
-
-AttributionSink = Callable[[pl.DataFrame], None]
-"""Takes one batch's `pay_attribution` rows (sorted by `earned_date`, `line_id` within the batch)."""
-
-
-def _score_batch(
-    data: CanonicalData,
-    batch: RepBatch,
-    context: _RunContext,
-    attribution_sink: AttributionSink | None,
-) -> _BatchTables:
-    """The payout engine, books, indicator parts, attribution and reconciliation of one batch of reps."""
-    part = batch_data(data, batch)
-    payout = compute_payout(part, context.as_of, context.cross.for_reps(batch.predicate()))
-    grid = context.grid.filter(batch.predicate())
-    books = rep_period_books(payout, grid, referrals_credited(part, context.pt))
-    indicators = indicator_parts(part, payout.won_deals, books, UNIT_KEYS, churn=context.cross.churn)
-    lines = statement_lines(part, payout, context.pt, context.given_periods)
-    attribution = pay_attribution(lines, data, context.pt)
-    del lines
-    realized = RealizedParts.of(attribution)
-    if attribution_sink is not None:
-        attribution_sink(attribution)
-        attribution = attribution.head(0)
-    if data.given_commission_lines:
-        reconciliation = reconcile(part.commission_lines, payout.lines, data.plans, context.given_periods)
-    else:
-        reconciliation = reconcile(part.commission_lines.head(0), payout.lines.head(0), data.plans)
-    return _BatchTables(
-        books=books,
-        indicators=indicators,
-        paid_so_far=_paid_so_far(payout),
-        sizes=DealSizes.of(payout),
-        attribution=attribution,
-        realized=realized,
-        reconciliation=reconciliation,
-    )
-
-
-@dataclass(frozen=True)
-class _RunContext:
-    """What every batch shares: computed once over the whole company."""
-
-    as_of: dt.date
-    pt: PlanTables
-    cross: CrossRepFrames
-    grid: pl.DataFrame
-    given_periods: pl.DataFrame
-
-
-def _run_context(data: CanonicalData, as_of: dt.date) -> _RunContext:
-    pt = plan_tables(data.plans)
-    first_day = (
-        data.deals.select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date"))).item() or as_of
-    )
-    return _RunContext(
-        as_of=as_of,
-        pt=pt,
-        cross=cross_rep_frames(data),
-        grid=population(data, pt, first_day, as_of),
-        given_periods=given_plan_periods(data.commission_lines, data.plans),
-    )
-
-
-def _score_batches(
-    data: CanonicalData,
-    context: _RunContext,
-    batch_reps: int,
-    attribution_sink: AttributionSink | None,
-    progress: Callable[[str], None],
-) -> list[_BatchTables]:
-    rep_batch_list = list(rep_batches(data, batch_reps))
-    batches = []
-    for number, batch in enumerate(rep_batch_list, start=1):
-        progress(f"scoring batch {number}/{len(rep_batch_list)} ({batch.rep_ids.len():,} reps)")
-        batches.append(_score_batch(data, batch, context, attribution_sink))
-    return batches
-
-
 def _rep_period_units(books: pl.DataFrame, marginals: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame:
     """One row per rep-period: its book, marginal pay and indicator parts, sorted by rep, plan, period."""
     return (
@@ -480,29 +337,41 @@ def score_company(
     """Score every plan in every plan period it had reps. `data_quality_status` (plan_id, period,
     data_quality_status) comes from validation; without it the status is `not_validated`.
 
-    The payout engine and the rep-level scoring run on batches of `batch_reps` reps, so that memory
-    follows the batch; the result does not depend on the batch size. `progress`, if given, is told
-    about each batch (long runs should show that they are moving). With `attribution_sink`, each batch's
-    `pay_attribution` rows go to it as soon as they are computed and are not kept (a writer of the CLI run
-    appends them to its files): the attribution is then the one table whose memory would follow the
-    company (about 300 bytes a statement line), and the result's `pay_attribution` holds no rows.
+    The map and reduce of `compscore.scoring.shards` in one process: the payout engine and the rep-level
+    scoring run on shards of `batch_reps` reps, so that memory follows the shard; the result does not
+    depend on the shard size. `progress`, if given, is told about each shard (long runs should show that
+    they are moving). With `attribution_sink`, each shard's `pay_attribution` rows go to it as soon as
+    they are computed and are not kept (a writer of the CLI run appends them to its files): the
+    attribution is then the one table whose memory would follow the company (about 300 bytes a
+    statement line), and the result's `pay_attribution` holds no rows.
     """
     say = progress or (lambda _message: None)
-    as_of = as_of or data_as_of(data)
-    context = _run_context(data, as_of)
-    pt = context.pt
-    batches = _score_batches(data, context, batch_reps, attribution_sink, say)
-    say("marginal pay, bootstrap intervals and plan scores")
-    books = pl.concat([b.books for b in batches])
-    indicators = pl.concat([b.indicators for b in batches])
-    paid_so_far = pl.concat([b.paid_so_far for b in batches])
-    sizes = DealSizes.concat([b.sizes for b in batches])
-    realized = realized_from_parts(RealizedParts.concat([b.realized for b in batches]))
-    attribution = pl.concat([b.attribution for b in batches]).sort("earned_date", "line_id")
-    reconciliation = pl.concat([b.reconciliation for b in batches]).sort(
-        "earned_date", "rep_id", "component_id"
-    )
+    context = scoring_context(data, as_of or data_as_of(data))
+    batches = list(rep_batches(data, batch_reps))
+    parts = []
+    for number, batch in enumerate(batches, start=1):
+        say(f"scoring batch {number}/{len(batches)} ({batch.rep_ids.len():,} reps)")
+        parts.append(score_shard(data, batch, context, attribution_sink))
     del batches
+    say("marginal pay, bootstrap intervals and plan scores")
+    result = combine_shards(parts, context, data_quality_status)
+    return replace(result, attribution_streamed=attribution_sink is not None)
+
+
+def combine_shards(
+    parts: list[ShardTables], context: ScoringContext, data_quality_status: pl.DataFrame | None = None
+) -> ScoreTables:
+    """The reduce: what crosses shards (typical sizes Δ, marginals, bootstrap intervals, scores) from the
+    shards' tables, and the shards' line-level tables concatenated in a fixed order."""
+    pt, as_of = context.pt, context.as_of
+    books = pl.concat([p.books for p in parts])
+    indicators = pl.concat([p.indicators for p in parts])
+    paid_so_far = pl.concat([p.paid_so_far for p in parts])
+    sizes = DealSizes.concat([p.sizes for p in parts])
+    realized = realized_from_parts(RealizedParts.concat([p.realized for p in parts]))
+    attribution = pl.concat([p.attribution for p in parts]).sort("earned_date", "line_id")
+    reconciliation = pl.concat([p.reconciliation for p in parts])
+    reconciliation = reconciliation.sort("earned_date", "rep_id", "component_id")
     marginals = _unit_marginals(books, sizes, paid_so_far, pt, as_of)
     units = _rep_period_units(books, marginals, indicators)
     score_rows, outcome_rows = _plan_period_statistics(units, as_of)
@@ -514,7 +383,6 @@ def score_company(
         plan_outcomes=pl.DataFrame(outcome_rows, schema=OUTCOME_SCHEMA),
         pay_reconciliation=reconciliation,
         as_of=as_of,
-        attribution_streamed=attribution_sink is not None,
     )
 
 

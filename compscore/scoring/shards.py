@@ -1,0 +1,238 @@
+"""The map side of scoring: the company cut into static shards of reps, each scored on its own.
+
+`scoring_context` computes once what every shard shares (plan tables, cross-rep frames, the rep-period
+grid); `shard_batches` cuts the sorted rep ids into `shard_count` contiguous shards; `score_shard` runs the
+payout engine, books, indicator parts, attribution and reconciliation of one shard. The reduce
+(`compscore.scoring.scores.combine_shards`) takes the shards' `ShardTables` and computes what crosses
+shards: typical sizes Δ, marginals, bootstrap intervals and the scores. `score_company` is the same three
+calls in one process; the Dagster asset makes each shard a step, so both give the same tables.
+
+`ShardTables` travel between processes (Celery workers, Kubernetes pods) as one Parquet file per frame
+and a small JSON manifest: no pickle.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import polars as pl
+
+from compscore.dataset import CanonicalData
+from compscore.engine.payout import CrossRepFrames, PayoutResult, compute_payout, cross_rep_frames
+from compscore.engine.plan_tables import PlanTables, plan_tables
+from compscore.engine.reconcile import given_plan_periods, reconcile
+from compscore.scoring.attribution import RealizedParts, pay_attribution, statement_lines
+from compscore.scoring.batches import RepBatch, all_rep_ids, batch_data, rep_batches
+from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
+from compscore.scoring.indicators import indicator_parts
+
+PLAN_PERIOD = ["plan_id", "period_start"]
+SHARD_FORMAT = 1
+"""Version of the folder layout `ShardTables.write` produces (in its manifest)."""
+MANIFEST = "shard.json"
+
+
+@dataclass(frozen=True)
+class DealSizes:
+    """The deals the typical sizes Δ are taken over, for the whole company: Δ is a median over every rep
+    of a plan-period, so it is the one figure rep batches cannot compute on their own.
+
+    - `won_deals`: `plan_id`, `period_start`, `deal_type`, `amount` of every won deal under a plan.
+    - `converted_referrals`: `plan_id`, `period_start`, `deal_amount` of every converted referral.
+    """
+
+    won_deals: pl.DataFrame
+    converted_referrals: pl.DataFrame
+
+    @staticmethod
+    def of(payout: PayoutResult) -> DealSizes:
+        """The batch's deals, with plan and deal type as `Categorical` (kept for all batches: at 10M lines
+        about 10M won deals, a quarter of the memory of the same ids as strings)."""
+        categorical = [pl.col("plan_id").cast(pl.Categorical)]
+        return DealSizes(
+            won_deals=payout.won_deals.select(*PLAN_PERIOD, "deal_type", "amount").with_columns(
+                *categorical, pl.col("deal_type").cast(pl.Categorical)
+            ),
+            converted_referrals=payout.converted_referrals.select(*PLAN_PERIOD, "deal_amount").with_columns(
+                *categorical
+            ),
+        )
+
+    @staticmethod
+    def concat(parts: list[DealSizes]) -> DealSizes:
+        return DealSizes(
+            won_deals=pl.concat([p.won_deals for p in parts]),
+            converted_referrals=pl.concat([p.converted_referrals for p in parts]),
+        )
+
+
+@dataclass(frozen=True)
+class ScoringContext:
+    """What every shard shares: computed once over the whole company (and again, identically, by each
+    process that scores a shard)."""
+
+    as_of: dt.date
+    pt: PlanTables
+    cross: CrossRepFrames
+    grid: pl.DataFrame
+    given_periods: pl.DataFrame
+
+
+def scoring_context(data: CanonicalData, as_of: dt.date) -> ScoringContext:
+    pt = plan_tables(data.plans)
+    first_day = (
+        data.deals.select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date"))).item() or as_of
+    )
+    return ScoringContext(
+        as_of=as_of,
+        pt=pt,
+        cross=cross_rep_frames(data),
+        grid=population(data, pt, first_day, as_of),
+        given_periods=given_plan_periods(data.commission_lines, data.plans),
+    )
+
+
+def shard_batches(data: CanonicalData, shard_count: int) -> list[RepBatch]:
+    """At most `shard_count` shards of the sorted rep ids, each of ceil(reps / shard_count) reps (fewer
+    shards when there are fewer reps than that asks for)."""
+    if shard_count < 1:
+        raise ValueError(f"shard_count must be at least 1, got {shard_count}")
+    reps = all_rep_ids(data).len()
+    return list(rep_batches(data, max(1, math.ceil(reps / shard_count))))
+
+
+@dataclass(frozen=True)
+class ShardTables:
+    """What one shard of reps contributes: unit-level frames (one row per rep-period, or per rep-period and
+    component) and line-level evidence, all keyed by rep so shards never overlap. `attribution` has no rows
+    when they went to an attribution sink; `earned` and `clawed` (a `RealizedParts`) keep the sums the
+    realized shares need; `won_deals` and `converted_referrals` (a `DealSizes`) the deals Δ is taken over."""
+
+    books: pl.DataFrame
+    indicators: pl.DataFrame
+    paid_so_far: pl.DataFrame
+    won_deals: pl.DataFrame
+    converted_referrals: pl.DataFrame
+    attribution: pl.DataFrame
+    earned: pl.DataFrame
+    clawed: pl.DataFrame
+    reconciliation: pl.DataFrame
+
+    @property
+    def sizes(self) -> DealSizes:
+        return DealSizes(won_deals=self.won_deals, converted_referrals=self.converted_referrals)
+
+    @property
+    def realized(self) -> RealizedParts:
+        return RealizedParts(earned=self.earned, clawed=self.clawed)
+
+    def write(self, folder: Path) -> None:
+        """One Parquet file per frame in `folder` (created), and `shard.json` naming them."""
+        folder.mkdir(parents=True, exist_ok=True)
+        names = [f.name for f in fields(self)]
+        for name in names:
+            getattr(self, name).write_parquet(folder / f"{name}.parquet")
+        (folder / MANIFEST).write_text(json.dumps({"format": SHARD_FORMAT, "frames": names}))
+
+    @staticmethod
+    def read(folder: Path) -> ShardTables:
+        """The shard `write` stored in `folder` (read without globbing: a step key such as
+        `plan_scoring.score_shard[0]` in the path is a name, not a pattern)."""
+        manifest = json.loads((folder / MANIFEST).read_text())
+        expected = [f.name for f in fields(ShardTables)]
+        if manifest.get("format") != SHARD_FORMAT or manifest.get("frames") != expected:
+            raise ValueError(f"{folder / MANIFEST}: not a shard of format {SHARD_FORMAT} with {expected}")
+        return ShardTables(
+            **{name: pl.read_parquet(folder / f"{name}.parquet", glob=False) for name in expected}
+        )
+
+
+BATCH_MANIFEST = "batch.json"
+SHARDS_FOLDER = ".shards"
+"""Under the warehouse: `.shards/<run_id>/...`, the shards of a Dagster run between its steps."""
+
+
+def run_shards_folder(warehouse: Path, run_id: str) -> Path:
+    """Where a Dagster run keeps its shards (a run id is a UUID; anything else is refused)."""
+    if not _SAFE_RUN_ID.fullmatch(run_id):
+        raise ValueError(f"run id {run_id!r}: expected letters, digits and '-' only")
+    return warehouse / SHARDS_FOLDER / run_id
+
+
+_SAFE_RUN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+
+def write_batch(batch: RepBatch, folder: Path) -> None:
+    """A shard's rep ids (`rep_ids.parquet`) and whether rows without a rep fall in it (`batch.json`);
+    the row positions are not kept: the reader cuts the tables by rep id."""
+    folder.mkdir(parents=True, exist_ok=True)
+    batch.rep_ids.to_frame("rep_id").write_parquet(folder / "rep_ids.parquet")
+    (folder / BATCH_MANIFEST).write_text(json.dumps({"format": SHARD_FORMAT, "holds_null": batch.holds_null}))
+
+
+def read_batch(folder: Path) -> RepBatch:
+    manifest = json.loads((folder / BATCH_MANIFEST).read_text())
+    if manifest.get("format") != SHARD_FORMAT or not isinstance(manifest.get("holds_null"), bool):
+        raise ValueError(f"{folder / BATCH_MANIFEST}: not a rep batch of format {SHARD_FORMAT}")
+    rep_ids = pl.read_parquet(folder / "rep_ids.parquet", glob=False).to_series()
+    return RepBatch(rep_ids=rep_ids, holds_null=manifest["holds_null"])
+
+
+AttributionSink = Callable[[pl.DataFrame], None]
+"""Takes one shard's `pay_attribution` rows (sorted by `earned_date`, `line_id` within the shard)."""
+
+
+def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
+    """Each rep-period's raw pay so far per component (deal and referral pay before the cap and deferral).
+
+    Raw, as the engine's running cap counts it (`capped_increment` of a raw total): once the cap has bound,
+    an added deal then pays exactly 0, where the sum of capped pays may fall a rounding error short of the
+    cap and leave a 1e-12 increment (an SDI of 100 instead of null).
+    """
+    keys = [*UNIT_KEYS, "component_id"]
+    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
+    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
+    return pl.concat([deal, referral]).group_by(keys).agg(pl.sum("paid_so_far"))
+
+
+def score_shard(
+    data: CanonicalData,
+    batch: RepBatch,
+    context: ScoringContext,
+    attribution_sink: AttributionSink | None = None,
+) -> ShardTables:
+    """The payout engine, books, indicator parts, attribution and reconciliation of one shard of reps."""
+    part = batch_data(data, batch)
+    payout = compute_payout(part, context.as_of, context.cross.for_reps(batch.predicate()))
+    grid = context.grid.filter(batch.predicate())
+    books = rep_period_books(payout, grid, referrals_credited(part, context.pt))
+    indicators = indicator_parts(part, payout.won_deals, books, UNIT_KEYS, churn=context.cross.churn)
+    lines = statement_lines(part, payout, context.pt, context.given_periods)
+    attribution = pay_attribution(lines, data, context.pt)
+    del lines
+    realized = RealizedParts.of(attribution)
+    if attribution_sink is not None:
+        attribution_sink(attribution)
+        attribution = attribution.head(0)
+    if data.given_commission_lines:
+        reconciliation = reconcile(part.commission_lines, payout.lines, data.plans, context.given_periods)
+    else:
+        reconciliation = reconcile(part.commission_lines.head(0), payout.lines.head(0), data.plans)
+    sizes = DealSizes.of(payout)
+    return ShardTables(
+        books=books,
+        indicators=indicators,
+        paid_so_far=_paid_so_far(payout),
+        won_deals=sizes.won_deals,
+        converted_referrals=sizes.converted_referrals,
+        attribution=attribution,
+        earned=realized.earned,
+        clawed=realized.clawed,
+        reconciliation=reconciliation,
+    )

@@ -1,0 +1,70 @@
+"""The Dagster side of the shards: the configured shard count, and the IO manager that passes shards
+between steps as Parquet under `<warehouse>/.shards/<run_id>/<step_key>/`."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from polars.testing import assert_frame_equal
+
+from assets.scoring import SHARDS_ENV_VAR, ShardPlanConfig, shard_count
+from compscore.engine.payout import data_as_of
+from compscore.loaders import load_canonical_dir
+from compscore.scoring.shards import ShardTables, score_shard, scoring_context, shard_batches
+from pipelines.io_managers import ShardIOManager
+
+CANONICAL_SMALL = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
+
+
+def test_shard_count_from_config_then_environment_then_two(monkeypatch):
+    monkeypatch.delenv(SHARDS_ENV_VAR, raising=False)
+    assert shard_count(ShardPlanConfig()) == 2
+    monkeypatch.setenv(SHARDS_ENV_VAR, "7")
+    assert shard_count(ShardPlanConfig()) == 7
+    assert shard_count(ShardPlanConfig(shards=3)) == 3
+
+
+@pytest.mark.parametrize("bad", ["0", "two", "-1", "2.5"])
+def test_a_shard_count_that_is_not_a_positive_whole_number_fails_the_step(monkeypatch, bad):
+    monkeypatch.setenv(SHARDS_ENV_VAR, bad)
+    with pytest.raises(dg.Failure, match=f"got '{bad}'"):
+        shard_count(ShardPlanConfig())
+
+
+def _output(run_id: str, step_key: str, mapping_key: str | None = None) -> dg.OutputContext:
+    return dg.build_output_context(step_key=step_key, name="result", run_id=run_id, mapping_key=mapping_key)
+
+
+def test_shards_and_their_rep_batches_travel_through_the_warehouse_folder(tmp_path):
+    data = load_canonical_dir(CANONICAL_SMALL).data
+    batch = shard_batches(data, 2)[1]
+    shard = score_shard(data, batch, scoring_context(data, data_as_of(data)))
+    manager, run_id = ShardIOManager(tmp_path), str(uuid.uuid4())
+    plan = _output(run_id, "plan_scoring.plan_shards", mapping_key="1")
+    scored = _output(run_id, "plan_scoring.score_shard[1]")
+
+    manager.handle_output(plan, batch)
+    manager.handle_output(scored, shard)
+    batch_back = manager.load_input(dg.build_input_context(upstream_output=plan))
+    shard_back = manager.load_input(dg.build_input_context(upstream_output=scored))
+
+    assert (tmp_path / ".shards" / run_id / "plan_scoring.score_shard[1]" / "result" / "shard.json").is_file()
+    assert (tmp_path / ".shards" / run_id / "plan_scoring.plan_shards" / "result" / "1").is_dir()
+    assert batch_back.rep_ids.to_list() == batch.rep_ids.to_list() and batch_back.holds_null is False
+    assert isinstance(shard_back, ShardTables)
+    assert_frame_equal(shard_back.attribution, shard.attribution)
+    assert_frame_equal(shard_back.books, shard.books)
+
+
+@pytest.mark.parametrize(("run_id", "step_key"), [("../../etc", "s"), ("0b7c1d52-run", "..")])
+def test_a_run_id_or_step_key_that_could_leave_the_folder_is_refused(tmp_path, run_id, step_key):
+    with pytest.raises(ValueError, match="expected letters, digits"):
+        ShardIOManager(tmp_path).handle_output(_output(run_id, step_key), object())
+
+
+def test_only_shards_are_stored(tmp_path):
+    with pytest.raises(TypeError, match="shards only, got dict"):
+        ShardIOManager(tmp_path).handle_output(_output(str(uuid.uuid4()), "plan_scoring.x"), {})
