@@ -130,10 +130,12 @@ def _run_config(root: Path, name: str, source: Path | None = None, warehouse: Pa
 
 
 def _run_launches(env: dict[str, str], root: Path) -> dict[str, int]:
-    """The three launches at once (each waits for its run); name -> exit code."""
+    """The two broken launches at once, then the good one (each waits for its run); name -> exit code.
+
+    The good run goes last: the asset catalog shows each asset's latest run, and a broken run that ended
+    after the good one would show the assets it skipped as not materialised."""
     ghost, no_amount = _broken_sources(root)
-    commands = {
-        "good": [*LAUNCH, "full_refresh", "-c", _run_config(root, "good")],
+    broken = {
         "ghost": [*LAUNCH, "full_refresh", "-c", _run_config(root, "ghost", ghost, root / "wh_ghost")],
         "no_amount": [
             *LAUNCH,
@@ -142,14 +144,26 @@ def _run_launches(env: dict[str, str], root: Path) -> dict[str, int]:
             _run_config(root, "no_amount", no_amount, root / "wh_no_amount"),
         ],
     }
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    codes = _wait_for_all(_start_all(broken, env, root), root, deadline)
+    good = {"good": [*LAUNCH, "full_refresh", "-c", _run_config(root, "good")]}
+    return {**codes, **_wait_for_all(_start_all(good, env, root), root, deadline)}
+
+
+def _start_all(
+    commands: dict[str, list[str]], env: dict[str, str], root: Path
+) -> dict[str, subprocess.Popen]:
     processes = {}
     for name, command in commands.items():
         with (root / f"{name}.log").open("w") as out:
             processes[name] = subprocess.Popen(
                 command, cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
+    return processes
+
+
+def _wait_for_all(processes: dict[str, subprocess.Popen], root: Path, deadline: float) -> dict[str, int]:
     codes = {}
-    deadline = time.monotonic() + JOB_TIMEOUT_S
     for name, process in processes.items():
         try:
             codes[name] = process.wait(timeout=max(1.0, deadline - time.monotonic()))
