@@ -12,6 +12,7 @@ comes as `EnvVar("COMPSCORE_POSTGRES_PASSWORD")`. A run can override any other s
 """
 
 import os
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -64,6 +65,14 @@ class SourceFolder(dg.ConfigurableResource):
     @property
     def directory(self) -> Path:
         return _resolve(self.path)
+
+    def identity(self) -> str:
+        """What the source is, for telling two sources apart (`pipelines.warehouse_lock`): its kind, its
+        location and the files beside it; a password written into a connection string is left out."""
+        location = self.path if self.kind == "postgres" else str(self.directory)
+        parts = [self.kind, re.sub(r"//([^:/@]+):[^@]*@", r"//\1@", location)]
+        parts += [str(_resolve(f)) for f in (self.plans, self.assignments, self.commissions) if f]
+        return " ".join(parts)
 
     def settings(self) -> SourceSettings:
         """The adapter settings, relative paths taken from the repository root."""

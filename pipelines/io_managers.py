@@ -25,7 +25,8 @@ from common.metadata import column_descriptions, frame_metadata
 from compscore import warehouse
 from compscore.scoring import shards
 from compscore.scoring.batches import RepBatch
-from pipelines.stale_runs import refuse_if_worker_gone
+from pipelines.step_guard import refuse_if_run_over, watch_run_worker
+from pipelines.warehouse_lock import hold_warehouse
 
 
 def table_name(key: dg.AssetKey) -> str:
@@ -83,21 +84,33 @@ class WarehouseIOManager(dg.IOManager):
 
 
 def _refuse_if_run_was_killed(context: dg.OutputContext) -> None:
-    """A step whose run worker is gone (`kill -9` of the run) must not replace warehouse tables: the run
-    is over, and its remaining steps finishing on their own would mix its outputs with the next run's."""
+    """A step whose run is over (its worker killed, or the run marked ended) must not replace warehouse
+    tables: its outputs would mix with the next run's (`pipelines.step_guard`)."""
     try:
         instance = context.step_context.instance
     except dg.DagsterInvariantViolationError:  # built outside a run (a direct IO manager call)
         return
-    refuse_if_worker_gone(instance, context.run_id, context.asset_key.to_user_string())
+    refuse_if_run_over(instance, context.run_id, context.asset_key.to_user_string())
+
+
+def start_step(init_context: dg.InitResourceContext) -> Path:
+    """What every step using the warehouse does first: watch its run's worker (`pipelines.step_guard`) and
+    hold the warehouse for its source (`pipelines.warehouse_lock`). Returns the warehouse folder."""
+    directory = init_context.resources.warehouse.directory
+    run, instance = init_context.run, init_context.instance
+    if run is not None and instance is not None:
+        worker = watch_run_worker(instance, run.run_id)
+        source = init_context.resources.source.identity()
+        hold_warehouse(directory, source, instance, run.run_id, worker_here=worker is not None)
+    return directory
 
 
 @dg.io_manager(
-    required_resource_keys={"warehouse"},
+    required_resource_keys={"warehouse", "source"},
     description="Parquet file per asset plus one table per asset in the warehouse's compscore.duckdb.",
 )
 def warehouse_io_manager(init_context: dg.InitResourceContext) -> WarehouseIOManager:
-    return WarehouseIOManager(init_context.resources.warehouse.directory)
+    return WarehouseIOManager(start_step(init_context))
 
 
 _SAFE_PART = re.compile(r"[A-Za-z0-9_.\[\]-]{1,200}")
@@ -137,8 +150,8 @@ class ShardIOManager(dg.IOManager):
 
 
 @dg.io_manager(
-    required_resource_keys={"warehouse"},
+    required_resource_keys={"warehouse", "source"},
     description="Scoring's shards between steps, as Parquet under the warehouse's .shards/<run_id>/.",
 )
 def shard_io_manager(init_context: dg.InitResourceContext) -> ShardIOManager:
-    return ShardIOManager(init_context.resources.warehouse.directory)
+    return ShardIOManager(start_step(init_context))

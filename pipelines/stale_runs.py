@@ -8,8 +8,8 @@ the instance's run monitoring cannot see it either.
 Every Dagster event records the pid of the process that emitted it; the run's RUN_START event names its
 run worker. A STARTED run whose worker pid is gone, or is now a process that started after the run did
 (the pid was reused), is stale: `fail_stale_runs` reports it failed, with a message naming the pid, and
-that failure also reaches the run-failure sensor. The warehouse IO manager asks `gone_worker` before it
-publishes a step's output, so a step process orphaned by a killed run worker does not replace tables.
+that failure also reaches the run-failure sensor. A step process orphaned by a killed run worker stops,
+and stores nothing (`pipelines.step_guard`).
 This holds where the daemon and the steps run on the machine that runs the workers (the default
 launcher, as configured in .dagster_home/dagster.yaml).
 """
@@ -51,7 +51,7 @@ def worker_alive(pid: int, run_started_at: float) -> bool:
     return started is None or started <= run_started_at + 1.0
 
 
-def _run_worker(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+def run_worker(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
     """(pid, timestamp) of the run's RUN_START event, if it has one."""
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_START, limit=1).records
     if not records:
@@ -63,19 +63,12 @@ def _run_worker(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] 
 
 def gone_worker(instance: dg.DagsterInstance, run_id: str) -> int | None:
     """The pid of the run's worker when that worker is gone (the run was killed), else None."""
-    worker = _run_worker(instance, run_id)
+    worker = run_worker(instance, run_id)
     return worker[0] if worker is not None and not worker_alive(*worker) else None
 
 
 class RunWorkerGone(RuntimeError):
-    """A step of a run whose worker is gone tried to store an output."""
-
-
-def refuse_if_worker_gone(instance: dg.DagsterInstance, run_id: str, what: str) -> None:
-    """Raise `RunWorkerGone` (naming `what` and the pid) when the run's worker is gone."""
-    pid = gone_worker(instance, run_id)
-    if pid is not None:
-        raise RunWorkerGone(f"{what}: not stored: the worker of run {run_id} (pid {pid}) is gone")
+    """A step of a run whose worker is gone, or that has ended, tried to store an output."""
 
 
 def stale_runs(instance: dg.DagsterInstance) -> list[tuple[dg.DagsterRun, int]]:
