@@ -11,8 +11,9 @@ tables, are reported and skipped.
 has been stored since the raw layer last ran, once no `incoming_monthly` run or backfill is queued or in
 progress: a backfill of many months ends in one rescoring, not one per month.
 
-`record_run_failure` appends one JSON line per failed run to `<warehouse>/run_failures.jsonl`: job, run
-id, partition, when, and each failed step with its error.
+`record_run_failure` appends one JSON line per failed compscore run to `<warehouse>/run_failures.jsonl`:
+job, run id, partition, when, and each failed step with its error; runs started from the UI, a schedule,
+a sensor or `dagster job execute` alike.
 """
 
 import datetime as dt
@@ -30,7 +31,7 @@ from common.partitions import INCOMING_DIR, MONTHLY, partition_of
 from common.resources import SourceFolder, Warehouse
 from compscore.canonical_io import FORMATS
 from compscore.schema import EVENT_TABLES
-from pipelines.jobs import full_refresh, incoming_monthly
+from pipelines.jobs import JOBS, full_refresh, incoming_monthly
 
 FAILURE_LOG = "run_failures.jsonl"
 INCOMING_ASSETS = [*(incoming_asset_name(t.name) for t in EVENT_TABLES), INCOMING_REJECTS]
@@ -190,11 +191,22 @@ def failure_record(context: dg.RunFailureSensorContext) -> dict:
     }
 
 
+RECORDED_JOBS = frozenset({*(job.name for job in JOBS), "__ASSET_JOB", "__ephemeral_asset_job__"})
+"""Jobs whose failures `record_run_failure` records: compscore's, and assets materialised from the UI
+(`__ASSET_JOB`) or by a script (`dagster.materialize`)."""
+
+
 @dg.run_failure_sensor(
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description=f"Appends a record of every failed run to <warehouse>/{FAILURE_LOG}.",
+    description=f"Appends a record of every failed compscore run to <warehouse>/{FAILURE_LOG}.",
+    # A run started with `dagster job execute` (or a script) has no code-location origin, and a sensor that
+    # monitors only its own location never matches it: such failures went unrecorded. So every location's
+    # runs are seen, and the sensor keeps compscore's jobs by name.
+    monitor_all_code_locations=True,
 )
-def record_run_failure(context: dg.RunFailureSensorContext, warehouse: Warehouse) -> None:
+def record_run_failure(context: dg.RunFailureSensorContext, warehouse: Warehouse) -> dg.SkipReason | None:
+    if context.dagster_run.job_name not in RECORDED_JOBS:
+        return dg.SkipReason(f"{context.dagster_run.job_name} is not a compscore job")
     record = failure_record(context)
     path = warehouse.directory / FAILURE_LOG
     path.parent.mkdir(parents=True, exist_ok=True)
