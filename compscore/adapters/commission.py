@@ -10,8 +10,9 @@ CRM exports (`mappings/commission_generic.yaml`, `mappings/commission_quotapath.
 - `plan_id` missing: the plan of the rep's assignment covering the earned date (`derive: assignment`);
 - Salesforce-style ids (`id_style: salesforce`) of rep and deal made 18-character after value maps.
 
-Rows still missing a required value are rejects with their file and line; cells that do not parse and rule
-names missing from the component map fail the import (`SourceError`), listed by value, count, first line.
+Rows still missing a required value, and records with the wrong number of fields (`core.shape_rejects`),
+are rejects with their file and line; cells that do not parse and rule names missing from the component
+map fail the import (`SourceError`), listed by value, count, first line.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ def map_commission_lines(
     frame = _sign_convention(frame, mapping)
     if _derivation(mapping, "line_type") == "amount_sign":
         frame = _line_type_by_sign(frame)
-    rejects = [empty_rejects()]
+    rejects = [empty_rejects(), mapped.rejects]
     if _derivation(mapping, "plan_id") == "assignment":
         frame, unassigned = _unassigned_rejects(plans_by_assignment(frame, assignments))
         rejects.append(unassigned)

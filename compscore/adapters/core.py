@@ -1,6 +1,8 @@
 """The steps every file adapter shares: read the exports a mapping names, map them, and finish the
 canonical tables (deal types from account history, rows missing required values set aside as rejects,
 tables the export lacks derived from the deals, referrals from referral lead sources, plan assignments).
+A CSV record the reader set aside for its number of fields (`readers.MisshapenRecord`) is a reject of
+every table its file feeds (rule `row_shape`, as the canonical loader's), so received = kept + rejected.
 
 Adapters (`salesforce`, `hubspot`, `maven`) are this pipeline with their shipped mapping and, for Maven,
 a few dataset-specific steps. Everything is vectorised over rows.
@@ -56,10 +58,33 @@ class MappedSource:
     """Export files read, by source object name (for adapter-specific extra columns)."""
     blank_masks: dict[tuple[str, str], pl.Series]
     warnings: list[str]
+    rejects: pl.DataFrame = field(default_factory=lambda: empty_rejects())
+    """Records of the exports left unread for their shape (`shape_rejects`), by the tables they feed."""
 
 
 def empty_rejects() -> pl.DataFrame:
     return pl.DataFrame(schema=REJECTS_SCHEMA)
+
+
+def shape_rejects(export: ExportFile, table: str) -> pl.DataFrame:
+    """One reject (rule `row_shape`) per record of `export` set aside for its number of fields, written as
+    the canonical loader writes them: the record was never split into cells, so its key is its line."""
+    records = export.misshapen
+    n = len(records)
+    return pl.DataFrame(
+        {
+            "source_table": [table] * n,
+            "source_file": [export.name] * n,
+            "source_line": [r.line for r in records],
+            "row_key": [f"<unparsed row at line {r.line}>" for r in records],
+            "rule": ["row_shape"] * n,
+            "columns": [None] * n,
+            "offending_values": [r.text for r in records],
+            "detail": [r.detail for r in records],
+            "run_id": [None] * n,
+        },
+        schema=REJECTS_SCHEMA,
+    )
 
 
 def issue_rows(
@@ -119,6 +144,7 @@ def map_exports(
         preloaded = dict(exports)
     tables: dict[str, pl.DataFrame] = {}
     masks: dict[tuple[str, str], pl.Series] = {}
+    rejects: list[pl.DataFrame] = [empty_rejects()]
     issues: list[SourceIssue] = []
     warnings: list[str] = [w for export in exports.values() for w in export.warnings]
     for name, tm in mapping.tables.items():
@@ -148,10 +174,11 @@ def map_exports(
         if name == "deals":
             frame = frame.with_columns(_referring_account(exports[obj], mapping))
         tables[name] = frame
+        rejects.append(shape_rejects(exports[obj], name))
         masks.update({(name, col): mask for col, mask in mapped.blank_derived.items()})
     if issues:
         raise SourceError(issues)
-    return MappedSource(tables, exports, masks, warnings)
+    return MappedSource(tables, exports, masks, warnings, pl.concat(rejects))
 
 
 def _referring_account(export: ExportFile, mapping: SourceMapping) -> pl.Series:
@@ -319,6 +346,8 @@ def assign_plans(reps: pl.DataFrame, rule: PlanAssignmentRule, file: str) -> pl.
 def read_assignments(path: str | Path, mapping: SourceMapping) -> pl.DataFrame:
     """A rep_plan_assignments CSV (canonical columns; source rep ids, dates in the mapping's formats)."""
     export = read_export(path)
+    if export.misshapen:  # a lost assignment would leave a rep unscored: fail, as a bad date does
+        raise SourceError(export.shape_issues())
     f = export.frame
     missing = [c for c in ("rep_id", "plan_id", "start_date") if c not in f.columns]
     if missing:
@@ -371,7 +400,7 @@ def finish(
     """Turn mapped exports into `ImportResult`: derive, reject, build referrals and assignments, conform."""
     warnings = list(mapped.warnings)
     tables = dict(mapped.tables)
-    rejects: list[pl.DataFrame] = [empty_rejects()]
+    rejects: list[pl.DataFrame] = [empty_rejects(), mapped.rejects]
     deals = tables["deals"]
     deal_rules = mapping.tables["deals"]
     type_rule = deal_rules.rule("deal_type")

@@ -48,6 +48,24 @@ def _normalised(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_all(r"\s+", "").str.to_lowercase()
 
 
+def _price_list(
+    folder: Path, mapping: SourceMapping, price_cols: dict[str, str]
+) -> tuple[Path, pl.DataFrame]:
+    """The products price list: its path and rows. A record with the wrong number of fields fails the
+    import, as a missing column does: a product left out would misprice every deal of it."""
+    path = find_file(folder, mapping.files["products"])
+    if path is None:
+        raise SourceError([SourceIssue(str(folder), None, None, None, "no products.csv price list found")])
+    price_list = read_export(path)
+    missing = [c for c in price_cols.values() if c not in price_list.frame.columns]
+    if missing or price_list.misshapen:
+        raise SourceError(
+            [SourceIssue(str(path), 1, c, None, "required price-list column is missing") for c in missing]
+            + price_list.shape_issues()
+        )
+    return path, price_list.frame
+
+
 def price_deals(
     mapped: MappedSource, mapping: SourceMapping, folder: Path
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -60,18 +78,7 @@ def price_deals(
     opts: dict[str, Any] = dict(mapping.options)
     price_cols = opts.get("price_list", {"product": "product", "price": "sales_price"})
     pipeline = mapped.exports[mapping.tables["deals"].source_object]
-    products_path = find_file(folder, mapping.files["products"])
-    if products_path is None:
-        raise SourceError([SourceIssue(str(folder), None, None, None, "no products.csv price list found")])
-    products = read_export(products_path).frame
-    missing = [c for c in price_cols.values() if c not in products.columns]
-    if missing:
-        raise SourceError(
-            [
-                SourceIssue(str(products_path), 1, c, None, "required price-list column is missing")
-                for c in missing
-            ]
-        )
+    products_path, products = _price_list(folder, mapping, price_cols)
     prices = products.select(
         _normalised(pl.col(price_cols["product"])).alias("__norm"),
         pl.col(price_cols["product"]).alias("__listed"),
