@@ -12,6 +12,9 @@ RAW, VALIDATED, QUALITY, MARTS, SCORES, INCOMING = (
     "scores",
     "incoming",
 )
+DATABASE = "database"
+"""The group of `warehouse_database`, the step that loads the tables into DuckDB (not a layer itself)."""
+WAREHOUSE_DATABASE = "warehouse_database"
 
 RAW_PREFIX = "raw_"
 INCOMING_PREFIX = "incoming_"

@@ -10,19 +10,21 @@ Layout of a warehouse folder:
                                 (`compscore.stored_objects`); never pickle, which would run code on read
     <root>/.staging/            temporary files of writes in progress
 
-Writes are atomic: a table is written to a temporary Parquet file, loaded into DuckDB under a temporary
-name and swapped in (drop + rename) inside one transaction, and only then is the temporary Parquet file
-moved over the old one with `os.replace`. A write that fails at any point leaves the previous Parquet
-file and the previous DuckDB table as they were.
+Writes are atomic: a table is written to a temporary Parquet file and moved over the old one with
+`os.replace`, so a write that fails at any point leaves the previous Parquet file as it was.
 
-DuckDB lets one process at a time open a database file for writing. Every write opens and closes its
-own connection while holding an exclusive lock on `<root>/.compscore.duckdb.lock`, so parallel steps of
-a multiprocess run queue up instead of failing; if another program (say a `duckdb` shell) holds the
-database, the write retries for `LOCK_TIMEOUT_S` seconds and then fails with a clear message.
+The DuckDB database is written by one call only, `publish_database`, never by the table writes: each write
+leaves a note in `<root>/.catalog/` (the table's layer, comments and views), and `publish_database` loads
+every noted table from its Parquet file(s) into DuckDB in one transaction, then clears the notes it
+loaded. So steps running in parallel, on several machines, only ever write Parquet files; DuckDB (a
+single-writer file) is written by the one step at the end of a job (`assets/database.py`), and finance
+never sees half a run. The publish holds an exclusive lock on `<root>/.compscore.duckdb.lock`; if another
+program (say a `duckdb` shell) holds the database, it retries for `LOCK_TIMEOUT_S` seconds and then fails
+with a clear message, leaving the notes for the next publish.
 
 A table written with a `layer` lives in the DuckDB schema of that name only (a table of the same name left
 in `main` by an older layout is dropped); without one it lives in `main`. `write_run` keeps every run of a
-table (one partition per run id) and keeps two views on it: `<layer>.<name>_history` (every run) and
+table (one partition per run id) and two views on it: `<layer>.<name>_history` (every run) and
 `<layer>.latest_<name>` (the last run by `scored_at`).
 """
 
@@ -36,7 +38,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ LOCK_FILE = ".compscore.duckdb.lock"
 OBJECTS_DIR = "objects"
 OBJECT_SUFFIX = ".json"
 STAGING_DIR = ".staging"
+CATALOG_DIR = ".catalog"
 LOCK_TIMEOUT_S = 60.0
 ENV_VAR = "COMPSCORE_WAREHOUSE"
 DEFAULT_DIR = "data/warehouse"
@@ -110,7 +113,8 @@ def write_table(
     layer: str | None = None,
     comments: Comments | None = None,
 ) -> WrittenTable:
-    """Atomically replace table `name` (Parquet file and DuckDB table `<layer>.<name>`) with `df`.
+    """Atomically replace table `name`'s Parquet file with `df`; DuckDB table `<layer>.<name>` follows at
+    the next `publish_database`.
 
     A LazyFrame is streamed to disk with `sink_parquet`, so it is never collected in memory here.
     """
@@ -120,10 +124,10 @@ def write_table(
     schema_name = _checked(layer or MAIN_SCHEMA)
     try:
         rows, schema = _stage(df, tmp)
-        statements = [*_swap_table_sql(name, schema_name), *_comment_sql(schema_name, name, comments, schema)]
-        _publish(folder, statements, [str(tmp)], tmp, final)
+        os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+    _note_for_database(folder, CatalogNote(name, schema_name, False, comments))
     return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema, schema_name)
 
 
@@ -136,14 +140,12 @@ def write_partition(
     layer: str | None = None,
     comments: Comments | None = None,
     views: list[str] | None = None,
-    add_new_columns: bool = False,
 ) -> WrittenTable:
-    """Atomically replace one partition of table `name`.
+    """Atomically replace one partition of table `name`: its rows go to `<root>/<name>/<partition>.parquet`.
 
-    The partition's rows go to `<root>/<name>/<partition>.parquet`; the DuckDB table `<layer>.name` holds
-    every partition, with the key in its first column `partition_key`, and the partition's rows are swapped
-    (delete + insert) in one transaction, together with `views` (statements run after the swap). A
-    partition with a column the table lacks fails, unless `add_new_columns` (then the column is added).
+    At the next `publish_database`, DuckDB table `<layer>.name` is rebuilt from every stored partition, with
+    the key in its first column `partition_key` (a column some partitions lack is null in those), and
+    `views` (statements run after the table) are made again.
     """
     folder = _folder(root)
     final = partition_path(name, partition, folder)
@@ -152,15 +154,10 @@ def write_partition(
     schema_name = _checked(layer or MAIN_SCHEMA)
     try:
         rows, schema = _stage(df, tmp)
-        params = [partition, str(tmp), partition, partition, str(tmp)]
-        statements = [
-            *_swap_partition_sql(name, schema_name, _duckdb_columns(tmp) if add_new_columns else None),
-            *_comment_sql(schema_name, name, comments, schema),
-            *(views or []),
-        ]
-        _publish(folder, statements, params, tmp, final)
+        os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
+    _note_for_database(folder, CatalogNote(name, schema_name, True, comments, views or []))
     return WrittenTable(name, final, folder / DUCKDB_FILE, rows, schema, schema_name)
 
 
@@ -275,8 +272,8 @@ def write_run(
 
     The rows are partition `run_id` of table `<name>_runs`; the views `<layer>.<name>_history` (every run,
     without the partition key) and `<layer>.latest_<name>` (the rows of the run with the latest
-    `scored_at`) are (re)made in the same transaction. `df` needs `run_id` and `scored_at` columns. A run
-    with a column earlier runs lacked adds it (null for them).
+    `scored_at`) are made again at each `publish_database`. `df` needs `run_id` and `scored_at` columns. A
+    run with a column earlier runs lacked adds it (null for them).
     """
     runs = f"{_checked(name)}_runs"
     schema = _quoted(_checked(layer))
@@ -292,9 +289,98 @@ def write_run(
             f"comment on view {schema}.{_quoted(f'latest_{name}')} is "
             f"{_literal(comments.table + ' The latest run only (by scored_at).')}",
         ]
-    return write_partition(
-        df, runs, run_id, root, layer=layer, comments=comments, views=views, add_new_columns=True
-    )
+    return write_partition(df, runs, run_id, root, layer=layer, comments=comments, views=views)
+
+
+@dataclass(frozen=True)
+class CatalogNote:
+    """A table written since the last `publish_database`: what DuckDB needs to load it."""
+
+    name: str
+    layer: str
+    partitioned: bool
+    comments: Comments | None = None
+    views: list[str] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        doc = asdict(self) | {"written": uuid.uuid4().hex}  # every write's note differs (see publish)
+        return json.dumps(doc, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> CatalogNote:
+        doc = json.loads(text)
+        comments = Comments(**doc["comments"]) if doc["comments"] is not None else None
+        return cls(
+            _checked(doc["name"]), _checked(doc["layer"]), bool(doc["partitioned"]), comments, doc["views"]
+        )
+
+
+def _note_for_database(folder: Path, note: CatalogNote) -> None:
+    """Leave the note for the next publish (atomically, after the Parquet file is in place)."""
+    notes = folder / CATALOG_DIR
+    notes.mkdir(exist_ok=True)
+    tmp = _staging_file(folder, note.name, "json")
+    tmp.write_text(note.to_json(), encoding="utf-8")
+    os.replace(tmp, notes / f"{note.name}.json")
+
+
+def pending_tables(root: str | Path | None = None) -> list[str]:
+    """Tables written since the last `publish_database`, sorted."""
+    notes = resolve_dir(root) / CATALOG_DIR
+    return sorted(p.stem for p in notes.glob("*.json")) if notes.is_dir() else []
+
+
+def publish_database(root: str | Path | None = None) -> list[WrittenTable]:
+    """Load every table written since the last publish into `compscore.duckdb`, in one transaction: a plain
+    table from its Parquet file, a partitioned one rebuilt from all its partition files, each with its
+    comments and views. The notes loaded are cleared after the commit, unless a newer write replaced one
+    meanwhile (that table is loaded again next time). Returns the tables loaded, sorted by name."""
+    folder = _folder(root)
+    read = [
+        (path, path.read_text(encoding="utf-8")) for path in sorted((folder / CATALOG_DIR).glob("*.json"))
+    ]
+    statements: list[str] = []
+    params: list[str] = []
+    loaded: list[WrittenTable] = []
+    for _, text in read:
+        note = CatalogNote.from_json(text)
+        files = _stored_files(folder, note)
+        if not files:
+            continue  # the table's files were removed since: nothing to load
+        schema = _union_schema(files)
+        source = str(folder / note.name / "*.parquet") if note.partitioned else str(files[0])
+        build = _partitioned_table_sql if note.partitioned else _swap_table_sql
+        statements += [
+            *build(note.name, note.layer),
+            *_comment_sql(note.layer, note.name, note.comments, schema),
+        ]
+        statements += note.views
+        params.append(source)
+        rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+        loaded.append(WrittenTable(note.name, files[0], folder / DUCKDB_FILE, rows, schema, note.layer))
+    if statements:
+        with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
+            _in_transaction(con, statements, params)
+    for path, text in read:
+        if path.is_file() and path.read_text(encoding="utf-8") == text:
+            path.unlink()
+    return loaded
+
+
+def _stored_files(folder: Path, note: CatalogNote) -> list[Path]:
+    if note.partitioned:
+        return sorted((folder / note.name).glob("*.parquet"))
+    path = parquet_path(note.name, folder)
+    return [path] if path.is_file() else []
+
+
+def _union_schema(files: list[Path]) -> pl.Schema:
+    """Every column of the files (a partitioned table's partitions may differ), first file's order first."""
+    columns: dict[str, pl.DataType] = {}
+    for path in files:
+        for column, dtype in pl.read_parquet_schema(path).items():
+            columns.setdefault(column, dtype)
+    return pl.Schema(columns)
 
 
 def write_object(obj: Any, name: str, root: str | Path | None = None) -> Path:
@@ -334,18 +420,6 @@ def _stage(df: pl.DataFrame | pl.LazyFrame, tmp: Path) -> tuple[int, pl.Schema]:
     return pq.ParquetFile(tmp).metadata.num_rows, pl.Schema(pl.read_parquet_schema(tmp))
 
 
-def _publish(folder: Path, statements: list[str], params: list[str], staged: Path, final: Path) -> None:
-    """Under the writer lock: run the DuckDB swap in one transaction, then move the Parquet file in.
-
-    Doing both under the lock keeps the Parquet file and the DuckDB table of a name in step even when
-    two processes write the same table.
-    """
-    with _write_lock(folder):
-        with _connect(folder / DUCKDB_FILE, read_only=False) as con:
-            _in_transaction(con, statements, params)
-        os.replace(staged, final)
-
-
 def _swap_table_sql(name: str, schema: str = MAIN_SCHEMA) -> list[str]:
     """Statements replacing table `schema.name` by the staged Parquet file (parameter 1): build, drop,
     rename; a table of that name left in `main` by the layout before schemas is dropped."""
@@ -353,6 +427,21 @@ def _swap_table_sql(name: str, schema: str = MAIN_SCHEMA) -> list[str]:
     return [
         f"create schema if not exists {_quoted(schema)}",
         f"create table {staging} as select * from read_parquet(?)",
+        f"drop table if exists {_quoted(schema)}.{_quoted(name)}",
+        *([f"drop table if exists main.{_quoted(name)}"] if schema != MAIN_SCHEMA else []),
+        f"alter table {staging} rename to {_quoted(name)}",
+    ]
+
+
+def _partitioned_table_sql(name: str, schema: str = MAIN_SCHEMA) -> list[str]:
+    """Statements rebuilding table `schema.name` from every partition file (parameter 1, a glob), with the
+    partition key (the file's name) first; partitions are matched by column name."""
+    staging = f"{_quoted(schema)}.{_quoted(f'__staging_{name}_{uuid.uuid4().hex[:8]}')}"
+    key = r"regexp_extract(filename, '([^/\\]+)\.parquet$', 1)"
+    return [
+        f"create schema if not exists {_quoted(schema)}",
+        f"create table {staging} as select {key}::varchar as partition_key, * exclude (filename) "
+        "from read_parquet(?, filename = true, union_by_name = true) order by partition_key",
         f"drop table if exists {_quoted(schema)}.{_quoted(name)}",
         *([f"drop table if exists main.{_quoted(name)}"] if schema != MAIN_SCHEMA else []),
         f"alter table {staging} rename to {_quoted(name)}",
@@ -374,34 +463,6 @@ def _comment_sql(schema: str, name: str, comments: Comments | None, written: pl.
 def _literal(text: str) -> str:
     """A SQL string literal (COMMENT ON takes no parameters)."""
     return "'" + text.replace("'", "''") + "'"
-
-
-def _duckdb_columns(parquet: Path) -> list[tuple[str, str]]:
-    """Column names and DuckDB types of a Parquet file (an in-memory connection: no lock needed)."""
-    with duckdb.connect() as con:
-        return [
-            (r[0], r[1])
-            for r in con.execute("describe select * from read_parquet(?)", [str(parquet)]).fetchall()
-        ]
-
-
-def _swap_partition_sql(
-    name: str, schema: str = MAIN_SCHEMA, columns: list[tuple[str, str]] | None = None
-) -> list[str]:
-    """Statements replacing one partition of `name`; parameters: key, file, key, key, file.
-
-    `columns` of the new partition that the table lacks are added first (null in the older partitions), so
-    a table kept across runs, like the plan-score history, takes a new column without losing its past.
-    """
-    table = f"{_quoted(schema)}.{_quoted(name)}"
-    return [
-        f"create schema if not exists {_quoted(schema)}",
-        f"create table if not exists {table} as "
-        "select ?::varchar as partition_key, * from read_parquet(?) limit 0",
-        *(f"alter table {table} add column if not exists {_quoted(c)} {t}" for c, t in columns or []),
-        f"delete from {table} where partition_key = ?",
-        f"insert into {table} by name select ?::varchar as partition_key, * from read_parquet(?)",
-    ]
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection, statements: list[str], params: list[str]) -> None:

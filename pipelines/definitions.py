@@ -14,6 +14,7 @@ import dagster as dg
 
 import assets
 import checks
+from assets.database import warehouse_database_asset
 from common.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
 from pipelines.executors import local_executor
 from pipelines.io_managers import shard_io_manager, warehouse_io_manager
@@ -39,8 +40,10 @@ def build_definitions(
     """The project's Definitions; tests pass their own source folder and warehouse."""
     asset_modules = package_modules(assets)
     check_modules = package_modules(checks)
+    tables = dg.load_assets_from_modules(asset_modules)
+    keys = [key for table in tables if isinstance(table, dg.AssetsDefinition) for key in table.keys]
     return dg.Definitions(
-        assets=dg.load_assets_from_modules(asset_modules),
+        assets=[*tables, warehouse_database_asset(keys)],
         asset_checks=dg.load_asset_checks_from_modules([*asset_modules, *check_modules]),
         jobs=JOBS,
         schedules=SCHEDULES,

@@ -1,7 +1,9 @@
 """The jobs, selected by asset group so that new assets in a group join them automatically.
 
 Selecting assets also selects their asset checks, so `validation_only` runs the data-quality checks.
-The monthly-partitioned `incoming` group runs on its own, one partition per run (`incoming_monthly`); the
+Every job but `incoming_monthly` ends with `warehouse_database`, the one step that writes DuckDB (the monthly
+partitions reach DuckDB with the next job). The monthly-partitioned `incoming` group runs on its own, one
+partition per run (`incoming_monthly`); the
 raw layer of `full_refresh` merges the stored partitions in, and the `refresh_after_drops` sensor launches
 `full_refresh` once drops have landed.
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from common.names import INCOMING, MARTS, QUALITY, RAW, SCORES, VALIDATED
+from common.names import DATABASE, INCOMING, MARTS, QUALITY, RAW, SCORES, VALIDATED
 from pipelines.executors import celery_executor
 
 full_refresh = dg.define_asset_job(
@@ -34,13 +36,13 @@ full_refresh_celery = dg.define_asset_job(
 
 validation_only = dg.define_asset_job(
     "validation_only",
-    selection=dg.AssetSelection.groups(RAW, VALIDATED, QUALITY),
+    selection=dg.AssetSelection.groups(RAW, VALIDATED, QUALITY, DATABASE),
     description="Read and validate the source folder (raw, validated and quality groups, with their checks).",
 )
 
 scoring_only = dg.define_asset_job(
     "scoring_only",
-    selection=dg.AssetSelection.groups(MARTS, SCORES),
+    selection=dg.AssetSelection.groups(MARTS, SCORES, DATABASE),
     description="Rebuild the marts and plan scores from the validated tables already in the warehouse.",
 )
 
@@ -52,7 +54,7 @@ incoming_monthly = dg.define_asset_job(
 
 scenarios = dg.define_asset_job(
     "scenarios",
-    selection=dg.AssetSelection.assets("plan_scenarios"),
+    selection=dg.AssetSelection.assets("plan_scenarios") | dg.AssetSelection.groups(DATABASE),
     description=(
         "Score the what-if scenarios (`<source>/scenarios/*.yaml`, or one inline in the launchpad config) "
         "on their baseline plans' reps and books, from the validated tables already in the warehouse."

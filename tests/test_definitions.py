@@ -7,7 +7,7 @@ import assets.raw
 from compscore.schema import TABLES
 from pipelines.definitions import build_definitions, defs, package_modules
 
-GROUPS = {"raw", "validated", "quality", "marts", "scores", "incoming"}
+GROUPS = {"raw", "validated", "quality", "marts", "scores", "incoming", "database"}
 JOBS = ("full_refresh", "validation_only", "scoring_only", "incoming_monthly")
 
 
@@ -67,8 +67,10 @@ def test_jobs_select_by_group(specs: list[dg.AssetSpec]) -> None:
     for s in specs:
         by_group.setdefault(s.group_name, set()).add(s.key.to_user_string())
     assert keys("full_refresh") == {s.key.to_user_string() for s in specs} - by_group["incoming"]
-    assert keys("validation_only") == by_group["raw"] | by_group["validated"] | by_group["quality"]
-    assert keys("scoring_only") == by_group.get("marts", set()) | by_group.get("scores", set())
+    database = {"warehouse_database"}  # every job but the partitioned one ends by loading DuckDB
+    assert by_group["database"] == database
+    assert keys("validation_only") == by_group["raw"] | by_group["validated"] | by_group["quality"] | database
+    assert keys("scoring_only") == by_group.get("marts", set()) | by_group.get("scores", set()) | database
     assert keys("incoming_monthly") == {
         "incoming_deals",
         "incoming_churn_events",

@@ -174,6 +174,7 @@ def test_plan_non_finite_or_huge_number_is_refused(line, key):
 def test_summary_names_unreadable_tables_of_a_truncated_duckdb(tmp_path, capsys):
     for i in range(4):
         warehouse.write_table(pl.DataFrame({"a": list(range(100_000 * (i + 1)))}), f"t{i}", tmp_path)
+    warehouse.publish_database(tmp_path)
     db = warehouse.duckdb_path(tmp_path)
     with db.open("r+b") as fh:
         fh.truncate(db.stat().st_size // 2)

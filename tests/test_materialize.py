@@ -12,6 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.database import warehouse_database_asset
 from assets.raw import raw_source
 from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
@@ -31,7 +32,7 @@ def _data_lines(csv: Path) -> int:
 
 def _materialize_raw(source: Path, wh: Path) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [raw_source],
+        [raw_source, warehouse_database_asset(list(raw_source.keys))],
         resources={
             "source": SourceFolder(path=str(source)),
             "warehouse": Warehouse(path=str(wh)),
@@ -167,7 +168,7 @@ def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
     job_assets = defs.resolve_job_def("full_refresh").asset_layer.executable_asset_keys
     expected = {k.to_user_string() for k in job_assets}
     assert {"raw_deals", "raw_plans", "raw_load_rejects"} <= expected
-    assert expected - stored == {"plan_review_report"}  # a file, not a table
+    assert expected - stored == {"plan_review_report", "warehouse_database"}  # a file, and DuckDB itself
     [report] = (tmp_path / "reports").glob("*/plan_review.html")
     assert report.with_name("plan_review.xlsx").is_file()
     with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:

@@ -89,6 +89,7 @@ def test_history_keeps_two_runs_apart_and_latest_shows_the_last(tmp_path: Path):
     history.record_warehouse_run(first, tmp_path)
     history.record_warehouse_run(second, tmp_path)
     history.record_warehouse_run(second, tmp_path)  # the same run again replaces, never doubles
+    warehouse.publish_database(tmp_path)
 
     assert _history_rows(tmp_path, "plan_scores_history") == [
         ("run-a", "2026-Q1", 60.0),
@@ -118,8 +119,10 @@ def test_folder_history_keeps_two_runs_apart(tmp_path: Path):
 def test_tables_land_in_their_layer_schema_with_comments(tmp_path: Path):
     frame = pl.DataFrame({"plan_id": ["p"], "same_day_index": [50.0]})
     warehouse.write_table(frame, "plan_scores", tmp_path)  # the layout before schemas: in main
+    warehouse.publish_database(tmp_path)
     comments = warehouse.Comments("The headline.", {"same_day_index": "Same-Day Index, 0-100.", "gone": "x"})
     written = warehouse.write_table(frame, "plan_scores", tmp_path, layer="scores", comments=comments)
+    warehouse.publish_database(tmp_path)
 
     assert written.layer == "scores"
     with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
@@ -139,6 +142,7 @@ def test_a_later_run_with_a_new_column_joins_the_history(tmp_path: Path):
     )
     history.record_warehouse_run(first, tmp_path)
     history.record_warehouse_run(later["plan_scores"], tmp_path)
+    warehouse.publish_database(tmp_path)
 
     with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
         rows = con.execute("select run_id, cost from scores.plan_scores_history order by 1, 2").fetchall()

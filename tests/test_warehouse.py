@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from compscore import warehouse
+from compscore.commands.summary import render_summary
 
 
 def _frame(n: int, offset: int = 0) -> pl.DataFrame:
@@ -43,6 +44,12 @@ def test_write_then_read_round_trips_parquet_and_duckdb(tmp_path: Path) -> None:
     assert written.parquet_path == tmp_path / "deals.parquet"
     assert dict(written.schema) == dict(df.schema)
     assert warehouse.read_table("deals", tmp_path).equals(df)
+    # a table write touches only Parquet: DuckDB is written by publish_database alone
+    assert not (tmp_path / warehouse.DUCKDB_FILE).exists()
+    assert warehouse.pending_tables(tmp_path) == ["deals"]
+
+    [published] = warehouse.publish_database(tmp_path)
+    assert (published.name, published.row_count, published.layer) == ("deals", 3, "main")
     assert _duckdb_rows(tmp_path, "deals") == [
         ("D000", 0.0, dt.date(2026, 1, 1), None),
         ("D001", 10.5, dt.date(2026, 1, 2), None),
@@ -50,11 +57,16 @@ def test_write_then_read_round_trips_parquet_and_duckdb(tmp_path: Path) -> None:
     ]
     assert warehouse.list_tables(tmp_path) == ["deals"]
     assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3}
+    assert warehouse.pending_tables(tmp_path) == []
+    assert warehouse.publish_database(tmp_path) == []  # nothing new: nothing loaded
 
 
 def test_lazy_frames_are_streamed_and_tables_replaced(tmp_path: Path) -> None:
     warehouse.write_table(_frame(5), "deals", tmp_path)
+    warehouse.publish_database(tmp_path)
     written = warehouse.write_table(_frame(2, offset=7).lazy(), "deals", tmp_path)
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 5}  # until the next publish
+    warehouse.publish_database(tmp_path)
 
     assert written.row_count == 2
     assert warehouse.read_table("deals", tmp_path)["deal_id"].to_list() == ["D007", "D008"]
@@ -64,45 +76,78 @@ def test_lazy_frames_are_streamed_and_tables_replaced(tmp_path: Path) -> None:
     assert list((tmp_path / warehouse.STAGING_DIR).iterdir()) == []
 
 
-def test_failure_inside_the_duckdb_swap_keeps_the_previous_table(
+def test_a_failed_publish_keeps_every_previous_table_and_the_notes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse.write_table(_frame(4), "deals", tmp_path)
-    before_parquet = (tmp_path / "deals.parquet").read_bytes()
+    warehouse.write_table(_frame(1), "reps", tmp_path)
+    warehouse.publish_database(tmp_path)
+    warehouse.write_table(_frame(9, offset=100), "deals", tmp_path)
+    warehouse.write_table(_frame(2), "reps", tmp_path)
 
     real_sql = warehouse._swap_table_sql
 
     def fail_after_rename(name: str, schema: str = warehouse.MAIN_SCHEMA) -> list[str]:
-        # The old table is already dropped and the new one renamed in: the worst moment to fail.
-        return [*real_sql(name, schema), "select error('injected failure after the swap')"]
+        # reps comes second: deals is already dropped and replaced inside the transaction
+        fail = ["select error('injected failure after the swap')"] if name == "reps" else []
+        return [*real_sql(name, schema), *fail]
 
     monkeypatch.setattr(warehouse, "_swap_table_sql", fail_after_rename)
-
     with pytest.raises(duckdb.Error, match="injected failure"):
-        warehouse.write_table(_frame(9, offset=100), "deals", tmp_path)
+        warehouse.publish_database(tmp_path)
 
-    assert (tmp_path / "deals.parquet").read_bytes() == before_parquet
-    assert [r[0] for r in _duckdb_rows(tmp_path, "deals")] == ["D000", "D001", "D002", "D003"]
-    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4}
-    assert _entries(tmp_path) == ["compscore.duckdb", "deals.parquet"]
-    assert list((tmp_path / warehouse.STAGING_DIR).iterdir()) == []
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4, "reps": 1}  # all or nothing
+    assert warehouse.pending_tables(tmp_path) == ["deals", "reps"]
+    monkeypatch.setattr(warehouse, "_swap_table_sql", real_sql)
+    warehouse.publish_database(tmp_path)
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 9, "reps": 2}
 
 
 def test_failure_while_writing_parquet_keeps_the_previous_table(tmp_path: Path) -> None:
     warehouse.write_table(_frame(4), "deals", tmp_path)
+    warehouse.publish_database(tmp_path)
     broken = _frame(3).lazy().with_columns(pl.col("deal_id").str.to_integer())  # fails when streamed
 
     with pytest.raises(pl.exceptions.ComputeError):
         warehouse.write_table(broken, "deals", tmp_path)
 
     assert warehouse.read_table("deals", tmp_path).equals(_frame(4))
+    assert warehouse.pending_tables(tmp_path) == []  # a failed write leaves no note
     assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4}
     assert _entries(tmp_path) == ["compscore.duckdb", "deals.parquet"]
+
+
+def test_a_table_written_again_during_a_publish_is_loaded_by_the_next_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse.write_table(_frame(4), "deals", tmp_path)
+    real_transaction = warehouse._in_transaction
+
+    def write_meanwhile(con, statements, params):  # another step writes deals while DuckDB loads it
+        warehouse.write_table(_frame(6), "deals", tmp_path)
+        real_transaction(con, statements, params)
+
+    monkeypatch.setattr(warehouse, "_in_transaction", write_meanwhile)
+    warehouse.publish_database(tmp_path)
+    monkeypatch.setattr(warehouse, "_in_transaction", real_transaction)
+
+    assert warehouse.pending_tables(tmp_path) == ["deals"]  # its newer note survived the publish
+    warehouse.publish_database(tmp_path)
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 6}
+
+
+def test_a_noted_table_whose_file_is_gone_is_skipped(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(2), "deals", tmp_path)
+    warehouse.write_table(_frame(3), "reps", tmp_path)
+    (tmp_path / "reps.parquet").unlink()
+    assert [t.name for t in warehouse.publish_database(tmp_path)] == ["deals"]
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 2}
 
 
 def _write_many(root: str, worker: int) -> None:
     for i in range(5):
         warehouse.write_table(_frame(worker + 1, offset=i), f"t{worker}", root)
+        warehouse.publish_database(root)
 
 
 def test_parallel_processes_do_not_collide_on_the_duckdb_file(tmp_path: Path) -> None:
@@ -138,7 +183,9 @@ def test_relative_dirs_resolve_against_the_repo_root(monkeypatch: pytest.MonkeyP
 def test_partitions_are_replaced_one_at_a_time(tmp_path: Path) -> None:
     warehouse.write_partition(_frame(2), "incoming_deals", "2026-01-01", tmp_path)
     warehouse.write_partition(_frame(3, offset=10), "incoming_deals", "2026-02-01", tmp_path)
+    warehouse.publish_database(tmp_path)
     written = warehouse.write_partition(_frame(1, offset=20).lazy(), "incoming_deals", "2026-01-01", tmp_path)
+    warehouse.publish_database(tmp_path)
 
     assert written.row_count == 1
     assert written.parquet_path == tmp_path / "incoming_deals" / "2026-01-01.parquet"
@@ -155,15 +202,25 @@ def test_partitions_are_replaced_one_at_a_time(tmp_path: Path) -> None:
         rows = con.execute(
             "select partition_key, count(*) from incoming_deals group by 1 order by 1"
         ).fetchall()
+        first_column = con.execute("describe incoming_deals").fetchall()[0][0]
     assert rows == [("2026-01-01", 1), ("2026-02-01", 3)]
+    assert first_column == "partition_key"
 
 
-def test_a_failed_partition_write_keeps_the_previous_partition(tmp_path: Path) -> None:
-    warehouse.write_partition(_frame(2), "incoming_deals", "2026-01-01", tmp_path)
-    wrong_columns = pl.DataFrame({"unexpected": [1]})
+def test_a_partition_with_a_new_column_leaves_it_null_in_the_others(tmp_path: Path) -> None:
+    warehouse.write_partition(_frame(2), "runs", "r1", tmp_path)
+    warehouse.write_partition(_frame(1).with_columns(pl.lit(7).alias("added")), "runs", "r2", tmp_path)
+    warehouse.publish_database(tmp_path)
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        rows = con.execute("select partition_key, deal_id, added from runs order by 1, 2").fetchall()
+    assert rows == [("r1", "D000", None), ("r1", "D001", None), ("r2", "D000", 7)]
 
-    with pytest.raises(duckdb.Error):
-        warehouse.write_partition(wrong_columns, "incoming_deals", "2026-01-01", tmp_path)
 
-    assert warehouse.read_table("incoming_deals", tmp_path).equals(_frame(2))
-    assert warehouse.duckdb_row_counts(tmp_path) == {"incoming_deals": 2}
+def test_summary_says_which_tables_are_not_in_duckdb_yet(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(2), "deals", tmp_path)
+    warehouse.write_table(_frame(1), "reps", tmp_path)
+    warehouse.publish_database(tmp_path)
+    warehouse.write_table(_frame(3), "deals", tmp_path)
+    lines = render_summary(tmp_path).splitlines()
+    assert any(line.split()[:2] == ["deals", "3"] and "not loaded yet" in line for line in lines)
+    assert any(line.split() == ["reps", "1", "ok"] for line in lines)

@@ -71,6 +71,7 @@ def summarize(root: Path) -> tuple[str, list[str]]:
     """The summary text and the names of the tables whose Parquet file or DuckDB table cannot be read."""
     tables = warehouse.list_tables(root)
     in_duckdb = duckdb_health(root)
+    pending = set(warehouse.pending_tables(root))
     width = max(len(t) for t in tables)
     lines = [f"Warehouse {root}", f"DuckDB database {warehouse.duckdb_path(root)}", ""]
     lines.append(f"{'table':<{width}}  {'rows':>10}  duckdb")
@@ -81,7 +82,9 @@ def summarize(root: Path) -> tuple[str, list[str]]:
         except (OSError, pa.ArrowException):
             rows = None
         db_rows = in_duckdb.get(name)
-        if isinstance(db_rows, str) or db_rows is None:
+        if name in pending and not isinstance(db_rows, str):
+            db_note = "not loaded yet (the next job's warehouse_database step loads it)"
+        elif isinstance(db_rows, str) or db_rows is None:
             db_note = db_rows or "missing"
         else:
             db_note = "ok" if db_rows == rows else f"{db_rows} rows (differs)"
