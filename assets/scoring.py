@@ -8,6 +8,7 @@ appended to the warehouse's history (`scores.plan_scores_history`, `scores.lates
 
 import datetime as dt
 import shutil
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -37,7 +38,13 @@ from compscore.scoring.batches import RepBatch
 from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
 from compscore.scoring.scores import combine_shards as combine
-from compscore.scoring.shards import ShardTables, run_shards_folder, scoring_context, shard_batches
+from compscore.scoring.shards import (
+    ShardTables,
+    run_shards_folder,
+    scoring_context,
+    shard_batches,
+    shard_run_ids,
+)
 from compscore.scoring.shards import score_shard as score_one_shard
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
@@ -157,9 +164,32 @@ def _data(raw_plans: dict[str, Plan], tables: dict[str, Any]) -> tuple[Canonical
 _TABLE_INS = {name: dg.In(Any) for name in UPSTREAM}
 
 
-@dg.op(ins=_TABLE_INS, out=dg.DynamicOut(Any, io_manager_key=SHARD_IO_MANAGER))
+def remove_shards_of_ended_runs(instance: dg.DagsterInstance, root: Path, current_run_id: str) -> list[str]:
+    """A run that failed before its combine step leaves its shards; remove those of every ended run and
+    return their run ids (a shard folder of a run this instance does not know is left alone: another
+    instance may own it)."""
+    removed = []
+    for run_id in shard_run_ids(root):
+        run = instance.get_run_by_id(run_id)
+        if run_id != current_run_id and run is not None and run.is_finished:
+            shutil.rmtree(run_shards_folder(root, run_id), ignore_errors=True)
+            removed.append(run_id)
+    return removed
+
+
+@dg.op(
+    ins=_TABLE_INS,
+    out=dg.DynamicOut(Any, io_manager_key=SHARD_IO_MANAGER),
+    required_resource_keys={"warehouse"},
+)
 def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **tables: Any):
-    """Cut the reps into static shards (`compscore.scoring.shards.shard_batches`), one output each."""
+    """Cut the reps into static shards (`compscore.scoring.shards.shard_batches`), one output each; first
+    remove the shards earlier runs left behind."""
+    removed = remove_shards_of_ended_runs(
+        context.instance, context.resources.warehouse.directory, context.run_id
+    )
+    if removed:
+        context.log.info(f"removed the shards left by ended runs {', '.join(removed)}")
     data, _ = _data(tables.pop(RAW_PLANS), tables)
     batches = shard_batches(data, shard_count(config))
     context.log.info(f"{len(batches)} shards of up to {batches[0].rep_ids.len():,} reps")

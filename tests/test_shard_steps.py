@@ -8,12 +8,20 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEvent  # the event type a run worker reports; not re-exported
 from polars.testing import assert_frame_equal
 
-from assets.scoring import SHARDS_ENV_VAR, ShardPlanConfig, shard_count
+from assets.scoring import SHARDS_ENV_VAR, ShardPlanConfig, remove_shards_of_ended_runs, shard_count
 from compscore.engine.payout import data_as_of
 from compscore.loaders import load_canonical_dir
-from compscore.scoring.shards import ShardTables, score_shard, scoring_context, shard_batches
+from compscore.scoring.shards import (
+    ShardTables,
+    run_shards_folder,
+    score_shard,
+    scoring_context,
+    shard_batches,
+    shard_run_ids,
+)
 from pipelines.io_managers import ShardIOManager
 
 CANONICAL_SMALL = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
@@ -68,3 +76,17 @@ def test_a_run_id_or_step_key_that_could_leave_the_folder_is_refused(tmp_path, r
 def test_only_shards_are_stored(tmp_path):
     with pytest.raises(TypeError, match="shards only, got dict"):
         ShardIOManager(tmp_path).handle_output(_output(str(uuid.uuid4()), "plan_scoring.x"), {})
+
+
+def test_shards_left_by_ended_runs_are_removed_by_the_next_plan_shards_step(tmp_path):
+    with dg.instance_for_test() as instance:
+        failed = instance.add_run(dg.DagsterRun(job_name="full_refresh", run_id="a" * 8))
+        running = instance.add_run(dg.DagsterRun(job_name="full_refresh", run_id="b" * 8))
+        start = DagsterEvent(event_type_value=dg.DagsterEventType.RUN_START.value, job_name="full_refresh")
+        instance.report_dagster_event(start, run_id=running.run_id)
+        instance.report_run_failed(failed)
+        for run_id in (failed.run_id, running.run_id, "c" * 8):  # c: a run this instance does not know
+            (run_shards_folder(tmp_path, run_id) / "score_shard[0]").mkdir(parents=True)
+        assert remove_shards_of_ended_runs(instance, tmp_path, "d" * 8) == [failed.run_id]
+        assert remove_shards_of_ended_runs(instance, tmp_path, "d" * 8) == []
+    assert shard_run_ids(tmp_path) == ["b" * 8, "c" * 8]

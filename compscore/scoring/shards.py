@@ -168,6 +168,14 @@ def run_shards_folder(warehouse: Path, run_id: str) -> Path:
 _SAFE_RUN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 
+def shard_run_ids(warehouse: Path) -> list[str]:
+    """The run ids that have a shard folder under the warehouse (a failed run leaves its folder)."""
+    folder = warehouse / SHARDS_FOLDER
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and _SAFE_RUN_ID.fullmatch(p.name))
+
+
 def write_batch(batch: RepBatch, folder: Path) -> None:
     """A shard's rep ids (`rep_ids.parquet`) and whether rows without a rep fall in it (`batch.json`);
     the row positions are not kept: the reader cuts the tables by rep id."""
