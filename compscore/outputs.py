@@ -4,9 +4,10 @@
 one line before spending minutes: `--out` must be a folder (or creatable), writable, with no directory in
 the way of an output file, and with at least `MIN_FREE_BYTES` free.
 
-`write_output_set` writes every table (Parquet and CSV) into a hidden staging folder inside the output
-folder (same file system, so the final moves are renames), and only when every file is written moves them
-into place; the previous files are kept aside until all moves are done and put back if one fails. A run
+`OutputSet` (and `write_output_set`, its one-call form) writes every table (Parquet and CSV) into a hidden
+staging folder inside the output folder (same file system, so the final moves are renames; a long table
+can be streamed there batch by batch), and only when every file is written moves them into place; the
+previous files are kept aside until all moves are done and put back if one fails. A run
 that fails while writing (disk full, a file in the way) leaves the previous outputs as they were, and no
 temporary file behind.
 
@@ -22,9 +23,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from compscore.spreadsheet import escape_formulas
 
@@ -34,6 +38,7 @@ SIGNIFICANT_DIGITS = 12
 ZERO_BELOW = 1e-9
 SUFFIXES = (".parquet", ".csv")
 _STAGING_PREFIX = ".compscore-staging-"
+_T = TypeVar("_T")
 
 
 class OutputError(OSError):
@@ -90,41 +95,105 @@ def stable_floats(df: pl.DataFrame) -> pl.DataFrame:
 def write_output_set(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> list[Path]:
     """Write each table as `<name>.parquet` and `<name>.csv` into `out_dir`, all or none (see the module
     notes); return the final paths. Raises `OutputError` when the set cannot be written."""
-    out = check_output_dir(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot create the output folder: {exc.strerror or exc}") from exc
-    staging = out / f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
-    keep_staging = False
-    try:
-        staging.mkdir()
-        staged = _stage(tables, staging)
-        return _swap_in(staged, out, staging)
-    except _NotRestored as exc:
-        keep_staging = True
-        raise OutputError(
-            f"{exc.cause.filename or out}: cannot write the outputs: {exc.cause.strerror or exc.cause}; "
-            f"previous files that could not be put back are in {staging / '.previous'}"
-        ) from exc.cause
-    except OSError as exc:
-        if isinstance(exc, OutputError):
+    with OutputSet(out_dir) as outputs:
+        for name, df in tables.items():
+            outputs.add(name, df)
+        return outputs.commit()
+
+
+class TableStream:
+    """One output table written batch by batch into the staging folder (Parquet and CSV), so that a table
+    as long as the company's statement lines never has to be held whole."""
+
+    def __init__(self, staging: Path, name: str):
+        self.name = name
+        self.paths = [staging / f"{name}{suffix}" for suffix in SUFFIXES]
+        self._parquet: pq.ParquetWriter | None = None
+        self._csv = self.paths[1].open("wb")
+
+    def append(self, batch: pl.DataFrame) -> None:
+        """Add rows (each batch must have the first batch's columns)."""
+        stable = stable_floats(batch)
+        table = stable.to_arrow()
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.paths[0], table.schema)
+        self._parquet.write_table(table.cast(self._parquet.schema))
+        escape_formulas(stable).write_csv(self._csv, include_header=self._csv.tell() == 0)
+
+    def close(self, columns: pl.DataFrame) -> None:
+        """Finish both files; `columns` (an empty frame) gives the table its columns when no batch came."""
+        if self._parquet is None:
+            self.append(columns.clear())
+        assert self._parquet is not None
+        self._parquet.close()
+        self._csv.close()
+
+
+class OutputSet:
+    """The output tables of one run, staged in a hidden folder inside the output folder, then moved into
+    place together by `commit` (see the module notes). Use as a context manager: leaving it without a
+    commit (an error while scoring or writing) removes the staging folder and leaves the previous outputs.
+    Any `OSError` comes out as an `OutputError` naming the path."""
+
+    def __init__(self, out_dir: str | Path):
+        self.out = check_output_dir(out_dir)
+        self.staging = self.out / f"{_STAGING_PREFIX}{uuid.uuid4().hex[:12]}"
+        self._staged: list[Path] = []
+        self._streams: list[TableStream] = []
+        self._keep_staging = False
+
+    def __enter__(self) -> OutputSet:
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{self.out}: cannot create the output folder: {exc.strerror or exc}") from exc
+        self._guarded(self.staging.mkdir)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for stream in self._streams:
+            stream._csv.close()
+        if not self._keep_staging:
+            shutil.rmtree(self.staging, ignore_errors=True)
+
+    def add(self, name: str, df: pl.DataFrame) -> None:
+        """Stage one whole table."""
+
+        def stage() -> None:
+            stable = stable_floats(df)
+            stable.write_parquet(self.staging / f"{name}.parquet")
+            escape_formulas(stable).write_csv(self.staging / f"{name}.csv")
+
+        self._guarded(stage)
+        self._staged += [self.staging / f"{name}{suffix}" for suffix in SUFFIXES]
+
+    def stream(self, name: str) -> TableStream:
+        """Stage one table batch by batch; close the stream before `commit`."""
+        stream = self._guarded(lambda: TableStream(self.staging, name))
+        self._streams.append(stream)
+        self._staged += stream.paths
+        return stream
+
+    def commit(self) -> list[Path]:
+        """Move every staged file into place (all or none); return the final paths."""
+        try:
+            return self._guarded(lambda: _swap_in(self._staged, self.out, self.staging))
+        except _NotRestored as exc:
+            self._keep_staging = True
+            raise OutputError(
+                f"{exc.cause.filename or self.out}: cannot write the outputs: "
+                f"{exc.cause.strerror or exc.cause}; previous files that could not be put back are in "
+                f"{self.staging / '.previous'}"
+            ) from exc.cause
+
+    def _guarded(self, action: Callable[[], _T]) -> _T:
+        try:
+            return action()
+        except OutputError:
             raise
-        where = exc.filename or out
-        raise OutputError(f"{where}: cannot write the outputs: {exc.strerror or exc}") from exc
-    finally:
-        if not keep_staging:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _stage(tables: dict[str, pl.DataFrame], staging: Path) -> list[Path]:
-    staged = []
-    for name, df in tables.items():
-        stable = stable_floats(df)
-        stable.write_parquet(staging / f"{name}.parquet")
-        escape_formulas(stable).write_csv(staging / f"{name}.csv")
-        staged += [staging / f"{name}{suffix}" for suffix in SUFFIXES]
-    return staged
+        except OSError as exc:
+            where = exc.filename or self.out
+            raise OutputError(f"{where}: cannot write the outputs: {exc.strerror or exc}") from exc
 
 
 def _swap_in(staged: list[Path], out: Path, staging: Path) -> list[Path]:

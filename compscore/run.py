@@ -15,17 +15,20 @@ from pathlib import Path
 import polars as pl
 
 from compscore.dataset import CanonicalData
+from compscore.engine.payout import data_as_of
 from compscore.history import record_folder_run
 from compscore.loaders import load_canonical_dir
-from compscore.outputs import check_output_dir, write_output_set
+from compscore.outputs import OutputSet, check_output_dir, write_output_set
 from compscore.provenance import Provenance
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.status import data_quality_status
 from compscore.safe_ids import checked_id
 from compscore.scoring.batches import DEFAULT_BATCH_REPS, scoring_view
-from compscore.scoring.finish import finished_score_tables
+from compscore.scoring.finish import finished_batch, finished_score_tables
 from compscore.scoring.scores import ScoreTables, score_company
+
+ATTRIBUTION = "pay_attribution"
 
 
 @dataclass(frozen=True)
@@ -33,10 +36,17 @@ class FolderRun:
     run_id: str
     scores: ScoreTables
     tables: dict[str, pl.DataFrame]
-    """Every output table written, by name (scores, evidence, data-quality rejects and counts)."""
+    """Every output table written, by name (scores, evidence, data-quality rejects and counts), except
+    `pay_attribution`: it is written batch by batch as it is scored and never held whole (read it from
+    the output folder)."""
     warnings: list[str]
     report: Path | None
     """The HTML validation report of the run, when Great Expectations ran."""
+
+    @property
+    def written(self) -> list[str]:
+        """The names of every table written, `pay_attribution` included."""
+        return sorted([ATTRIBUTION, *self.tables])
 
 
 class BlockedRun(BlockingError):
@@ -73,17 +83,24 @@ def score_folder(
         input_dir, out_dir, run_id, great_expectations, say
     )
     clean = scoring_view(clean)
-    scores = score_company(
-        clean,
-        as_of=as_of,
-        data_quality_status=quality_tables[STATUS],
-        batch_reps=batch_reps,
-        progress=say,
-    )
-    provenance = Provenance.now(run_id, scores.as_of, str(Path(input_dir).resolve()))
-    tables = {**finished_score_tables(scores, clean, provenance), **quality_tables}
-    say(f"writing {len(tables)} tables to {out_dir}")
-    write_outputs(tables, out_dir)
+    as_of = as_of or data_as_of(clean)
+    provenance = Provenance.now(run_id, as_of, str(Path(input_dir).resolve()))
+    with OutputSet(out_dir) as outputs:
+        attribution = outputs.stream(ATTRIBUTION)
+        scores = score_company(
+            clean,
+            as_of=as_of,
+            data_quality_status=quality_tables[STATUS],
+            batch_reps=batch_reps,
+            progress=say,
+            attribution_sink=lambda batch: attribution.append(finished_batch(ATTRIBUTION, batch, provenance)),
+        )
+        attribution.close(finished_batch(ATTRIBUTION, scores.pay_attribution, provenance))
+        tables = {**finished_score_tables(scores, clean, provenance), **quality_tables}
+        say(f"writing {len(tables) + 1} tables to {out_dir}")
+        for name, table in tables.items():
+            outputs.add(name, table)
+        outputs.commit()
     record_folder_run(tables["plan_scores"], out_dir)
     return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)
 

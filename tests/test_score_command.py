@@ -8,6 +8,7 @@ import polars as pl
 
 from compscore.cli import main
 from compscore.provenance import PERIOD_COMPLETE, PROVENANCE_COLUMNS
+from compscore.run import score_folder
 from compscore.scoring.scores import PLAN_SCORE_COLUMNS
 
 
@@ -92,3 +93,27 @@ def test_no_gx_skips_the_report(canonical_small_dir: Path, tmp_path: Path):
     assert main(["score", "--input", str(canonical_small_dir), "--out", str(out), "--no-gx"]) == 0
     assert (out / "plan_scores.parquet").is_file()
     assert not (out / "data_quality").exists()
+
+
+def test_attribution_is_written_batch_by_batch_and_equals_the_whole_table(
+    canonical_small_dir: Path, tmp_path: Path
+):
+    """The CLI streams `pay_attribution` into its output files one batch of reps at a time; one rep per
+    batch and every rep in one batch give the same rows, and the CSV copy has one header and every row."""
+    one_batch = score_folder(canonical_small_dir, tmp_path / "whole", run_id="r", great_expectations=False)
+    score_folder(
+        canonical_small_dir, tmp_path / "streamed", run_id="r", great_expectations=False, batch_reps=1
+    )
+    assert "pay_attribution" in one_batch.written and "pay_attribution" not in one_batch.tables
+    whole, streamed = (
+        pl.read_parquet(tmp_path / folder / "pay_attribution.parquet").drop("scored_at")
+        for folder in ("whole", "streamed")
+    )
+    whole, streamed = (
+        whole.sort(whole.columns, nulls_last=True),
+        streamed.sort(whole.columns, nulls_last=True),
+    )
+    assert whole.height > 5 and whole["rep_id"].n_unique() > 1
+    assert streamed.equals(whole)
+    csv_lines = (tmp_path / "streamed" / "pay_attribution.csv").read_text().splitlines()
+    assert len(csv_lines) == whole.height + 1 and csv_lines.count(csv_lines[0]) == 1

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.report:
         print(f"Validation report: {result.report}")
-    print(f"Wrote {len(result.tables)} tables to {args.out} as Parquet and CSV.\n")
+    print(f"Wrote {len(result.written)} tables to {args.out} as Parquet and CSV.\n")
     print(format_plan_scores(result.tables["plan_scores"]))
     return 0
 

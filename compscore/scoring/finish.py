@@ -31,3 +31,9 @@ def finished_score_tables(
     """Every score table to write, by name: `scores.outputs()` plus `plan_component_marginals`."""
     tables = {**scores.outputs(), COMPONENT_MARGINALS: component_marginals(data)}
     return with_provenance({name: without_float_noise(df) for name, df in tables.items()}, provenance)
+
+
+def finished_batch(name: str, batch: pl.DataFrame, provenance: Provenance) -> pl.DataFrame:
+    """One batch of a table streamed as it is scored (`pay_attribution`), finished as
+    `finished_score_tables` finishes a whole table: residue rounded off, provenance added."""
+    return with_provenance({name: without_float_noise(batch)}, provenance)[name]
