@@ -88,13 +88,9 @@ class References:
                     keys[f"{name}.{col}"] = df.get_column(col)
         return cls(keys=keys, plans=plans)
 
-    def values(self, table: str, column: str) -> pl.Series | None:
-        """The distinct values a reference may point at; None when the referenced table is unknown."""
-        found = self.targets(table, column)
-        return None if found is None else found.unique()
-
     def targets(self, table: str, column: str) -> pl.Series | None:
-        """Like `values`, but neither de-duplicated nor copied: what a join needs (it ignores repeats)."""
+        """The values a reference may point at (not de-duplicated: a join ignores repeats); None when the
+        referenced table is unknown."""
         if table == "plans":
             return pl.Series(column, sorted(self.plans), dtype=pl.String)
         found = self.keys.get(f"{table}.{column}")
