@@ -198,7 +198,3 @@ def realized_from_parts(parts: RealizedParts) -> pl.DataFrame:
         ),
     )
 
-
-def realized_by_plan_period(attribution: pl.DataFrame) -> pl.DataFrame:
-    """Realized channel shares of pay earned in each plan period, and clawbacks by the period clawed."""
-    return realized_from_parts(RealizedParts.of(attribution))
