@@ -117,3 +117,24 @@ def test_a_failed_period_must_say_fail_in_its_score_row():
     assert inv.fail_not_flagged(status_table_scores(), STATUS).passed
     other_status = status_table_scores(data_quality_status=["fail", "fail", "ok"])  # not this rule's job
     assert inv.fail_not_flagged(other_status, STATUS).passed
+
+
+def test_the_float_slack_itself_is_allowed():
+    # Exactly 1e-9 beyond the interval (the same float sums as the rule's) is still inside.
+    table = scores(
+        same_day_index=[40.0 - 1e-9, 60.0 + 1e-9, 50.0],
+        same_day_index_low=[40.0, 40.0, 60.0 + 1e-9],
+        same_day_index_high=[60.0, 60.0, 60.0],
+    )
+    assert inv.estimate_outside_interval(table.head(2)).passed
+    assert inv.interval_inverted(table).passed
+
+
+def test_a_doubled_score_row_is_caught_even_for_a_period_without_input():
+    # a 2026-Q3 has no data-quality row, but two score rows: it is listed by its own key.
+    doubled = pl.concat(
+        [status_table_scores(), status_table_scores().head(1).with_columns(period=pl.lit("2026-Q3"))]
+    )
+    doubled = pl.concat([doubled, doubled.tail(1)])
+    found = inv.missing_or_duplicate_plan_periods(doubled, STATUS, {"a", "b"})
+    assert (found.count, found.keys) == (1, ("a 2026-Q3",))
