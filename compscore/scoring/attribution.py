@@ -197,4 +197,3 @@ def realized_from_parts(parts: RealizedParts) -> pl.DataFrame:
             pl.col("clawed_back").fill_null(0.0) / pl.col("realized_total")
         ),
     )
-

@@ -48,8 +48,14 @@ def population(data: CanonicalData, pt: PlanTables, first_day: dt.date, as_of: d
     if frames:
         grid = pl.concat(frames).unique(UNIT_KEYS).sort(UNIT_KEYS)
     else:
-        schema = {"rep_id": pl.String, "plan_id": pl.String, "period_kind": pl.String, "period_start": pl.Date}
-        grid = pl.DataFrame(schema=schema)
+        grid = pl.DataFrame(
+            schema={
+                "rep_id": pl.String,
+                "plan_id": pl.String,
+                "period_kind": pl.String,
+                "period_start": pl.Date,
+            }
+        )
     return with_period(grid.lazy(), "period_start").collect()
 
 
