@@ -197,8 +197,3 @@ def realized_from_parts(parts: RealizedParts) -> pl.DataFrame:
             pl.col("clawed_back").fill_null(0.0) / pl.col("realized_total")
         ),
     )
-
-
-def realized_by_plan_period(attribution: pl.DataFrame) -> pl.DataFrame:
-    """Realized channel shares of pay earned in each plan period, and clawbacks by the period clawed."""
-    return realized_from_parts(RealizedParts.of(attribution))

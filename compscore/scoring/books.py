@@ -45,8 +45,10 @@ def population(data: CanonicalData, pt: PlanTables, first_day: dt.date, as_of: d
                     period_start=pl.date_ranges("first", "last", interval=interval),
                 ).explode("period_start")
             )
-    if not frames:
-        return pl.DataFrame(
+    if frames:
+        grid = pl.concat(frames).unique(UNIT_KEYS).sort(UNIT_KEYS)
+    else:
+        grid = pl.DataFrame(
             schema={
                 "rep_id": pl.String,
                 "plan_id": pl.String,
@@ -54,7 +56,6 @@ def population(data: CanonicalData, pt: PlanTables, first_day: dt.date, as_of: d
                 "period_start": pl.Date,
             }
         )
-    grid = pl.concat(frames).unique(UNIT_KEYS).sort(UNIT_KEYS)
     return with_period(grid.lazy(), "period_start").collect()
 
 
@@ -67,7 +68,6 @@ def rep_period_books(
         n_won_deals=pl.len(),
         won_new_business=pl.col("amount").filter(pl.col("deal_type") == "new_business").sum(),
         won_expansion=pl.col("amount").filter(pl.col("deal_type") == "expansion").sum(),
-        won_renewal_deals=pl.col("amount").filter(pl.col("deal_type") == "renewal").sum(),
         credited=pl.col("amount").filter(pl.col("credited")).sum(),
     )
     retention = payout.retention_book.select(*UNIT_KEYS, "won_renewal", "lost")
@@ -80,13 +80,12 @@ def rep_period_books(
         "n_won_deals",
         "won_new_business",
         "won_expansion",
-        "won_renewal_deals",
         "credited",
         "won_renewal",
         "lost",
         "referrals_credited",
     ]
-    return books.with_columns(pl.col(zero_fill).fill_null(0)).drop("won_renewal_deals")
+    return books.with_columns(pl.col(zero_fill).fill_null(0))
 
 
 def referrals_credited(data: CanonicalData, pt: PlanTables) -> pl.DataFrame:

@@ -101,7 +101,6 @@ def marginal_by_unit(increments: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
         pl.sum("nb_increment").alias("nb_pay"),
         contingent.sum().alias("nb_contingent_pay"),
         pl.sum("nb_increment_last_day").alias("pay_last_day"),
-        pl.sum("nb_increment_first_day").alias("pay_first_day"),
         pl.sum("renewal_increment").alias("renewal_pay"),
         pl.sum("expansion_increment").alias("expansion_pay"),
         pl.sum("referral_increment").alias("referral_pay"),

@@ -16,7 +16,7 @@ import polars as pl
 
 from compscore.dataset import CanonicalData
 from compscore.engine.payout import data_as_of
-from compscore.engine.periods import next_period_start
+from compscore.engine.periods import next_period_start, period_days
 from compscore.engine.plan_tables import PlanTables
 from compscore.engine.reconcile import reconciliation_totals
 from compscore.scoring import bootstrap
@@ -177,6 +177,9 @@ def _unit_marginals(
         units.with_columns(next_period_start=next_period_start(pl.col("period_start"), pl.col("period_kind")))
         .join(following, on=["rep_id", "plan_id", "component_id", "next_period_start"], how="left")
         .with_columns(
+            # The deal closes on the next period's first day: a spiff counts there if its window spans
+            # the next period's days, not this one's (a 90-day window misses 1 April in a 91-day Q2).
+            period_days=period_days(pl.col("next_period_start"), pl.col("period_kind")),
             credited=pl.when(has_next)
             .then(pl.col("next_credited").fill_null(0.0))
             .otherwise(pl.col("credited")),
