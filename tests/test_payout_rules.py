@@ -14,7 +14,13 @@ import pytest
 from scoring_builders import Company, D, Deal, plan
 
 from compscore.dataset import CanonicalData
-from compscore.engine.payout import compute_payout, compute_statement_lines, data_as_of, next_churn
+from compscore.engine.payout import (
+    compute_payout,
+    compute_statement_lines,
+    data_as_of,
+    gross_revenue_retention,
+    next_churn,
+)
 from compscore.schema import conform
 
 AS_OF = D(2026, 3, 31)
@@ -390,3 +396,60 @@ def test_churned_dollars_land_on_the_owner_of_the_accounts_latest_won_deal_befor
         ("R2", "2026-Q1", 0.0, 7_500.0),  # 7,000 + 500
         ("R3", "2026-Q1", 0.0, 1_000.0),
     ]
+
+
+GRR_BONUS = (
+    "  - {id: renew, kind: commission, applies_to: [renewal], tiers: [{from: 0.0, rate: 0.0}]}\n"
+    "  - {id: grr, kind: retention_bonus, threshold: 0.9, amount: 5000}\n"
+)
+
+
+def test_retention_book_sums_won_renewals_lost_renewals_and_churn_per_rep_period():
+    company = Company(
+        plans=[plan(GRR_BONUS)],
+        reps=("R1", "R2"),
+        deals=[
+            Deal("W1", "R1", 60_000, D(2026, 1, 20), deal_type="renewal", account_id="A1"),
+            Deal("W2", "R1", 30_000, D(2026, 2, 20), deal_type="renewal", account_id="A2"),
+            Deal("L1", "R1", 4_000, D(2026, 3, 1), deal_type="renewal", account_id="A3", stage="lost"),
+            Deal("X1", "R1", 50_000, D(2026, 2, 1), deal_type="expansion", account_id="A4"),  # not renewal
+            Deal("N2", "R2", 1_000, D(2026, 1, 5), account_id="A5"),
+        ],
+        churn=[("A4", D(2026, 3, 10), 6_000.0), ("A5", D(2026, 2, 1), 0.0)],
+    )
+    data = company.data()
+    # A5's churn has no lost_amount: it counts as 0 lost dollars.
+    data.tables["churn_events"] = data.churn_events.with_columns(
+        lost_amount=pl.when(pl.col("account_id") == "A5").then(None).otherwise("lost_amount")
+    )
+    payout = compute_payout(data, AS_OF)
+    assert sorted(
+        payout.retention_book.select("rep_id", "period", "period_end", "won_renewal", "lost").rows()
+    ) == [
+        # won 60,000 + 30,000; lost 4,000 (L1) + 6,000 (A4's churn, R1 owns A4 through X1)
+        ("R1", "2026-Q1", D(2026, 3, 31), 90_000.0, 10_000.0),
+        ("R2", "2026-Q1", D(2026, 3, 31), 0.0, 0.0),
+    ]
+    # R1: 90,000 ÷ (90,000 + 10,000) = 0.9 ≥ 0.9. R2: nothing up for renewal, nothing lost: no GRR, no bonus.
+    assert payout.lines.filter(component_id="grr").to_dicts() == [
+        {
+            "line_id": "earning:p:grr:R1:2026-Q1",
+            "rep_id": "R1",
+            "plan_id": "p",
+            "component_id": "grr",
+            "line_type": "earning",
+            "deal_id": None,
+            "referral_id": None,
+            "amount": 5_000.0,
+            "earned_date": D(2026, 3, 31),
+            "paid_date": None,
+            "origin": "computed",
+        }
+    ]
+
+
+def test_gross_revenue_retention_is_won_over_won_plus_lost_and_null_when_both_are_zero():
+    frame = pl.DataFrame({"won": [90.0, 0.5, 0.0, 0.0], "lost": [10.0, 0.25, 0.0, 3.0]})
+    grr = frame.select(grr=gross_revenue_retention(pl.col("won"), pl.col("lost")))["grr"].to_list()
+    # 90 ÷ 100; 0.5 ÷ 0.75 (a denominator under one dollar still counts); 0 ÷ 0: none; 0 ÷ 3
+    assert grr == [pytest.approx(0.9), pytest.approx(2 / 3), None, 0.0]
