@@ -453,3 +453,45 @@ def test_gross_revenue_retention_is_won_over_won_plus_lost_and_null_when_both_ar
     grr = frame.select(grr=gross_revenue_retention(pl.col("won"), pl.col("lost")))["grr"].to_list()
     # 90 ÷ 100; 0.5 ÷ 0.75 (a denominator under one dollar still counts); 0 ÷ 0: none; 0 ÷ 3
     assert grr == [pytest.approx(0.9), pytest.approx(2 / 3), None, 0.0]
+
+
+# --- referral bonuses --------------------------------------------------------------------------------
+
+
+def test_referral_bonus_cap_fills_in_close_then_referral_id_order_and_lines_carry_their_ids():
+    company = Company(
+        plans=[plan("  - {id: ref, kind: referral_bonus, rate: 0.05, cap: 2000}\n")],
+        reps=("R1", "R2"),
+        deals=[
+            Deal("D2", "R2", 30_000, D(2026, 3, 1), account_id="A2", referral_id="F2"),
+            Deal("D1", "R2", 20_000, D(2026, 3, 1), account_id="A1", referral_id="F1"),
+        ],
+        referrals=[("F2", "R1", "D2", "A8"), ("F1", "R1", "D1", "A9")],
+    )
+    payout = compute_payout(company.data(), AS_OF)
+    # Same close date: F1 first, 5 % × 20,000 = 1,000; then F2, 5 % × 30,000 = 1,500 raw, capped at
+    # min(2,500, 2,000) − 1,000 = 1,000.
+    assert sorted(payout.referral_pay.select("referral_id", "raw_pay", "gross_pay").rows()) == [
+        ("F1", 1_000.0, 1_000.0),
+        ("F2", 1_500.0, 1_000.0),
+    ]
+    common = {"rep_id": "R1", "plan_id": "p", "component_id": "ref", "line_type": "earning"}
+    rest = {"earned_date": D(2026, 3, 1), "paid_date": None, "origin": "computed"}
+    assert payout.lines.to_dicts() == [
+        {
+            "line_id": "earning:p:ref:F1",
+            **common,
+            "deal_id": "D1",
+            "referral_id": "F1",
+            "amount": 1_000.0,
+            **rest,
+        },
+        {
+            "line_id": "earning:p:ref:F2",
+            **common,
+            "deal_id": "D2",
+            "referral_id": "F2",
+            "amount": 1_000.0,
+            **rest,
+        },
+    ]
