@@ -74,11 +74,15 @@ def test_a_plan_change_mid_quarter_pays_each_deal_under_the_plan_of_its_close_da
     data = with_assignments(
         company.data(), [("R1", "b", D(2026, 2, 15), None), ("R1", "a", D(2026, 1, 1), D(2026, 2, 14))]
     )
-    assert pay_lines(data) == [
+    payout = compute_payout(data, AS_OF)
+    assert payout.lines.select(
+        "rep_id", "plan_id", "component_id", "deal_id", "line_type", "amount", "earned_date"
+    ).rows() == [
         ("R1", "a", "nb", "D1", "earning", 1_000.0, D(2026, 1, 1)),
         ("R1", "a", "nb", "D2", "earning", 2_000.0, D(2026, 2, 14)),
         ("R1", "b", "nb", "D3", "earning", 6_000.0, D(2026, 2, 15)),
     ]
+    assert payout.unpaid_deals.height == 0  # every won deal found its plan
 
 
 def test_a_deal_closed_after_the_assignment_ended_earns_nothing():
@@ -296,6 +300,32 @@ def test_pay_due_after_the_default_as_of_is_left_out():
     )
     lines = compute_statement_lines(company.data())
     assert lines.select("line_type", "amount").rows() == [("earning", 2_500.0)]  # 5,000 × (1 − 0.5)
+    # Given an as_of on the release date (10 Feb + 90 days = 11 May), the held half is paid.
+    lines = compute_statement_lines(company.data(), D(2026, 5, 11))
+    assert lines.select("line_type", "amount", "earned_date").rows() == [
+        ("earning", 2_500.0, D(2026, 2, 10)),
+        ("deferral_release", 2_500.0, D(2026, 5, 11)),
+    ]
+
+
+def test_lines_have_the_commission_lines_columns_and_types_plus_origin():
+    """SPEC section 2, commission.lines: the engine's lines can be stacked onto given statement lines."""
+    company = Company(plans=[plan(NB_10)], deals=[Deal("D1", "R1", 10_000, D(2026, 2, 10))])
+    lines = compute_payout(company.data(), AS_OF).lines
+    assert dict(lines.schema) == {
+        "line_id": pl.String,
+        "rep_id": pl.String,
+        "plan_id": pl.String,
+        "component_id": pl.String,
+        "line_type": pl.String,
+        "deal_id": pl.String,
+        "referral_id": pl.String,
+        "amount": pl.Float64,
+        "earned_date": pl.Date,
+        "paid_date": pl.Date,
+        "origin": pl.String,
+    }
+    assert lines.select("line_id", "amount", "paid_date").rows() == [("earning:p:nb:D1", 1_000.0, None)]
 
 
 # --- deal_pay and the lines of one rep-period --------------------------------------------------------
