@@ -97,6 +97,24 @@ def test_plans_become_one_row_each_with_their_quota_credit_flags():
     ]
 
 
+def test_plan_columns_keep_their_types_when_every_plan_leaves_them_empty():
+    """FARMER has no quota and no effective dates: the columns stay numbers and dates, not nulls of no
+    type, so they join and compare like any plan's."""
+    tables = plan_tables({"farmer": FARMER})
+    assert dict(tables.plans.schema) == {
+        "plan_id": pl.String,
+        "plan_name": pl.String,
+        "period_kind": pl.String,
+        "quota": pl.Float64,
+        "credits_new_business": pl.Boolean,
+        "credits_expansion": pl.Boolean,
+        "credits_renewal": pl.Boolean,
+        "effective_start": pl.Date,
+        "effective_end": pl.Date,
+    }
+    assert tables.plans.select("quota", "effective_start").rows() == [(None, None)]
+
+
 def test_components_are_flattened_with_tiers_wide_up_to_the_longest_ladder():
     tables = plan_tables({"hunter": HUNTER, "farmer": FARMER})
     assert tables.max_tiers == 3  # hunter's nb has three tiers
