@@ -217,9 +217,8 @@ def deal_component_pay(won: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
     )
 
 
-def _line_id(*parts: pl.Expr | str) -> pl.Expr:
-    exprs = [pl.lit(p) if isinstance(p, str) else p for p in parts]
-    return pl.concat_str(exprs, separator=":")
+def _line_id(*parts: pl.Expr) -> pl.Expr:
+    return pl.concat_str(parts, separator=":")
 
 
 def _deal_lines(deal_pay: pl.LazyFrame, churn: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
