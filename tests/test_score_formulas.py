@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 from scoring_builders import Company, D, Deal, plan
 
+from compscore.plans import parse_plan
 from compscore.schema import conform
 from compscore.scoring.scores import ScoreTables, score_company
 
@@ -333,6 +334,30 @@ def test_outcome_rows_come_by_plan_and_period():
     assert groups == [("a", "2026-Q1"), ("a", "2026-Q2"), ("b", "2026-Q1"), ("b", "2026-Q2")]
 
 
+def test_a_figure_first_defined_after_a_hundred_periods_is_kept():
+    """Scores are assembled from one row per plan-period; a column that is null in the first hundred
+    rows must not lose its later values."""
+    monthly = parse_plan(f"plan_id: m\nname: m\nperiod: month\ncomponents:\n{NB_10}")
+    company = Company(
+        plans=[monthly],
+        deals=[
+            Deal("D1", "R1", 50_000, D(2018, 1, 31)),  # created 1 January 2018: January 2018 is scored
+            Deal("D2", "R1", 60_000, D(2026, 5, 30), discount_pct=0.20),  # in May's last 3 days
+            Deal("D3", "R1", 40_000, D(2026, 5, 10), discount_pct=0.10),
+        ],
+    )
+    data = company.data()
+    data.tables["rep_plan_assignments"] = data.rep_plan_assignments.with_columns(
+        start_date=pl.lit(D(2018, 1, 1))
+    )
+    scores = score_company(data, as_of=D(2026, 5, 31)).plan_scores
+    assert scores.height == 101  # January 2018 … May 2026
+    assert scores["period_end_discount_gap"].null_count() == 100  # no discounted deal before May 2026
+    may = scores.filter(pl.col("period") == "2026-05").to_dicts()[0]
+    # 100 × (0.20 − 0.10) = 10 points; one rep: the interval is the point.
+    assert (may["period_end_discount_gap"], may["period_end_discount_gap_low"]) == pytest.approx((10.0, 10.0))
+
+
 # --- plan_scores: status, order ----------------------------------------------------------------------
 
 
@@ -460,7 +485,7 @@ def test_incentive_curves_over_attainment():
     company = Company(
         plans=[
             plan(TIERED + SPIFF_14 + RENEW_2 + FLAT_REFERRAL + grr, plan_id="a", quota=100_000),
-            plan(capped, plan_id="b"),
+            plan(capped, plan_id="b", extra="quota_credit: [new_business]\n"),
         ],
         reps=("R1", "R2"),
         assignments={"R1": "a", "R2": "b"},
@@ -505,8 +530,8 @@ def test_incentive_curves_over_attainment():
             },
             rel=1e-12,
         )
-    # Plan b has no quota and a 5,000 cap: Δ_S = 100k pays 5 % = 5,000 = the cap from nothing paid,
-    # at every attainment.
+    # Plan b credits new business but has no quota (so no bands) and a 5,000 cap: Δ_S = 100k pays
+    # 5 % = 5,000 = the cap from nothing paid, at every attainment.
     assert curves.filter(pl.col("plan_id") == "b")["marginal_same_day"].to_list() == pytest.approx(
         [0.05] * 41, rel=1e-12
     )
