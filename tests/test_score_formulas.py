@@ -267,48 +267,58 @@ def test_a_row_whose_figures_are_all_defined_has_no_note(components, note):
 
 
 def test_outcome_rows_carry_their_sums_maturity_and_no_note():
-    result = tables(mature_company(NB_10 + RENEW_2), MATURE)
+    company = Company(
+        plans=[plan(NB_10 + RENEW_2)],
+        deals=[  # Q1's last 9 days are 23–31 March
+            Deal("D1", "R1", 60_000, D(2026, 3, 25), discount_pct=0.20),
+            Deal("D2", "R1", 40_000, D(2026, 3, 30), discount_pct=0.30),
+            Deal("D3", "R1", 40_000, D(2026, 2, 10), discount_pct=0.10),
+            Deal("D4", "R1", 20_000, D(2026, 2, 20), discount_pct=0.04),
+        ],
+    )
+    result = tables(company, MATURE)
     q1_rows = result.plan_outcomes.filter(pl.col("period") == "2026-Q1").drop("low", "high").to_dicts()
     common = {"plan_id": "p", "period": "2026-Q1", "period_start": D(2026, 1, 1), "note": None}
     expected = [
-        # No account churned: 0 of 2 deals.
+        # No account churned: 0 of 4 deals.
         {
             "indicator": "early_churn_rate",
             "value": 0.0,
             "numerator": 0.0,
-            "denominator": 2.0,
+            "denominator": 4.0,
             "mature_on": D(2026, 9, 27),
         },
-        # All 100k kept.
+        # All 160k kept.
         {
             "indicator": "grr_12m",
             "value": 1.0,
-            "numerator": 100_000.0,
-            "denominator": 100_000.0,
+            "numerator": 160_000.0,
+            "denominator": 160_000.0,
             "mature_on": MATURE,
         },
-        # No referral; two accounts in the book.
+        # No referral; four accounts in the book.
         {
             "indicator": "referrals_per_100_accounts",
             "value": 0.0,
             "numerator": 0.0,
-            "denominator": 2.0,
+            "denominator": 4.0,
             "mature_on": Q1_END,
         },
-        # 60k in the last 9 days ÷ (100k × 9/90 = 10k) = 6.
+        # 100k in the last 9 days ÷ (160k × 9/90 = 16k) = 6.25.
         {
             "indicator": "period_end_bunching",
-            "value": 6.0,
-            "numerator": 60_000.0,
-            "denominator": 10_000.0,
+            "value": 6.25,
+            "numerator": 100_000.0,
+            "denominator": 16_000.0,
             "mature_on": Q1_END,
         },
-        # 100 × (0.20 − 0.10) = 10 points; numerator and denominator are the window's: 0.20 over 1 deal.
+        # Window mean (0.20 + 0.30) / 2 = 0.25, the rest (0.10 + 0.04) / 2 = 0.07: 100 × 0.18 = 18 points.
+        # Numerator and denominator are the window's: 0.50 over 2 deals.
         {
             "indicator": "period_end_discount_gap",
-            "value": 10.0,
-            "numerator": 0.2,
-            "denominator": 1.0,
+            "value": 18.0,
+            "numerator": 0.5,
+            "denominator": 2.0,
             "mature_on": Q1_END,
         },
     ]
@@ -318,7 +328,7 @@ def test_outcome_rows_carry_their_sums_maturity_and_no_note():
     assert all(low == pytest.approx(value) and high == pytest.approx(value) for value, low, high in bounds)
     scores = result.plan_scores.filter(pl.col("period") == "2026-Q1").to_dicts()[0]
     assert (scores["period_end_discount_gap_low"], scores["period_end_discount_gap_high"]) == pytest.approx(
-        (10.0, 10.0)
+        (18.0, 18.0)
     )
 
 
