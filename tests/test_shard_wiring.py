@@ -174,6 +174,13 @@ def test_the_context_grid_starts_at_the_first_crm_activity():
     context = scoring_context(data, Q1_END)
     assert context.as_of == Q1_END
     assert context.grid["period_start"].to_list() == [D(2025, 10, 1), D(2026, 1, 1)]
+    # A deal closed before it was created (validation rejects it; scoring alone does not): its close
+    # date, 20 December 2025, is the first activity.
+    backwards = data.deals.with_columns(
+        created_date=pl.lit(D(2026, 1, 10)), close_date=pl.lit(D(2025, 12, 20))
+    )
+    data.tables["deals"] = backwards
+    assert scoring_context(data, Q1_END).grid["period_start"].to_list() == [D(2025, 10, 1), D(2026, 1, 1)]
     # Without any deal, only the period holding as_of.
     empty = Company(plans=[plan(NB_10)], deals=[]).data()
     assert scoring_context(empty, Q1_END).grid["period_start"].to_list() == [D(2026, 1, 1)]
