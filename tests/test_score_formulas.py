@@ -8,14 +8,18 @@ status, the order of the rows). Quarterly plans; Q1 2026 has 90 days. Arithmetic
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import polars as pl
 import pytest
 from scoring_builders import Company, D, Deal, plan
 
+from compscore.engine.plan_tables import plan_tables
 from compscore.plans import parse_plan
 from compscore.schema import conform
-from compscore.scoring.scores import ScoreTables, score_company
+from compscore.scoring.batches import rep_batches
+from compscore.scoring.scores import ScoreTables, combine_shards, incentive_curves, score_company
+from compscore.scoring.shards import DealSizes, score_shard, scoring_context
 
 Q1_END = D(2026, 3, 31)
 NB_10 = "  - {id: nb, kind: commission, applies_to: [new_business], tiers: [{from: 0.0, rate: 0.10}]}\n"
@@ -224,7 +228,8 @@ def test_pull_forward_premium_when_the_first_day_pays_under_a_dollar():
 
 def test_a_spiff_only_plan_lists_every_null_figure_in_its_note():
     company = Company(plans=[plan(SPIFF_14)], deals=[Deal("D1", "R1", 50_000, D(2026, 2, 10))])
-    row = q1(company)
+    result = tables(company)
+    row = result.plan_scores.to_dicts()[0]
     # m_S = 1,000 × 14/90 / 50,000; nothing else pays: SDI 100.
     assert row["same_day_index"] == pytest.approx(100.0, rel=1e-12)
     # 31 March pays the 1,000 spiff; 1 April (no next period yet: this book) is outside the window: 0.
@@ -239,6 +244,35 @@ def test_a_spiff_only_plan_lists_every_null_figure_in_its_note():
         "grr_12m: immature until 2027-03-31; "  # 31 March + 365 days
         "period_end_discount_gap: no deals or accounts to measure"  # no deal has a discount
     )
+    # plan_outcomes carries each indicator's own note.
+    assert result.plan_outcomes.select("indicator", "value", "note").rows() == [
+        ("early_churn_rate", None, "early_churn_rate: immature until 2026-09-27"),
+        ("grr_12m", None, "grr_12m: immature until 2027-03-31"),
+        ("referrals_per_100_accounts", 0.0, None),  # no referral, one account
+        ("period_end_bunching", 0.0, None),  # D1 closed before the last 9 days
+        ("period_end_discount_gap", None, "period_end_discount_gap: no deals or accounts to measure"),
+    ]
+
+
+def test_outcome_rows_of_an_empty_book_are_typed_even_when_every_value_is_null():
+    company = Company(plans=[plan(NB_10)], deals=[])
+    outcomes = tables(company).plan_outcomes
+    # No deal, no account: every value is null (immature, or nothing to measure), yet the columns keep
+    # their types for the Parquet and DuckDB tables.
+    assert outcomes["value"].to_list() == [None] * 5
+    assert dict(outcomes.schema) == {
+        "plan_id": pl.String,
+        "period": pl.String,
+        "period_start": pl.Date,
+        "indicator": pl.String,
+        "value": pl.Float64,
+        "low": pl.Float64,
+        "high": pl.Float64,
+        "numerator": pl.Float64,
+        "denominator": pl.Float64,
+        "mature_on": pl.Date,
+        "note": pl.String,
+    }
 
 
 def mature_company(components: str) -> Company:
@@ -496,9 +530,10 @@ def test_incentive_curves_over_attainment():
         plans=[
             plan(TIERED + SPIFF_14 + RENEW_2 + FLAT_REFERRAL + grr, plan_id="a", quota=100_000),
             plan(capped, plan_id="b", extra="quota_credit: [new_business]\n"),
+            plan(NB_10, plan_id="c"),
         ],
-        reps=("R1", "R2"),
-        assignments={"R1": "a", "R2": "b"},
+        reps=("R1", "R2", "R3"),
+        assignments={"R1": "a", "R2": "b", "R3": "c"},
         deals=[
             Deal("D1", "R1", 40_000, D(2026, 2, 1)),
             Deal("D2", "R1", 60_000, D(2026, 5, 1)),
@@ -516,9 +551,7 @@ def test_incentive_curves_over_attainment():
         "same_day_index",
     ]
     attainments = [round(0.05 * i, 2) for i in range(41)]
-    assert curves.select("plan_id", "attainment").rows() == [("a", x) for x in attainments] + [
-        ("b", x) for x in attainments
-    ]
+    assert curves.select("plan_id", "attainment").rows() == [(p, x) for p in "abc" for x in attainments]
     a = {r.pop("attainment"): r for r in curves.filter(pl.col("plan_id") == "a").drop("plan_id").to_dicts()}
     # Plan a over all its periods: Δ_S = median(40k, 60k) = 50k = Δ_F; Δ_R = 30k. The 14-day spiff over
     # an average quarter of 365.25 / 4 days: 1,000 × 14 / 91.3125 / 50,000. The retention bonus is left out
@@ -545,6 +578,36 @@ def test_incentive_curves_over_attainment():
     assert curves.filter(pl.col("plan_id") == "b")["marginal_same_day"].to_list() == pytest.approx(
         [0.05] * 41, rel=1e-12
     )
+    # Plan c never won a deal: priced at Δ_S = 10,000, 10 % at every attainment (not left out).
+    assert curves.filter(pl.col("plan_id") == "c")["marginal_same_day"].to_list() == pytest.approx(
+        [0.1] * 41, rel=1e-12
+    )
+
+
+def test_incentive_curves_of_many_plans_come_by_plan_then_attainment():
+    """Thirty plans: enough rows that the group-by behind the curves returns them out of order."""
+    plans = {f"p{i:02d}": plan(NB_10, plan_id=f"p{i:02d}") for i in range(30)}
+    no_deals = DealSizes(
+        won_deals=pl.DataFrame(
+            schema={
+                "plan_id": pl.Categorical,
+                "period_start": pl.Date,
+                "deal_type": pl.Categorical,
+                "amount": pl.Float64,
+            }
+        ),
+        converted_referrals=pl.DataFrame(
+            schema={"plan_id": pl.Categorical, "period_start": pl.Date, "deal_amount": pl.Float64}
+        ),
+    )
+    curves = incentive_curves(no_deals, plan_tables(plans))
+    attainments = [round(0.05 * i, 2) for i in range(41)]
+    assert curves.select("plan_id", "attainment").rows() == [
+        (p, x) for p in sorted(plans) for x in attainments
+    ]
+    assert curves["marginal_same_day"].to_list() == pytest.approx(
+        [0.1] * 30 * 41, rel=1e-12
+    )  # 10 % of 10,000
 
 
 # --- the run: progress, attribution sink, outputs, row order ----------------------------------------
@@ -650,3 +713,23 @@ def test_reconciliation_rows_are_sorted_by_date_rep_and_component_across_batches
         (feb_10, "R1", "nb", -1_000.0),  # 4,000 − 5,000
         (feb_10, "R2", "adjustment", 100.0),
     ]
+
+
+def test_reconciliation_rows_of_large_shards_come_by_date_rep_and_component():
+    """15,000 mismatches in two shards, each sorted as `reconcile` returns it: enough rows that a sort
+    on date and rep alone would shuffle the components of a rep's day."""
+    data = three_deals().data()
+    context = scoring_context(data, Q1_END)
+    first, second = (score_shard(data, batch, context) for batch in rep_batches(data, 1))
+    grid = (
+        pl.DataFrame({"earned_date": pl.date_range(D(2026, 1, 1), D(2026, 1, 30), eager=True)})
+        .join(pl.DataFrame({"rep_id": [f"R{i:02d}" for i in range(50)]}), how="cross")
+        .join(pl.DataFrame({"component_id": [f"c{i}" for i in range(10)]}), how="cross")
+        .with_row_index("n")
+        .sort("earned_date", "rep_id", "component_id")
+    )
+    parts = [
+        replace(first, reconciliation=grid.filter(pl.col("rep_id") >= "R25")),
+        replace(second, reconciliation=grid.filter(pl.col("rep_id") < "R25")),
+    ]
+    assert combine_shards(parts, context).pay_reconciliation.rows() == grid.rows()
