@@ -394,8 +394,12 @@ def test_a_figure_first_defined_after_a_hundred_periods_is_kept():
     data.tables["rep_plan_assignments"] = data.rep_plan_assignments.with_columns(
         start_date=pl.lit(D(2018, 1, 1))
     )
-    scores = score_company(data, as_of=D(2026, 5, 31)).plan_scores
+    result = score_company(data, as_of=D(2026, 5, 31))
+    scores = result.plan_scores
     assert scores.height == 101  # January 2018 … May 2026
+    # 101 plan-periods: enough that a plain group-by returns them out of order; both tables keep time order.
+    assert scores["period_start"].is_sorted()
+    assert result.plan_outcomes["period_start"].is_sorted()
     assert scores["period_end_discount_gap"].null_count() == 100  # no discounted deal before May 2026
     may = scores.filter(pl.col("period") == "2026-05").to_dicts()[0]
     # 100 × (0.20 − 0.10) = 10 points; one rep: the interval is the point.
