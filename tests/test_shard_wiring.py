@@ -218,6 +218,8 @@ def test_a_rep_batch_round_trips_through_a_step_folder(tmp_path: Path):
     back = read_batch(folder)
     assert (back.rep_ids.to_list(), back.holds_null) == (["R1"], True)
     assert json.loads((folder / "batch.json").read_text()) == {"format": 1, "holds_null": True}
+    # The folder layout of format 1: the rep ids in a `rep_id` column.
+    assert pl.read_parquet(folder / "rep_ids.parquet", glob=False).columns == ["rep_id"]
 
 
 @pytest.mark.parametrize("manifest", [{"format": 2, "holds_null": True}, {"format": 1, "holds_null": "yes"}])
