@@ -286,7 +286,6 @@ def incentive_curves(sizes: DealSizes, pt: PlanTables) -> pl.DataFrame:
         paid_so_far=pl.lit(0.0),
         won_renewal=pl.lit(0.0),
         lost=pl.lit(0.0),
-        rep_id=pl.lit("curve"),
     )
     deltas = _typical_sizes(sizes, ["plan_id"])
     components = _component_frame(pt).filter(pl.col("kind") != "retention_bonus")
