@@ -48,12 +48,8 @@ def statement_lines(
     return pl.concat([given.select(cols), missing.select(cols)]).collect()
 
 
-def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) -> pl.DataFrame:
-    """One row per statement line with `channel`, `contingency`, and its amount split by channel.
-
-    `period` is the plan period of the line's earned date; `deal_period_start` the period in which the
-    line's deal closed (clawbacks are reported against the period whose pay they take back).
-    """
+def _lines_in_context(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
+    """The lines with their component, deal and plan, their plan period and their deal's period."""
     components = pt.components.select(
         "plan_id", "component_id", "kind", "kept_contingency", "deferred_contingency"
     )
@@ -70,11 +66,15 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
         .join(deals, on="deal_id", how="left")
         .join(pt.plans.lazy().select("plan_id", "plan_name", "period_kind"), on="plan_id", how="left")
     )
-    joined = with_period(joined, "earned_date").with_columns(
+    return with_period(joined, "earned_date").with_columns(
         deal_period_start=pl.coalesce(
             period_start(pl.col("deal_close_date"), pl.col("period_kind")), pl.col("period_start")
         )
     )
+
+
+def _channel_columns() -> dict[str, pl.Expr]:
+    """`channel`, `contingency` and `split_by_contingency` of a line in context (methodology: channels)."""
     is_new_business = pl.col("deal_type") == "new_business"
     is_release = (
         (pl.col("line_type") == "deferral_release") & (pl.col("kind") == "commission") & is_new_business
@@ -105,11 +105,20 @@ def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) ->
     contingency = (
         pl.when((pl.col("kind") == "commission") & is_new_business).then(line_contingency).otherwise(0.0)
     )
-    attributed = joined.with_columns(
-        channel=channel,
-        contingency=contingency.fill_null(0.0),
-        split_by_contingency=is_release.fill_null(False),
-    )
+    return {
+        "channel": channel,
+        "contingency": contingency.fill_null(0.0),
+        "split_by_contingency": is_release.fill_null(False),
+    }
+
+
+def pay_attribution(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) -> pl.DataFrame:
+    """One row per statement line with `channel`, `contingency`, and its amount split by channel.
+
+    `period` is the plan period of the line's earned date; `deal_period_start` the period in which the
+    line's deal closed (clawbacks are reported against the period whose pay they take back).
+    """
+    attributed = _lines_in_context(lines, data, pt).with_columns(**_channel_columns())
     amount = pl.col("amount")
     split = (pl.col("channel") == "same_day") | pl.col("split_by_contingency")
     return (
