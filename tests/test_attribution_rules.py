@@ -224,6 +224,14 @@ def test_lines_are_sorted_by_earned_date_then_line_id_and_carry_their_plan_and_p
     assert rows["L13"] == ("given", "p", "2026-Q2", Q2, Q2, "retention_bonus", "new_business")
 
 
+def test_line_order_does_not_depend_on_the_order_the_lines_arrive_in():
+    data = attribution_company().data()
+    reversed_lines = statement(*reversed(HAND_LINES)).with_columns(origin=pl.lit("given"))
+    table = pay_attribution(reversed_lines, data, plan_tables(data.plans))
+    # same-day lines tie on earned_date: line_id breaks the tie (L01 before L04 before L03 ...)
+    assert table["line_id"].to_list() == attributed()["line_id"].to_list()
+
+
 # --- realized sums and shares ----------------------------------------------------------------------------
 
 
