@@ -12,7 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.events import DagsterEvent  # the event type a run worker reports; not re-exported
+from dagster_runs import dead_pid, started_run
 
 from pipelines import step_guard
 from pipelines.stale_runs import RunWorkerGone
@@ -22,28 +22,12 @@ REPO = Path(__file__).resolve().parents[1]
 DEFINITIONS = REPO / "tests" / "fixtures" / "run_control" / "definitions.py"
 
 
-def _started_run(instance: dg.DagsterInstance, pid: int) -> str:
-    """A run recorded as STARTED by a worker with process id `pid`, as `dagster job execute` leaves it."""
-    run = instance.add_run(dg.DagsterRun(job_name="full_refresh", run_id=os.urandom(8).hex()))
-    start = DagsterEvent(
-        event_type_value=dg.DagsterEventType.RUN_START.value, job_name="full_refresh", pid=pid
-    )
-    instance.report_dagster_event(start, run_id=run.run_id)
-    return run.run_id
-
-
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
 # --- the warehouse's run lock -------------------------------------------------------------------------
 
 
 def test_a_run_on_another_source_is_refused_while_the_holder_runs(tmp_path):
     with dg.instance_for_test() as instance:
-        first, second = _started_run(instance, os.getpid()), _started_run(instance, os.getpid())
+        first, second = started_run(instance, os.getpid()), started_run(instance, os.getpid())
         hold_warehouse(tmp_path, "canonical /data/acme", instance, first, worker_here=False)
         with pytest.raises(WarehouseInUse) as refused:
             hold_warehouse(tmp_path, "canonical /data/globex", instance, second, worker_here=False)
@@ -55,7 +39,7 @@ def test_a_run_on_another_source_is_refused_while_the_holder_runs(tmp_path):
 
 def test_runs_on_the_same_source_share_the_warehouse(tmp_path):
     with dg.instance_for_test() as instance:
-        first, second = _started_run(instance, os.getpid()), _started_run(instance, os.getpid())
+        first, second = started_run(instance, os.getpid()), started_run(instance, os.getpid())
         hold_warehouse(tmp_path, "canonical /data/acme", instance, first, worker_here=False)
         hold_warehouse(tmp_path, "canonical /data/acme", instance, second, worker_here=False)
         hold_warehouse(tmp_path, "canonical /data/acme", instance, first, worker_here=False)  # again: no-op
@@ -65,7 +49,7 @@ def test_runs_on_the_same_source_share_the_warehouse(tmp_path):
 
 def test_an_ended_run_no_longer_holds_the_warehouse(tmp_path):
     with dg.instance_for_test() as instance:
-        ended, later = _started_run(instance, os.getpid()), _started_run(instance, os.getpid())
+        ended, later = started_run(instance, os.getpid()), started_run(instance, os.getpid())
         hold_warehouse(tmp_path, "canonical /data/acme", instance, ended, worker_here=False)
         instance.report_run_failed(instance.get_run_by_id(ended))
         hold_warehouse(tmp_path, "canonical /data/globex", instance, later, worker_here=False)
@@ -76,12 +60,12 @@ def test_an_ended_run_no_longer_holds_the_warehouse(tmp_path):
 
 def test_a_killed_run_still_marked_started_no_longer_holds_the_warehouse(tmp_path):
     with dg.instance_for_test() as instance:
-        killed, later = _started_run(instance, _dead_pid()), _started_run(instance, os.getpid())
+        killed, later = started_run(instance, dead_pid()), started_run(instance, os.getpid())
         hold_warehouse(tmp_path, "canonical /data/acme", instance, killed, worker_here=True)
         assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.STARTED
         hold_warehouse(tmp_path, "canonical /data/globex", instance, later, worker_here=True)
         # a holder whose worker ran elsewhere cannot be checked by pid: it holds until its run ends
-        elsewhere = _started_run(instance, _dead_pid())
+        elsewhere = started_run(instance, dead_pid())
         hold_warehouse(tmp_path / "w2", "canonical /data/acme", instance, elsewhere, worker_here=False)
         with pytest.raises(WarehouseInUse):
             hold_warehouse(tmp_path / "w2", "canonical /data/globex", instance, later, worker_here=False)
@@ -90,7 +74,7 @@ def test_a_killed_run_still_marked_started_no_longer_holds_the_warehouse(tmp_pat
 def test_an_unreadable_lock_file_is_taken_over(tmp_path):
     (tmp_path / LOCK_FILE).write_text("{not json")
     with dg.instance_for_test() as instance:
-        run = _started_run(instance, os.getpid())
+        run = started_run(instance, os.getpid())
         hold_warehouse(tmp_path, "canonical /data/acme", instance, run, worker_here=False)
         assert RunLock.read(tmp_path / LOCK_FILE).source == "canonical /data/acme"
 
@@ -100,7 +84,7 @@ def test_an_unreadable_lock_file_is_taken_over(tmp_path):
 
 def test_a_step_of_an_ended_run_does_not_store(tmp_path):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        ended, running = _started_run(instance, os.getpid()), _started_run(instance, os.getpid())
+        ended, running = started_run(instance, os.getpid()), started_run(instance, os.getpid())
         instance.report_run_failed(instance.get_run_by_id(ended))
         with pytest.raises(RunWorkerGone, match=rf"plan_scores: not stored: run {ended} has already ended"):
             step_guard.refuse_if_run_over(instance, ended, "plan_scores")
@@ -109,8 +93,8 @@ def test_a_step_of_an_ended_run_does_not_store(tmp_path):
 
 def test_a_step_whose_watched_worker_is_gone_does_not_store(tmp_path, monkeypatch):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        killed = _started_run(instance, _dead_pid())
-        worker = step_guard.RunWorker(killed, _dead_pid(), time.time())
+        killed = started_run(instance, dead_pid())
+        worker = step_guard.RunWorker(killed, dead_pid(), time.time())
         monkeypatch.setitem(step_guard._watched, killed, worker)
         with pytest.raises(RunWorkerGone, match=rf"plan_scores: not stored: the worker of run {killed}"):
             step_guard.refuse_if_run_over(instance, killed, "plan_scores")
@@ -118,9 +102,9 @@ def test_a_step_whose_watched_worker_is_gone_does_not_store(tmp_path, monkeypatc
 
 def test_only_a_worker_above_this_process_is_watched(tmp_path):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        parent = _started_run(instance, os.getppid())
-        itself = _started_run(instance, os.getpid())
-        stranger = _started_run(instance, _dead_pid())  # e.g. a run worker on another machine
+        parent = started_run(instance, os.getppid())
+        itself = started_run(instance, os.getpid())
+        stranger = started_run(instance, dead_pid())  # e.g. a run worker on another machine
         assert os.getppid() in step_guard.ancestors(os.getpid())
         worker = step_guard.worker_above(instance, parent)
         assert worker is not None and worker.pid == os.getppid() and worker.alive()

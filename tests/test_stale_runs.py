@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
 import dagster as dg
-from dagster._core.events import DagsterEvent  # the event type a run worker reports; not re-exported
+from dagster_runs import dead_pid, started_run
 
 from pipelines.definitions import defs
 from pipelines.stale_runs import (
@@ -18,27 +16,10 @@ from pipelines.stale_runs import (
 )
 
 
-def _started_run(instance: dg.DagsterInstance, pid: int) -> str:
-    """A run recorded as STARTED by a worker with process id `pid`, as `dagster job execute` leaves it."""
-    run = instance.add_run(dg.DagsterRun(job_name="full_refresh", run_id=os.urandom(8).hex()))
-    start = DagsterEvent(
-        event_type_value=dg.DagsterEventType.RUN_START.value, job_name="full_refresh", pid=pid
-    )
-    instance.report_dagster_event(start, run_id=run.run_id)
-    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
-    return run.run_id
-
-
-def _dead_pid() -> int:
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    return child.pid
-
-
 def test_run_whose_worker_died_is_marked_failed_and_a_live_one_is_not(tmp_path):
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        dead = _started_run(instance, _dead_pid())
-        alive = _started_run(instance, os.getpid())
+        dead = started_run(instance, dead_pid())
+        alive = started_run(instance, os.getpid())
         assert fail_stale_runs(instance) == [dead]
         assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
@@ -58,7 +39,7 @@ def test_registered_sensor_marks_stale_runs_failed(tmp_path):
     sensor = defs.resolve_sensor_def("mark_stale_runs_failed")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
-        dead = _started_run(instance, _dead_pid())
+        dead = started_run(instance, dead_pid())
         result = mark_stale_runs_failed(dg.build_sensor_context(instance=instance))
         assert result.skip_message.startswith("1 stale run(s) marked failed")
         assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
