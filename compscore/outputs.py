@@ -128,6 +128,12 @@ class TableStream:
         self._parquet.close()
         self._csv.close()
 
+    def abandon(self) -> None:
+        """Release the open files of a stream that will not be committed."""
+        if self._parquet is not None:
+            self._parquet.close()
+        self._csv.close()
+
 
 class OutputSet:
     """The output tables of one run, staged in a hidden folder inside the output folder, then moved into
@@ -152,7 +158,7 @@ class OutputSet:
 
     def __exit__(self, *_exc: object) -> None:
         for stream in self._streams:
-            stream._csv.close()
+            stream.abandon()
         if not self._keep_staging:
             shutil.rmtree(self.staging, ignore_errors=True)
 

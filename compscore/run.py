@@ -18,7 +18,7 @@ from compscore.dataset import CanonicalData
 from compscore.engine.payout import data_as_of
 from compscore.history import record_folder_run
 from compscore.loaders import load_canonical_dir
-from compscore.outputs import OutputSet, check_output_dir, write_output_set
+from compscore.outputs import OutputSet, check_output_dir
 from compscore.provenance import Provenance
 from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
@@ -142,8 +142,3 @@ def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Pa
     from compscore.quality.suites import run_all_suites
 
     return write_run_report(out_dir, result, run_all_suites(result.checks), status)
-
-
-def write_outputs(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> list[Path]:
-    """Each table as `<name>.parquet` and `<name>.csv`, written as one set (`compscore.outputs`)."""
-    return write_output_set(tables, out_dir)

@@ -112,8 +112,9 @@ def hold_warehouse(
                 f"source is {source}. Wait for those runs to end, or give this run its own warehouse "
                 "(resources.warehouse.config.path, or COMPSCORE_WAREHOUSE)"
             )
-        if any(h.run_id == run_id for h in live) and lock is not None and len(live) == len(lock.holders):
-            return  # already held by this run, nothing stale to prune
-        if not any(h.run_id == run_id for h in live):
+        already_held = any(h.run_id == run_id for h in live)
+        if already_held and lock is not None and len(live) == len(lock.holders):
+            return  # nothing to add, nothing stale to prune
+        if not already_held:
             live.append(Holder(run_id, socket.gethostname(), worker_here))
         RunLock(source, live).write(path)

@@ -7,8 +7,8 @@ import sys
 
 from compscore.commands.arguments import add_as_of_argument
 from compscore.loaders import LoadError
+from compscore.outputs import write_output_set
 from compscore.plans import PlanError
-from compscore.run import write_outputs
 from compscore.scenarios.display import format_table
 from compscore.scenarios.inputs import load_clean
 from compscore.scenarios.plan_edit import read_scenario
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     except (LoadError, PlanError, ScenarioError) as exc:
         print(f"compscore whatif: {exc}", file=sys.stderr)
         return 2
-    write_outputs({TABLE: table}, args.out)
+    write_output_set({TABLE: table}, args.out)
     print(
         f"Scored {len(scenarios)} scenario(s) of {args.plan} on its reps' actual books; wrote {TABLE} to "
         f"{args.out} as Parquet and CSV. cost = variable pay before clawbacks; cost_change vs baseline.\n"
