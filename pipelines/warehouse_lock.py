@@ -45,6 +45,10 @@ IN_PROGRESS = {
 }
 
 
+_held: set[tuple[Path, str]] = set()
+"""(warehouse, run id) pairs this process has joined: a step starting several IO managers joins once."""
+
+
 class WarehouseInUse(RuntimeError):
     """A run on one source tried to use a warehouse that runs on another source are using."""
 
@@ -100,6 +104,8 @@ def hold_warehouse(
     directory: Path, source: str, instance: dg.DagsterInstance, run_id: str, worker_here: bool
 ) -> None:
     """Join the warehouse's run lock for `run_id` on `source`, or raise `WarehouseInUse`."""
+    if (directory, run_id) in _held:
+        return
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / LOCK_FILE
     with _exclusive(directory):
@@ -113,8 +119,8 @@ def hold_warehouse(
                 "(resources.warehouse.config.path, or COMPSCORE_WAREHOUSE)"
             )
         already_held = any(h.run_id == run_id for h in live)
-        if already_held and lock is not None and len(live) == len(lock.holders):
-            return  # nothing to add, nothing stale to prune
         if not already_held:
             live.append(Holder(run_id, socket.gethostname(), worker_here))
-        RunLock(source, live).write(path)
+        if not (already_held and lock is not None and len(live) == len(lock.holders)):
+            RunLock(source, live).write(path)  # unless nothing was added and nothing stale pruned
+    _held.add((directory, run_id))
