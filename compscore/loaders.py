@@ -324,6 +324,31 @@ def _as_wall_clock(source: pl.Series, target: pl.DataType, path: Path, warnings:
     return source.dt.replace_time_zone(None)
 
 
+def _has_case_twins(ids: pl.Series) -> bool:
+    """True when two of `ids` differ only by case. ASCII ids can only when one holds an upper-case letter
+    and another a lower-case one, which a quick scan rules out for most exports (generated and most CRM
+    ids have one case); otherwise the distinct ids are counted with and without case, both in one
+    parallel pass (at 18M deals, the earlier unique-then-fold took 7.7 of the load's 9.5 s)."""
+    frame = ids.to_frame("id").lazy()
+    upper, lower, not_ascii = (
+        frame.select(
+            pl.col("id").str.contains("[A-Z]").any(),
+            pl.col("id").str.contains("[a-z]").any().alias("lower"),
+            pl.col("id").str.contains(r"[^\x00-\x7F]").any().alias("not_ascii"),
+        )
+        .collect()
+        .row(0)
+    )
+    if not (not_ascii or (upper and lower)):
+        return False
+    exact, folded = (
+        frame.select(pl.col("id").n_unique(), pl.col("id").str.to_lowercase().n_unique().alias("folded"))
+        .collect()
+        .row(0)
+    )
+    return folded < exact
+
+
 def _case_twins(spec: Table, path: Path, good: pl.DataFrame) -> str | None:
     """A warning when ids of the table's (single, text) key differ only by case, e.g. `D1` and `d1`.
 
@@ -332,10 +357,10 @@ def _case_twins(spec: Table, path: Path, good: pl.DataFrame) -> str | None:
     """
     if len(spec.key) != 1 or good.schema.get(spec.key[0]) != pl.String:
         return None
+    if not _has_case_twins(good.get_column(spec.key[0])):
+        return None
     ids = good.get_column(spec.key[0]).drop_nulls().unique()
     folded = ids.str.to_lowercase()
-    if folded.n_unique() == ids.len():
-        return None
     twins = ids.filter(folded.is_duplicated()).sort().head(6).to_list()
     return (
         f"{path}: {spec.key[0]} values differ only by case (e.g. {', '.join(map(repr, twins))}); "

@@ -151,6 +151,23 @@ def test_ids_differing_only_by_case_are_kept_and_warned(tmp_path):
     assert any("deal_id values differ only by case (e.g. 'D001', 'd001')" in w for w in load.warnings)
 
 
+def test_non_ascii_ids_differing_only_by_case_are_warned(tmp_path):
+    # the quick scan that skips the twin search must not skip it for letters outside ASCII
+    path = _write(
+        tmp_path / "deals.csv", f"{DEALS_HEADER}\n{GOOD_DEAL.replace('D001', 'É001')}\n"
+        f"{GOOD_DEAL.replace('D001', 'é001')}\n"
+    )
+    load = load_table(path, "deals")
+    assert any("deal_id values differ only by case (e.g. 'É001', 'é001')" in w for w in load.warnings)
+
+
+def test_ids_in_both_cases_that_are_not_twins_give_no_warning(tmp_path):
+    path = _write(
+        tmp_path / "deals.csv", f"{DEALS_HEADER}\n{GOOD_DEAL}\n{GOOD_DEAL.replace('D001', 'd002')}\n"
+    )
+    assert not any("differ only by case" in w for w in load_table(path, "deals").warnings)
+
+
 def test_timezone_aware_parquet_date_is_its_local_date(tmp_path):
     path = tmp_path / "churn_events.parquet"
     # 20:00 in New York on 31 January is 01:00 UTC on 1 February
