@@ -729,6 +729,8 @@ def test_reconciliation_rows_of_large_shards_come_by_date_rep_and_component():
         pl.DataFrame({"earned_date": pl.date_range(D(2026, 1, 1), D(2026, 1, 30), eager=True)})
         .join(pl.DataFrame({"rep_id": [f"R{i:02d}" for i in range(50)]}), how="cross")
         .join(pl.DataFrame({"component_id": [f"c{i}" for i in range(10)]}), how="cross")
+        .with_columns(plan_id=pl.lit("p"), line_type=pl.lit("earning"), deal_id=pl.lit("D1"))
+        .with_columns(referral_id=pl.lit(None, pl.String))
         .with_row_index("n")
         .sort("earned_date", "rep_id", "component_id")
     )

@@ -15,6 +15,8 @@ from compscore.plans import Plan
 
 MATCH_KEY = ["rep_id", "plan_id", "component_id", "line_type", "deal_id", "referral_id", "earned_date"]
 TOLERANCE = 0.005
+ORDER = ["earned_date", "rep_id", "component_id", "plan_id", "line_type", "deal_id", "referral_id"]
+"""The order of reconciliation rows: by date, rep and component, then the rest of the key (no ties)."""
 
 
 def given_plan_periods(given: pl.DataFrame, plans: dict[str, Plan]) -> pl.DataFrame:
@@ -42,37 +44,29 @@ def reconcile(
     batch of reps: a period is reconciled when any rep has given lines in it.
     """
     kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
-    keys = [*MATCH_KEY, "period"]
-
-    def with_plan_period(lines: pl.DataFrame, side: str) -> pl.LazyFrame:
-        placed = with_period(
-            lines.lazy().select(*MATCH_KEY, "amount", "line_id").join(kinds, on="plan_id", how="left"),
-            "earned_date",
-        )
-        return placed.select(*keys, "amount", "line_id", side=pl.lit(side))
-
-    given_lines = with_plan_period(given, "given")
     if given_periods is None:
         given_periods = given_plan_periods(given, plans)
-    computed_lines = with_plan_period(computed, "computed").join(
-        given_periods.lazy(), on=["plan_id", "period"], how="semi"
-    )
-    # One pass over both sides: a key's given and computed amounts side by side, without a join.
-    is_given = pl.col("side") == "given"
+    # One group-by over both sides, of plain sums and minima (a filtered aggregation per side cost three
+    # times as much); the period is a function of the key's plan and date, so it is placed after grouping,
+    # on the mismatching keys only.
     by_key = (
-        pl.concat([given_lines, computed_lines])
-        .group_by(keys)
+        pl.concat([_side(given, is_given=True), _side(computed, is_given=False)])
+        .group_by(MATCH_KEY)
         .agg(
-            given_amount=pl.col("amount").filter(is_given).sum(),
-            computed_amount=pl.col("amount").filter(~is_given).sum(),
-            has_given=is_given.any(),
-            has_computed=(~is_given).any(),
-            given_line_id=pl.col("line_id").filter(is_given).min(),
-            computed_line_id=pl.col("line_id").filter(~is_given).min(),
+            pl.sum("given_amount", "computed_amount", "given_lines", "computed_lines"),
+            pl.min("given_line_id", "computed_line_id"),
         )
         .with_columns(difference=(pl.col("given_amount") - pl.col("computed_amount")).round(2))
         .filter(pl.col("difference").abs() >= TOLERANCE)
     )
+    placed = with_period(by_key.join(kinds, on="plan_id", how="left"), "earned_date").with_columns(
+        has_given=pl.col("given_lines") > 0, has_computed=pl.col("computed_lines") > 0
+    )
+    # Computed pay counts only in the plan periods that have given lines (keys with a given line are in one).
+    in_given_period = placed.filter(~pl.col("has_given")).join(
+        given_periods.lazy(), on=["plan_id", "period"], how="semi"
+    )
+    by_key = pl.concat([placed.filter(pl.col("has_given")), in_given_period])
     status = (
         pl.when(~pl.col("has_computed"))
         .then(pl.lit("unexplained"))
@@ -87,7 +81,8 @@ def reconcile(
             computed_amount=pl.when(pl.col("has_computed")).then(pl.col("computed_amount")),
         )
         .select(
-            *keys,
+            *MATCH_KEY,
+            "period",
             "status",
             "given_amount",
             "computed_amount",
@@ -95,8 +90,25 @@ def reconcile(
             "given_line_id",
             "computed_line_id",
         )
-        .sort("earned_date", "rep_id", "component_id")
+        .sort(ORDER)
         .collect()
+    )
+
+
+def _side(lines: pl.DataFrame, *, is_given: bool) -> pl.LazyFrame:
+    """One side's lines as rows of the side-by-side sums: its amount, line count and line id in its own
+    columns, zero or null in the other side's."""
+    amount, zero = pl.col("amount"), pl.lit(0.0)
+    one, none = pl.lit(1, pl.UInt32), pl.lit(0, pl.UInt32)
+    line_id, no_id = pl.col("line_id"), pl.lit(None, pl.String)
+    return lines.lazy().select(
+        *MATCH_KEY,
+        given_amount=amount if is_given else zero,
+        computed_amount=zero if is_given else amount,
+        given_lines=one if is_given else none,
+        computed_lines=none if is_given else one,
+        given_line_id=line_id if is_given else no_id,
+        computed_line_id=no_id if is_given else line_id,
     )
 
 

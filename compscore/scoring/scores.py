@@ -18,6 +18,7 @@ from compscore.dataset import CanonicalData
 from compscore.engine.payout import data_as_of
 from compscore.engine.periods import next_period_start, period_days
 from compscore.engine.plan_tables import PlanTables
+from compscore.engine.reconcile import ORDER as RECONCILIATION_ORDER
 from compscore.engine.reconcile import reconciliation_totals
 from compscore.scoring import bootstrap
 from compscore.scoring.attribution import RealizedParts, realized_from_parts
@@ -373,7 +374,7 @@ def combine_shards(
     realized = realized_from_parts(RealizedParts.concat([p.realized for p in parts]))
     attribution = pl.concat([p.attribution for p in parts]).sort("earned_date", "line_id")
     reconciliation = pl.concat([p.reconciliation for p in parts])
-    reconciliation = reconciliation.sort("earned_date", "rep_id", "component_id")
+    reconciliation = reconciliation.sort(RECONCILIATION_ORDER)
     marginals = _unit_marginals(books, sizes, paid_so_far, pt, as_of)
     units = _rep_period_units(books, marginals, indicators)
     score_rows, outcome_rows = _plan_period_statistics(units, as_of)
