@@ -23,8 +23,9 @@ RELATIVE_TOLERANCE = 1e-9
 ABSOLUTE_FLOOR = 1e-12
 """Differences below this are float noise around zero (e.g. 3.9e-16 against 0), where the relative
 difference means nothing."""
-IGNORED = {"data_quality_rejects": ["run_id"]}
-"""Columns that differ from run to run by design (the run id of a CLI run is random)."""
+IGNORED = ("run_id", "scored_at")
+"""Columns that differ from run to run by design: the run id of a CLI run is random, and the provenance
+column `scored_at` is the time of scoring (`source` and `as_of` are compared)."""
 
 
 def _sorted(df: pl.DataFrame) -> pl.DataFrame:
@@ -61,7 +62,7 @@ def _float_report(name: str, ref: pl.Series, new: pl.Series) -> tuple[bool, str]
 
 def compare_table(name: str, ref: pl.DataFrame, new: pl.DataFrame) -> tuple[bool, list[str]]:
     """Whether `new` equals `ref` as described in the module notes, and one line per finding."""
-    ref, new = ref.drop(IGNORED.get(name, [])), new.drop(IGNORED.get(name, []))
+    ref, new = ref.drop(IGNORED, strict=False), new.drop(IGNORED, strict=False)
     if ref.schema != new.schema:
         return False, [f"schema differs:\n    ref {dict(ref.schema)}\n    new {dict(new.schema)}"]
     if ref.height != new.height:

@@ -8,7 +8,9 @@ the pull-forward premium and the outcome indicators.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -229,51 +231,65 @@ _BOOTSTRAPPED = (*MARGINAL_COLUMNS, *(c for ind in INDICATORS for c in _indicato
 
 
 def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[dict], list[dict]]:
-    """Point estimates and bootstrap intervals per plan-period: score rows and long-format outcome rows."""
-    score_rows, outcome_rows = [], []
-    for (plan_id, period_start), group in units.group_by(PLAN_PERIOD, maintain_order=True):
-        period, period_end = group["period"][0], group["period_end"][0]
-        weights = bootstrap.rep_weights(group.height, f"{plan_id}|{period}")
-        resampled = bootstrap.resampled_sums(weights, {c: group[c].to_numpy() for c in _BOOTSTRAPPED})
-        low, high = bootstrap.interval_of_sums(resampled, _resampled_same_day_index)
-        row: dict = {"plan_id": plan_id, "period_start": period_start, "same_day_index_low": low}
-        row["same_day_index_high"] = high
-        notes = []
-        for ind in INDICATORS:
-            cols = {c: group[c].to_numpy() for c in _indicator_columns(ind)}
-            sums = {c: float(v.sum()) for c, v in cols.items()}
-            denominators = [v for k, v in sums.items() if "_den" in k]
-            mature_on = period_end + dt.timedelta(days=ind.maturity_days)
-            value = lo = hi = None
-            if mature_on > as_of:
-                note = f"{ind.name}: immature until {mature_on.isoformat()}"
-            elif min(denominators) <= 0:
-                note = f"{ind.name}: no deals or accounts to measure"
-            else:
-                note = None
-                value = float(_indicator_value(ind, sums))
-                lo, hi = bootstrap.interval_of_sums(resampled, lambda s, ind=ind: _indicator_value(ind, s))
-            if note:
-                notes.append(note)
-            row[ind.name], row[f"{ind.name}_low"], row[f"{ind.name}_high"] = value, lo, hi
-            outcome_rows.append(
-                {
-                    "plan_id": plan_id,
-                    "period": period,
-                    "period_start": period_start,
-                    "indicator": ind.name,
-                    "value": value,
-                    "low": lo,
-                    "high": hi,
-                    "numerator": sums.get(f"{ind.name}_num", sums.get(f"{ind.name}_num_a")),
-                    "denominator": sums.get(f"{ind.name}_den", sums.get(f"{ind.name}_den_a")),
-                    "mature_on": mature_on,
-                    "note": note,
-                }
-            )
-        row["indicator_notes"] = "; ".join(notes) if notes else None
-        score_rows.append(row)
+    """Point estimates and bootstrap intervals per plan-period: score rows and long-format outcome rows.
+
+    Plan-periods are independent and each has its own seeded draws, so they run on a thread per core
+    (NumPy's draws and products release the GIL): the result is the same as one after the other.
+    """
+    groups = units.partition_by(PLAN_PERIOD, maintain_order=True)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        results = list(pool.map(lambda group: _group_statistics(group, as_of), groups))
+    score_rows = [row for row, _outcomes in results]
+    outcome_rows = [outcome for _row, outcomes in results for outcome in outcomes]
     return score_rows, outcome_rows
+
+
+def _group_statistics(group: pl.DataFrame, as_of: dt.date) -> tuple[dict, list[dict]]:
+    """The score row and outcome rows of one plan-period's rep-period units."""
+    outcome_rows = []
+    plan_id, period_start = group["plan_id"][0], group["period_start"][0]
+    period, period_end = group["period"][0], group["period_end"][0]
+    weights = bootstrap.rep_weights(group.height, f"{plan_id}|{period}")
+    resampled = bootstrap.resampled_sums(weights, {c: group[c].to_numpy() for c in _BOOTSTRAPPED})
+    del weights
+    low, high = bootstrap.interval_of_sums(resampled, _resampled_same_day_index)
+    row: dict = {"plan_id": plan_id, "period_start": period_start, "same_day_index_low": low}
+    row["same_day_index_high"] = high
+    notes = []
+    for ind in INDICATORS:
+        cols = {c: group[c].to_numpy() for c in _indicator_columns(ind)}
+        sums = {c: float(v.sum()) for c, v in cols.items()}
+        denominators = [v for k, v in sums.items() if "_den" in k]
+        mature_on = period_end + dt.timedelta(days=ind.maturity_days)
+        value = lo = hi = None
+        if mature_on > as_of:
+            note = f"{ind.name}: immature until {mature_on.isoformat()}"
+        elif min(denominators) <= 0:
+            note = f"{ind.name}: no deals or accounts to measure"
+        else:
+            note = None
+            value = float(_indicator_value(ind, sums))
+            lo, hi = bootstrap.interval_of_sums(resampled, lambda s, ind=ind: _indicator_value(ind, s))
+        if note:
+            notes.append(note)
+        row[ind.name], row[f"{ind.name}_low"], row[f"{ind.name}_high"] = value, lo, hi
+        outcome_rows.append(
+            {
+                "plan_id": plan_id,
+                "period": period,
+                "period_start": period_start,
+                "indicator": ind.name,
+                "value": value,
+                "low": lo,
+                "high": hi,
+                "numerator": sums.get(f"{ind.name}_num", sums.get(f"{ind.name}_num_a")),
+                "denominator": sums.get(f"{ind.name}_den", sums.get(f"{ind.name}_den_a")),
+                "mature_on": mature_on,
+                "note": note,
+            }
+        )
+    row["indicator_notes"] = "; ".join(notes) if notes else None
+    return row, outcome_rows
 
 
 def incentive_curves(sizes: DealSizes, pt: PlanTables) -> pl.DataFrame:
