@@ -154,8 +154,8 @@ def test_ids_differing_only_by_case_are_kept_and_warned(tmp_path):
 def test_non_ascii_ids_differing_only_by_case_are_warned(tmp_path):
     # the quick scan that skips the twin search must not skip it for letters outside ASCII
     path = _write(
-        tmp_path / "deals.csv", f"{DEALS_HEADER}\n{GOOD_DEAL.replace('D001', 'É001')}\n"
-        f"{GOOD_DEAL.replace('D001', 'é001')}\n"
+        tmp_path / "deals.csv",
+        f"{DEALS_HEADER}\n{GOOD_DEAL.replace('D001', 'É001')}\n{GOOD_DEAL.replace('D001', 'é001')}\n",
     )
     load = load_table(path, "deals")
     assert any("deal_id values differ only by case (e.g. 'É001', 'é001')" in w for w in load.warnings)
