@@ -24,6 +24,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
@@ -103,16 +104,27 @@ def write_output_set(tables: dict[str, pl.DataFrame], out_dir: str | Path) -> li
 
 class TableStream:
     """One output table written batch by batch into the staging folder (Parquet and CSV), so that a table
-    as long as the company's statement lines never has to be held whole."""
+    as long as the company's statement lines never has to be held whole.
+
+    Each batch is written on a background thread while the caller computes the next one (Polars' CSV
+    writer and Arrow's Parquet writer release the GIL); at most one batch is in flight, so memory holds
+    one batch more, not the table. A failed write is raised by the next `append` or by `close`.
+    """
 
     def __init__(self, staging: Path, name: str):
         self.name = name
         self.paths = [staging / f"{name}{suffix}" for suffix in SUFFIXES]
         self._parquet: pq.ParquetWriter | None = None
         self._csv = self.paths[1].open("wb")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{name}")
+        self._in_flight: Future[None] | None = None
 
     def append(self, batch: pl.DataFrame) -> None:
         """Add rows (each batch must have the first batch's columns)."""
+        self._wait()
+        self._in_flight = self._writer.submit(self._write, batch)
+
+    def _write(self, batch: pl.DataFrame) -> None:
         stable = stable_floats(batch)
         table = stable.to_arrow()
         if self._parquet is None:
@@ -120,16 +132,25 @@ class TableStream:
         self._parquet.write_table(table.cast(self._parquet.schema))
         escape_formulas(stable).write_csv(self._csv, include_header=self._csv.tell() == 0)
 
+    def _wait(self) -> None:
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            in_flight.result()
+
     def close(self, columns: pl.DataFrame) -> None:
         """Finish both files; `columns` (an empty frame) gives the table its columns when no batch came."""
+        self._wait()
+        self._writer.shutdown()
         if self._parquet is None:
-            self.append(columns.clear())
+            self._write(columns.clear())
         assert self._parquet is not None
         self._parquet.close()
         self._csv.close()
 
     def abandon(self) -> None:
-        """Release the open files of a stream that will not be committed."""
+        """Release the open files of a stream that will not be committed (a write in flight is let end;
+        its error, if any, is not raised again)."""
+        self._writer.shutdown(wait=True)
         if self._parquet is not None:
             self._parquet.close()
         self._csv.close()

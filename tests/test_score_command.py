@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pytest
 
 from compscore.cli import main
+from compscore.outputs import OutputSet
 from compscore.provenance import PERIOD_COMPLETE, PROVENANCE_COLUMNS
 from compscore.run import score_folder
 from compscore.scoring.scores import PLAN_SCORE_COLUMNS
@@ -117,3 +120,19 @@ def test_attribution_is_written_batch_by_batch_and_equals_the_whole_table(
     assert streamed.equals(whole)
     csv_lines = (tmp_path / "streamed" / "pay_attribution.csv").read_text().splitlines()
     assert len(csv_lines) == whole.height + 1 and csv_lines.count(csv_lines[0]) == 1
+
+
+def test_a_failed_background_write_is_raised_and_nothing_is_committed(tmp_path: Path):
+    """The streamed table is written on a background thread: a batch that cannot be written (here a
+    column whose type differs from the first batch's) must still fail the run at `close`, not vanish."""
+    out = tmp_path / "out"
+    first = pl.DataFrame({"line_id": ["L1"], "amount": [1.0]})
+    wrong = pl.DataFrame({"line_id": ["L2"], "amount": ["not a number"]})
+    with pytest.raises(pa.ArrowInvalid), OutputSet(out) as outputs:
+        stream = outputs.stream("pay_attribution")
+        stream.append(first)
+        stream.append(wrong)
+        stream.close(first)
+        outputs.commit()
+    assert not (out / "pay_attribution.parquet").exists()
+    assert [p.name for p in out.iterdir()] == []
