@@ -414,8 +414,14 @@ def load_table(path: str | Path, table_name: str) -> TableLoad:
         if masks
         else pl.select(pl.repeat(False, raw.height, dtype=pl.Boolean)).to_series()
     )
-    good_df = conform(pl.DataFrame(list(parsed.values())).filter(~is_bad), spec.name).collect()
     n_bad = int(is_bad.sum())
+    parsed_df = pl.DataFrame(list(parsed.values()))
+    # A clean table (the common case) is conformed in place: its columns are not copied, which at 18M
+    # deals is a whole table less at the load's peak.
+    good_df = conform(parsed_df.filter(~is_bad) if n_bad else parsed_df, spec.name).collect(
+        engine="in-memory"
+    )
+    del parsed_df
     rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
     if n_bad or misshapen:
         text_columns = [n for n in names if raw.schema[n] == pl.String]
