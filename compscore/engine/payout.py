@@ -322,20 +322,22 @@ def churned_with_owner(data: CanonicalData) -> pl.LazyFrame:
     deal on or before the churn date, whoever's book the churn lands in. A churn event on the day the same
     account lost a renewal deal is that loss recorded twice, and is left out here (it counts as the lost
     renewal)."""
+    lost_renewal_days = (
+        lost_renewals(data.deals).select("account_id", pl.col("close_date").alias("churn_date")).unique()
+    )
+    churned = data.churn_events.lazy().join(lost_renewal_days, on=["account_id", "churn_date"], how="anti")
+    # Only the churned accounts' won deals can name an owner: the as-of join then sorts those, not every
+    # won deal of the company (17M at 10M lines).
     owners = (
         closed_won(data.deals)
         .select(
             "account_id", pl.col("close_date").alias("owned_since"), pl.col("owner_rep_id").alias("rep_id")
         )
+        .join(churned.select("account_id").unique(), on="account_id", how="semi")
         .sort("owned_since")
     )
-    lost_renewal_days = (
-        lost_renewals(data.deals).select("account_id", pl.col("close_date").alias("churn_date")).unique()
-    )
     return (
-        data.churn_events.lazy()
-        .join(lost_renewal_days, on=["account_id", "churn_date"], how="anti")
-        .sort("churn_date")
+        churned.sort("churn_date")
         .join_asof(
             owners,
             left_on="churn_date",
