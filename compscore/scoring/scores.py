@@ -128,7 +128,8 @@ def _with_plan_fallback(units: pl.LazyFrame, sizes: DealSizes) -> pl.LazyFrame:
     """A Δ the plan-period lacks is taken over all the plan's periods before SPEC's own fallbacks apply,
     so a quarter without new business does not price every deal at the arbitrary 10,000."""
     plan_wide = _typical_sizes(sizes, ["plan_id"]).select(
-        "plan_id", *[pl.col(c).alias(f"{c}_plan") for c in DELTA_COLUMNS]
+        pl.col("plan_id").cast(units.collect_schema()["plan_id"]),
+        *[pl.col(c).alias(f"{c}_plan") for c in DELTA_COLUMNS],
     )
     return (
         units.join(plan_wide, on="plan_id", how="left")
@@ -157,13 +158,13 @@ def _unit_marginals(
         "plan_id", "quota", "credits_new_business", "credits_expansion", "credits_renewal"
     )
     units = (
-        books.lazy()
-        .join(deltas, on=PLAN_PERIOD, how="left")
+        _categorical_ids(books)
+        .join(_categorical_ids(deltas), on=PLAN_PERIOD, how="left")
         .pipe(_with_plan_fallback, sizes)
         .pipe(_fill_deltas)
-        .join(plan_terms.lazy(), on="plan_id", how="left")
-        .join(_component_frame(pt).lazy(), on="plan_id", how="inner")
-        .join(paid_so_far.lazy(), on=[*UNIT_KEYS, "component_id"], how="left")
+        .join(_categorical_ids(plan_terms), on="plan_id", how="left")
+        .join(_categorical_ids(_component_frame(pt)), on="plan_id", how="inner")
+        .join(_categorical_ids(paid_so_far), on=[*UNIT_KEYS, "component_id"], how="left")
         .with_columns(pl.col("paid_so_far").fill_null(0.0), pl.col("credited").cast(pl.Float64))
     )
     this_period = marginal_by_unit(component_increments(units, pt.max_tiers), UNIT_KEYS)
@@ -196,7 +197,21 @@ def _unit_marginals(
         .group_by(UNIT_KEYS)
         .agg(pay_first_day_next=pl.sum("nb_increment_first_day"))
     )
-    return this_period.join(next_period, on=UNIT_KEYS, how="left").collect()
+    return (
+        this_period.join(next_period, on=UNIT_KEYS, how="left")
+        .with_columns(pl.col("rep_id", "plan_id").cast(pl.String))
+        .collect()
+    )
+
+
+_IDS = ("rep_id", "plan_id", "component_id")
+
+
+def _categorical_ids(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """`frame` with its rep, plan and component ids as `Categorical`: the marginals join and group a
+    million rep-periods per component on them, and whole-number keys halve the time of text ones."""
+    names = frame.lazy().collect_schema().names()
+    return frame.lazy().with_columns(pl.col(c).cast(pl.Categorical) for c in _IDS if c in names)
 
 
 def _indicator_value(ind: Indicator, sums: dict[str, np.ndarray | float]) -> np.ndarray | float:
