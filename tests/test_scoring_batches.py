@@ -15,9 +15,11 @@ from polars.testing import assert_frame_equal
 
 from compscore.dataset import CanonicalData
 from compscore.engine.payout import compute_payout, cross_rep_frames
+from compscore.engine.plan_tables import plan_tables
 from compscore.generator import GeneratorConfig, generate_company
 from compscore.loaders import load_canonical_dir
 from compscore.scoring.batches import REP_COLUMN, all_rep_ids, batch_data, rep_batches
+from compscore.scoring.components import component_marginals, component_marginals_of
 from compscore.scoring.scores import score_company
 
 AS_OF = dt.date(2025, 6, 30)
@@ -94,3 +96,14 @@ def test_canonical_small_scores_the_same_one_rep_at_a_time():
 def test_batch_size_must_be_positive(company):
     with pytest.raises(ValueError, match="batch_reps must be at least 1"):
         score_company(company, batch_reps=0)
+
+
+def test_component_marginals_from_the_run_equal_those_placed_from_the_data(company):
+    """`finished_score_tables` prices the components from the deals the batches placed under their plans;
+    that must be the table `component_marginals` makes from the data on its own."""
+    scores = score_company(company, as_of=AS_OF, batch_reps=7)
+    assert scores.deal_sizes is not None
+    reused = component_marginals_of(plan_tables(company.plans), scores.deal_sizes)
+    expected = component_marginals(company)
+    assert expected.height > 40 and expected["marginal_same_day"].sum() > 0
+    _assert_same_tables({"c": expected}, {"c": reused})

@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 from compscore.canonical_io import FORMATS
-from compscore.generator import GeneratorConfig, write_company
 from compscore.generator.build import MANIFEST
 from compscore.schema import PLANS_DIR, TABLES
 
@@ -60,6 +59,8 @@ def _existing_outputs(out: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from compscore.generator import GeneratorConfig, write_company  # not imported by other commands
+
     if args.lines is not None and args.no_lines:
         print("compscore generate: --lines needs statement lines; drop --no-lines", file=sys.stderr)
         return 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compscore.report.build import write_report
 from compscore.report.files import HTML_NAME, ReportInputError, load_inputs
 
 
@@ -29,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"compscore report: {exc}", file=sys.stderr)
         return 2
     out = args.out or f"{args.scores.rstrip('/')}/{HTML_NAME}"
+    from compscore.report.build import write_report  # Altair and the charts: only when a report is made
+
     paths = write_report(inputs, out)
     print(f"Plan review report: {paths.html}")
     print(f"Plan review workbook: {paths.workbook}")

@@ -60,7 +60,18 @@ def _one_plan_per_component(pt: PlanTables, sizes: DealSizes) -> tuple[PlanTable
 def component_marginals(data: CanonicalData) -> pl.DataFrame:
     """Per plan, component and attainment 0–200 %: m_S, m_R, m_F of that component alone ($ per $)."""
     pt = plan_tables(data.plans)
-    split, sizes = _one_plan_per_component(pt, _deal_sizes(data, pt))
+    return component_marginals_of(pt, _deal_sizes(data, pt))
+
+
+def component_marginals_of(pt: PlanTables, sizes: DealSizes) -> pl.DataFrame:
+    """`component_marginals` from the deals a scoring run already placed under their plans (its
+    `DealSizes`), instead of placing every deal again."""
+    as_text = pl.col("plan_id").cast(pl.String)
+    sizes = DealSizes(
+        won_deals=sizes.won_deals.lazy().with_columns(as_text),
+        converted_referrals=sizes.converted_referrals.lazy().with_columns(as_text),
+    )
+    split, sizes = _one_plan_per_component(pt, sizes)
     curves = incentive_curves(sizes, split)
     kinds = pt.components.select("plan_id", "component_id", component_kind="kind")
     return (

@@ -6,8 +6,9 @@ from __future__ import annotations
 import polars as pl
 
 from compscore.dataset import CanonicalData
+from compscore.engine.plan_tables import plan_tables
 from compscore.provenance import Provenance, with_provenance
-from compscore.scoring.components import component_marginals
+from compscore.scoring.components import component_marginals, component_marginals_of
 from compscore.scoring.scores import ScoreTables
 
 COMPONENT_MARGINALS = "plan_component_marginals"
@@ -29,7 +30,12 @@ def finished_score_tables(
     scores: ScoreTables, data: CanonicalData, provenance: Provenance
 ) -> dict[str, pl.DataFrame]:
     """Every score table to write, by name: `scores.outputs()` plus `plan_component_marginals`."""
-    tables = {**scores.outputs(), COMPONENT_MARGINALS: component_marginals(data)}
+    components = (
+        component_marginals(data)
+        if scores.deal_sizes is None
+        else component_marginals_of(plan_tables(data.plans), scores.deal_sizes)
+    )
+    tables = {**scores.outputs(), COMPONENT_MARGINALS: components}
     return with_provenance({name: without_float_noise(df) for name, df in tables.items()}, provenance)
 
 

@@ -204,9 +204,11 @@ def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
     cap and leave a 1e-12 increment (an SDI of 100 instead of null).
     """
     keys = [*UNIT_KEYS, "component_id"]
-    deal = payout.deal_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
-    referral = payout.referral_pay.group_by(keys).agg(paid_so_far=pl.sum("raw_pay"))
-    return pl.concat([deal, referral]).group_by(keys).agg(pl.sum("paid_so_far"))
+    pays = [
+        payout.deal_pay.lazy().select(*keys, "raw_pay"),
+        payout.referral_pay.lazy().select(*keys, "raw_pay"),
+    ]
+    return pl.concat(pays).group_by(keys).agg(paid_so_far=pl.sum("raw_pay")).collect()
 
 
 def score_shard(
