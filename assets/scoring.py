@@ -39,6 +39,7 @@ from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
 from compscore.scoring.scores import combine_shards as combine
 from compscore.scoring.shards import (
+    ScoringContext,
     ShardTables,
     run_shards_folder,
     scoring_context,
@@ -179,50 +180,66 @@ def remove_shards_of_ended_runs(instance: dg.DagsterInstance, root: Path, curren
 
 @dg.op(
     ins=_TABLE_INS,
-    out=dg.DynamicOut(Any, io_manager_key=SHARD_IO_MANAGER),
+    out={
+        "batches": dg.DynamicOut(Any, io_manager_key=SHARD_IO_MANAGER),
+        "shared_context": dg.Out(Any, io_manager_key=SHARD_IO_MANAGER),
+    },
     required_resource_keys={"warehouse"},
 )
 def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **tables: Any):
-    """Cut the reps into static shards (`compscore.scoring.shards.shard_batches`), one output each; first
-    remove the shards earlier runs left behind."""
+    """Cut the reps into static shards (`compscore.scoring.shards.shard_batches`), one output each, and
+    compute once what every shard shares (the scoring context: plan tables, cross-rep frames, the
+    rep-period grid), which the shard and combine steps read instead of recomputing it; first remove the
+    shards earlier runs left behind."""
     removed = remove_shards_of_ended_runs(
         context.instance, context.resources.warehouse.directory, context.run_id
     )
     if removed:
         context.log.info(f"removed the shards left by ended runs {', '.join(removed)}")
     data, _ = _data(tables.pop(RAW_PLANS), tables)
+    yield dg.Output(scoring_context(data, data_as_of(data)), output_name="shared_context")
     batches = shard_batches(data, shard_count(config))
     context.log.info(f"{len(batches)} shards of up to {batches[0].rep_ids.len():,} reps")
     for number, batch in enumerate(batches):
-        yield dg.DynamicOutput(batch, mapping_key=str(number))
+        yield dg.DynamicOutput(batch, mapping_key=str(number), output_name="batches")
 
 
 @dg.op(
-    ins={"batch": dg.In(Any), **_TABLE_INS},
+    ins={"batch": dg.In(Any), "shared_context": dg.In(Any), **_TABLE_INS},
     out=dg.Out(Any, io_manager_key=SHARD_IO_MANAGER),
 )
-def score_shard(batch: RepBatch, **tables: Any) -> ShardTables:
+def score_shard(batch: RepBatch, shared_context: ScoringContext, **tables: Any) -> ShardTables:
     """Payout engine, books, indicator parts, attribution and reconciliation of one shard's reps."""
     data, _ = _data(tables.pop(RAW_PLANS), tables)
-    return score_one_shard(data, batch, scoring_context(data, data_as_of(data)))
+    return score_one_shard(data, batch, shared_context)
 
 
 @dg.op(
-    ins={"parts": dg.In(Any), **_TABLE_INS},
+    ins={
+        "parts": dg.In(Any),
+        "shared_context": dg.In(Any),
+        RAW_PLANS: dg.In(Any),
+        DATA_QUALITY_STATUS: dg.In(Any),
+    },
     out={spec.key.to_python_identifier(): dg.Out(Any) for spec in SPECS},
     required_resource_keys={"source", "warehouse"},
 )
-def combine_shards(context: dg.OpExecutionContext, parts: list[ShardTables], **tables: Any):
+def combine_shards(
+    context: dg.OpExecutionContext,
+    parts: list[ShardTables],
+    shared_context: ScoringContext,
+    **inputs: Any,
+):
     """The cross-shard parts (Δ, marginals, bootstrap, scores), the finished tables with their provenance,
-    and this run's plan scores appended to the history; the run's shard folder is removed at the end."""
-    raw_plans = tables.pop(RAW_PLANS)
-    data, status = _data(raw_plans, tables)
-    result = combine(parts, scoring_context(data, data_as_of(data)), status)
+    and this run's plan scores appended to the history; the run's shard folder is removed at the end.
+    It reads no validated table: what it needs of them is in the shards and the scoring context."""
+    raw_plans: dict[str, Plan] = inputs[RAW_PLANS]
+    result = combine(parts, shared_context, inputs[DATA_QUALITY_STATUS])
     del parts
     context.log.info(f"scored {result.plan_scores.height} plan periods as of {result.as_of}")
     run_id = context.run.run_id
     provenance = Provenance.now(run_id, result.as_of, str(context.resources.source.directory))
-    outputs = finished_score_tables(result, data, provenance)
+    outputs = finished_score_tables(result, raw_plans, provenance)
     root = context.resources.warehouse.directory
     history = record_warehouse_run(outputs["plan_scores"], root)
     for name, frame in outputs.items():
@@ -250,8 +267,13 @@ def combine_shards(context: dg.OpExecutionContext, parts: list[ShardTables], **t
 def plan_scoring(**tables):
     """Score every plan on the rows that passed validation, one step per shard of reps and one step that
     combines them; keep this run's plan scores in the history."""
-    parts = plan_shards(**tables).map(lambda batch: score_shard(batch=batch, **tables)).collect()
-    return combine_shards(parts=parts, **tables)
+    batches, shared = plan_shards(**tables)
+    parts = batches.map(lambda batch: score_shard(batch=batch, shared_context=shared, **tables)).collect()
+    return combine_shards(
+        parts=parts,
+        shared_context=shared,
+        **{RAW_PLANS: tables[RAW_PLANS], DATA_QUALITY_STATUS: tables[DATA_QUALITY_STATUS]},
+    )
 
 
 _GROUPS = {spec.key: spec.group_name for spec in SPECS}

@@ -96,7 +96,7 @@ def score_folder(
             attribution_sink=lambda batch: attribution.append(finished_batch(ATTRIBUTION, batch, provenance)),
         )
         attribution.close(finished_batch(ATTRIBUTION, scores.pay_attribution, provenance))
-        tables = {**finished_score_tables(scores, clean, provenance), **quality_tables}
+        tables = {**finished_score_tables(scores, clean.plans, provenance), **quality_tables}
         say(f"writing {len(tables) + 1} tables to {out_dir}")
         for name, table in tables.items():
             outputs.add(name, table)

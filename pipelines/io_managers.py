@@ -120,7 +120,8 @@ class ShardIOManager(dg.IOManager):
     """Passes scoring's shards between steps (`assets.scoring`): each output in
     `<warehouse>/.shards/<run_id>/<step_key>/<output>[/<mapping_key>]/`, a folder every worker reaches
     because the warehouse is shared storage. A `ShardTables` is written by its own `write` (Parquet +
-    JSON), a shard's `RepBatch` by `write_batch`; no pickle."""
+    JSON), the run's `ScoringContext` by `write_context`, a shard's `RepBatch` by `write_batch`; no
+    pickle."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -136,6 +137,8 @@ class ShardIOManager(dg.IOManager):
         folder = self._folder(context)
         if isinstance(obj, shards.ShardTables):
             obj.write(folder)
+        elif isinstance(obj, shards.ScoringContext):
+            shards.write_context(obj, folder)
         elif isinstance(obj, RepBatch):
             shards.write_batch(obj, folder)
         else:
@@ -146,6 +149,8 @@ class ShardIOManager(dg.IOManager):
         folder = self._folder(context.upstream_output)
         if (folder / shards.MANIFEST).is_file():
             return shards.ShardTables.read(folder)
+        if (folder / shards.CONTEXT_MANIFEST).is_file():
+            return shards.read_context(folder)
         return shards.read_batch(folder)
 
 

@@ -46,7 +46,7 @@ def test_finished_tables_are_the_score_tables_plus_component_marginals_rounded_w
     data = Company(plans=[plan(components)], deals=[Deal("D1", "R1", 50_000, D(2026, 2, 10))]).data()
     scores = score_company(data, as_of=D(2026, 3, 31))
     provenance = Provenance("run-1", dt.datetime(2026, 4, 1, 8, 0, tzinfo=dt.UTC), D(2026, 3, 31), "here")
-    tables = finished_score_tables(scores, data, provenance)
+    tables = finished_score_tables(scores, data.plans, provenance)
     assert list(tables) == [*scores.outputs(), COMPONENT_MARGINALS]
     for table in tables.values():
         assert table.columns[-4:] == list(PROVENANCE_COLUMNS)

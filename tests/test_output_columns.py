@@ -18,7 +18,7 @@ from compscore.scoring.scores import score_company
 def outputs(canonical_small_dir_module: Path):
     data = load_canonical_dir(canonical_small_dir_module).data
     scores = score_company(data)
-    return finished_score_tables(scores, data, Provenance.now("t", scores.as_of, "fixture"))
+    return finished_score_tables(scores, data.plans, Provenance.now("t", scores.as_of, "fixture"))
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,14 @@ from compscore.generator import GeneratorConfig, generate_company
 from compscore.loaders import load_canonical_dir
 from compscore.scoring.batches import all_rep_ids
 from compscore.scoring.scores import combine_shards, score_company
-from compscore.scoring.shards import ShardTables, score_shard, scoring_context, shard_batches
+from compscore.scoring.shards import (
+    ShardTables,
+    read_context,
+    score_shard,
+    scoring_context,
+    shard_batches,
+    write_context,
+)
 
 CANONICAL_SMALL = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 KEYS = {
@@ -50,7 +57,8 @@ def test_shards_written_and_read_back_combine_to_score_company(data, whole, shar
     """Against `score_company` on the same shards (the CLI's loop) and on one shard, to 1e-12 relative: a
     float sum over rows of several shards, or a multi-threaded group-by mean, can add in another order and
     differ in the last bits (docs/scale-out.md, "Equal results"); every non-float column is exact."""
-    context = scoring_context(data, data_as_of(data))
+    write_context(scoring_context(data, data_as_of(data)), tmp_path / "plan_scoring.plan_shards" / "context")
+    context = read_context(tmp_path / "plan_scoring.plan_shards" / "context")  # as the steps read it
     batches = shard_batches(data, shard_count)
     assert len(batches) == min(shard_count, all_rep_ids(data).len())  # canonical_small has 3 reps
     parts = []
@@ -98,6 +106,32 @@ def test_a_folder_that_is_not_a_shard_is_refused(tmp_path):
     (tmp_path / "shard.json").write_text(json.dumps({"format": 99, "frames": []}))
     with pytest.raises(ValueError, match="not a shard of format 1"):
         ShardTables.read(tmp_path)
+
+
+def test_the_scoring_context_survives_the_round_trip(tmp_path):
+    data = generate_company(GeneratorConfig(reps=40, quarters=5, seed=11, reps_per_chunk=20))
+    context = scoring_context(data, dt.date(2026, 6, 30))
+    write_context(context, tmp_path)
+    back = read_context(tmp_path)
+    assert back.as_of == context.as_of and back.pt.max_tiers == context.pt.max_tiers
+    for got, expected in [
+        (back.pt.plans, context.pt.plans),
+        (back.pt.components, context.pt.components),
+        (back.pt.applies, context.pt.applies),
+        (back.cross.churn, context.cross.churn),
+        (back.cross.conversions, context.cross.conversions),
+        (back.cross.churned, context.cross.churned),
+        (back.grid, context.grid),
+        (back.given_periods, context.given_periods),
+    ]:
+        assert expected.height > 0
+        assert_frame_equal(got, expected)
+
+
+def test_a_folder_that_is_not_a_scoring_context_is_refused(tmp_path):
+    (tmp_path / "context.json").write_text(json.dumps({"format": 1, "frames": ["plans"]}))
+    with pytest.raises(ValueError, match="not a scoring context of format 1"):
+        read_context(tmp_path)
 
 
 def test_categorical_deal_sizes_survive_the_round_trip(tmp_path):

@@ -3,12 +3,14 @@ as they are written, with the per-component marginals, float residue rounded off
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
-from compscore.dataset import CanonicalData
 from compscore.engine.plan_tables import plan_tables
+from compscore.plans import Plan
 from compscore.provenance import Provenance, with_provenance
-from compscore.scoring.components import component_marginals, component_marginals_of
+from compscore.scoring.components import component_marginals_of
 from compscore.scoring.scores import ScoreTables
 
 COMPONENT_MARGINALS = "plan_component_marginals"
@@ -27,14 +29,11 @@ def without_float_noise(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def finished_score_tables(
-    scores: ScoreTables, data: CanonicalData, provenance: Provenance
+    scores: ScoreTables, plans: Mapping[str, Plan], provenance: Provenance
 ) -> dict[str, pl.DataFrame]:
-    """Every score table to write, by name: `scores.outputs()` plus `plan_component_marginals`."""
-    components = (
-        component_marginals(data)
-        if scores.deal_sizes is None
-        else component_marginals_of(plan_tables(data.plans), scores.deal_sizes)
-    )
+    """Every score table to write, by name: `scores.outputs()` plus `plan_component_marginals` (priced
+    on the deals the run placed under `plans`)."""
+    components = component_marginals_of(plan_tables(plans), scores.deal_sizes)
     tables = {**scores.outputs(), COMPONENT_MARGINALS: components}
     return with_provenance({name: without_float_noise(df) for name, df in tables.items()}, provenance)
 

@@ -61,9 +61,9 @@ class ScoreTables:
     pay_reconciliation: pl.DataFrame
     as_of: dt.date
     """The date the data was scored as known on (see `compscore.engine.payout.data_as_of`)."""
-    deal_sizes: DealSizes | None = None
+    deal_sizes: DealSizes
     """The won deals and converted referrals under their plans that Δ was taken over (the component
-    marginals reuse them); None when the tables were not made by `combine_shards`."""
+    marginals reuse them)."""
     attribution_streamed: bool = False
     """True when `score_company` handed the attribution to an `attribution_sink` batch by batch: then
     `pay_attribution` holds no rows (only the columns) and `outputs()` leaves it out."""

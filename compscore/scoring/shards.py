@@ -84,6 +84,73 @@ class ScoringContext:
     given_periods: pl.DataFrame
 
 
+CONTEXT_MANIFEST = "context.json"
+
+
+def write_context(context: ScoringContext, folder: Path) -> None:
+    """One Parquet file per frame of `context` in `folder` (created) and `context.json` with the as-of
+    date and the plan tables' tier count: a Dagster run computes the context once and its shard and
+    combine steps read it, instead of each recomputing it from every validated table."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in _context_frames(context).items():
+        frame.write_parquet(folder / f"{name}.parquet")
+    manifest = {
+        "format": SHARD_FORMAT,
+        "as_of": context.as_of.isoformat(),
+        "max_tiers": context.pt.max_tiers,
+        "frames": list(_context_frames(context)),
+    }
+    (folder / CONTEXT_MANIFEST).write_text(json.dumps(manifest))
+
+
+def read_context(folder: Path) -> ScoringContext:
+    """The context `write_context` stored in `folder`."""
+    manifest = json.loads((folder / CONTEXT_MANIFEST).read_text())
+    if manifest.get("format") != SHARD_FORMAT or manifest.get("frames") != list(_CONTEXT_FRAMES):
+        raise ValueError(f"{folder / CONTEXT_MANIFEST}: not a scoring context of format {SHARD_FORMAT}")
+    frames = {name: pl.read_parquet(folder / f"{name}.parquet", glob=False) for name in _CONTEXT_FRAMES}
+    return ScoringContext(
+        as_of=dt.date.fromisoformat(manifest["as_of"]),
+        pt=PlanTables(
+            plans=frames["plans"],
+            components=frames["components"],
+            applies=frames["applies"],
+            max_tiers=int(manifest["max_tiers"]),
+        ),
+        cross=CrossRepFrames(
+            churn=frames["churn"], conversions=frames["conversions"], churned=frames["churned"]
+        ),
+        grid=frames["grid"],
+        given_periods=frames["given_periods"],
+    )
+
+
+_CONTEXT_FRAMES = (
+    "plans",
+    "components",
+    "applies",
+    "churn",
+    "conversions",
+    "churned",
+    "grid",
+    "given_periods",
+)
+
+
+def _context_frames(context: ScoringContext) -> dict[str, pl.DataFrame]:
+    pt, cross = context.pt, context.cross
+    return {
+        "plans": pt.plans,
+        "components": pt.components,
+        "applies": pt.applies,
+        "churn": cross.churn,
+        "conversions": cross.conversions,
+        "churned": cross.churned,
+        "grid": context.grid,
+        "given_periods": context.given_periods,
+    }
+
+
 def scoring_context(data: CanonicalData, as_of: dt.date) -> ScoringContext:
     pt = plan_tables(data.plans)
     first_day = (
