@@ -1,20 +1,29 @@
-"""Dagster asset checks on the raw tables: the data-quality suites of `compscore.quality` run through GX.
+"""Dagster asset checks on the raw tables: the data-quality rules of `compscore.quality`, and their GX suites.
 
-One blocking check per raw table (`raw_<table>_quality`), each its own step, so the executor runs them in
-parallel. A check reads its table and `raw_plans` as inputs, and the raw tables its foreign keys point at
-from the warehouse (as inputs they would make the checks wait on each other: a blocking check gates every
-consumer of its asset, and deals and referrals refer to each other). Then it runs
-every rule in Polars and the same suite in GX (in chunks), writes the table's HTML report page, and
-returns an `AssetCheckResult`:
+Two multi-asset checks, each one step over every raw table, with the raw tables and `raw_plans` as inputs
+(read once per step by the IO manager; the foreign keys are judged against those same frames):
 
-* failed with severity ERROR when a blocking failure is found (schema, no rows, volume drop, a foreign key
-  broken in most rows): the `validated` assets and everything after them do not run, and the earlier
-  outputs stay in the warehouse;
-* failed with severity WARN when only row-level rules fail: those rows are quarantined by `validated`;
-* passed otherwise.
+* `raw_quality`: the blocking check `quality` of each `raw_<table>`. It runs every rule in Polars
+  (`check_table`, the same counts `validated` quarantines by), writes the table's HTML report page
+  (`data_quality/<run_id>/<table>.html`), and gives one `AssetCheckResult` per table:
 
-Metadata: every failed expectation with its unexpected count and share, a few failing keys and values,
-and the path of the report page.
+  - failed with severity ERROR when a blocking failure is found (schema, no rows, volume drop, a foreign
+    key broken in most rows): the step fails once every table's result is out, so the `validated` assets
+    and everything after them do not run, and the earlier outputs stay in the warehouse;
+  - failed with severity WARN when only row-level rules fail: those rows are quarantined by `validated`;
+  - passed otherwise.
+
+  Metadata: every failed rule with its unexpected count and share, a few failing keys and values, and
+  the path of the table's report page.
+
+* `raw_expectations`: the non-blocking check `expectations` of each `raw_<table>`. It runs every table's
+  Great Expectations suite (in chunks of rows) and writes one page for all tables
+  (`data_quality/<run_id>/expectations.html`). It gates nothing, so it runs alongside `raw_quality`,
+  `validated` and scoring (a low step priority lets the steps on the critical path start first). Its
+  result per table: passed when GX finds no unexpected row and no expectation raises; else failed with
+  severity WARN. Metadata: GX's unexpected count of every expectation, the failed ones with a few values,
+  GX errors, and a link to the table's section of the page. A GX crash on one table is reported on that
+  table's result instead of failing the run.
 """
 
 from typing import Any
@@ -28,19 +37,29 @@ from common.names import raw_asset_name
 from common.resources import Warehouse
 from common.ui_metadata import check_description, file_url, flag_if_failed
 from compscore.plans import Plan
-from compscore.quality import References, RuleResult, check_table
+from compscore.quality import RuleResult, TableCheck, check_table, received_references
 from compscore.quality.blocking import NONEMPTY_TABLES
-from compscore.quality.report import write_table_report
-from compscore.quality.suites import ExpectationOutcome, run_suite
-from compscore.schema import TABLES, Table
+from compscore.quality.report import write_expectations_report, write_table_report
+from compscore.quality.suites import ExpectationOutcome, run_table_suite
+from compscore.schema import TABLES
 
 CHECK_NAME = "quality"
+"""The blocking rules check on each raw table."""
+GX_CHECK_NAME = "expectations"
+"""The non-blocking GX check on each raw table."""
+RULES_STEP = "raw_quality"
+GX_STEP = "raw_expectations"
+GX_PRIORITY = -1
+"""`dagster/priority` of the GX step: with every step slot taken, the critical path goes first."""
+
+_INS = {name: dg.AssetIn(name) for name in [*(raw_asset_name(t.name) for t in TABLES), PLANS]}
+"""Every raw table and the plans (the checked assets and `raw_plans`, each also a dependency of the specs,
+which is why these carry no Dagster type: the step's `**inputs` take any value)."""
 
 
-def referenced_tables(spec: Table) -> list[str]:
-    """The other canonical tables the table's foreign keys point at, in schema order."""
-    targets = {fk.ref_table for _col, fk in spec.foreign_keys()}
-    return [t.name for t in TABLES if t.name in targets and t.name != spec.name]
+def _received(inputs: dict[str, Any]) -> tuple[dict[str, pl.DataFrame], dict[str, Plan]]:
+    """The raw tables by canonical name, and the plans, from the step's inputs."""
+    return {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}, inputs[PLANS]
 
 
 def previous_row_count(instance: dg.DagsterInstance, asset: str, run_id: str) -> int | None:
@@ -51,39 +70,32 @@ def previous_row_count(instance: dg.DagsterInstance, asset: str, run_id: str) ->
     return int(previous["dagster/row_count"].value)
 
 
-def _failed_markdown(results: list[RuleResult], outcomes: dict[str, ExpectationOutcome]) -> str:
+# --- the rules: blocking ------------------------------------------------------------------------------
+
+
+def _failed_markdown(results: list[RuleResult]) -> str:
     lines = [
-        "| rule | GX expectation | unexpected | share | e.g. keys | e.g. values |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| rule | unexpected | share | e.g. keys | e.g. values |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for r in results:
         if r.success:
             continue
-        o = outcomes.get(r.rule)
-        gx = f"{o.expectation_type}: {o.unexpected_count}" if o else "(not run)"
         keys = "; ".join(r.sample_keys).replace("|", "/")
         values = "; ".join(r.sample_values).replace("|", "/")
-        lines.append(
-            f"| `{r.rule}` | {gx} | {r.unexpected_count} | {r.unexpected_share:.2%} | {keys} | {values} |"
-        )
+        lines.append(f"| `{r.rule}` | {r.unexpected_count} | {r.unexpected_share:.2%} | {keys} | {values} |")
     return "\n".join(lines) if len(lines) > 2 else "none"
 
 
 def check_metadata(
-    results: list[RuleResult],
-    outcomes: list[ExpectationOutcome],
-    blocking: list[Any],
-    rows: int,
-    report: str,
+    results: list[RuleResult], blocking: list[Any], rows: int, report: str
 ) -> dict[str, dg.MetadataValue]:
-    by_rule = {o.rule: o for o in outcomes}
     failed = [
         {
             "rule": r.rule,
             "expected": r.detail,
             "unexpected_count": r.unexpected_count,
             "unexpected_share": round(r.unexpected_share, 6),
-            "gx_unexpected_count": by_rule[r.rule].unexpected_count if r.rule in by_rule else None,
             "sample_keys": list(r.sample_keys),
             "sample_values": list(r.sample_values),
         }
@@ -93,79 +105,186 @@ def check_metadata(
     return {
         "rows": dg.MetadataValue.int(rows),
         "blocking_failures": dg.MetadataValue.md("\n".join(f"- {f}" for f in blocking) or "none"),
-        "failed_expectations": dg.MetadataValue.md(_failed_markdown(results, by_rule)),
+        "failed_expectations": dg.MetadataValue.md(_failed_markdown(results)),
         "failed_expectations_json": dg.MetadataValue.json(failed),
         "rules_run": dg.MetadataValue.int(len(results)),
-        "gx_errors": dg.MetadataValue.json({o.rule: o.exception for o in outcomes if o.exception}),
         "report": file_url(report),
     }
 
 
-def run_quality_check(
-    context: dg.AssetCheckExecutionContext,
-    warehouse: Warehouse,
-    spec: Table,
-    table: pl.DataFrame,
-    plans: dict[str, Plan],
-) -> dg.AssetCheckResult:
-    """Every rule of `spec` on `table` in Polars and in GX, the table's report page, and the verdict."""
-    target = raw_asset_name(spec.name)
-    frames = {spec.name: table}
-    for ref in referenced_tables(spec):
-        frames[ref] = warehouse.read_table(raw_asset_name(ref))
-    check = check_table(
-        spec,
-        table,
-        References.from_tables(frames, plans),
-        nonempty_required=spec.name in NONEMPTY_TABLES,
-        previous_count=previous_row_count(context.instance, target, context.run.run_id),
-    )
-    outcomes = run_suite(check) if check.schema_ok else []
-    report = write_table_report(
-        warehouse.directory, context.run.run_id, spec.name, check.results, check.blocking, outcomes
-    )
-    passed = not check.blocking and all(r.success for r in check.results)
-    for failure in check.blocking:
-        context.log.error(f"blocking: {failure}")
-    result = dg.AssetCheckResult(
-        passed=passed,
+def quality_result(check: TableCheck, report: str) -> dg.AssetCheckResult:
+    """The verdict on one table: ERROR on a blocking failure, WARN on row-level failures, else passed."""
+    return dg.AssetCheckResult(
+        asset_key=raw_asset_name(check.table),
+        check_name=CHECK_NAME,
+        passed=not check.blocking and all(r.success for r in check.results),
         severity=dg.AssetCheckSeverity.ERROR if check.blocking else dg.AssetCheckSeverity.WARN,
         description=check_description(
             sum(not r.success for r in check.results), [str(f) for f in check.blocking]
         ),
-        metadata=check_metadata(check.results, outcomes, check.blocking, check.rows, str(report)),
+        metadata=check_metadata(check.results, check.blocking, check.rows, report),
     )
-    return flag_if_failed(context, result)
 
 
-def build_quality_check(spec: Table) -> dg.AssetChecksDefinition:
-    """The blocking quality check of raw table `spec`.
-
-    Its inputs are the checked raw table (`table`, the one parameter not in `additional_ins`, which
-    Dagster binds to the checked asset) and the parsed plans; the `warehouse` resource reads the tables
-    the foreign keys point at.
-    """
-
-    @dg.asset_check(
-        asset=raw_asset_name(spec.name),
-        name=CHECK_NAME,
+QUALITY_SPECS = [
+    dg.AssetCheckSpec(
+        CHECK_NAME,
+        asset=raw_asset_name(t.name),
         blocking=True,
+        additional_deps=[PLANS],
         description=(
-            f"Data quality of `{spec.name}` (docs/data_quality.md): keys, required values, allowed values, "
-            "ranges, date order and references, in Polars and Great Expectations. Blocks on a broken "
-            "schema, no rows, a sudden volume drop or references broken in most rows."
+            f"Data quality of `{t.name}` (docs/data_quality.md): keys, required values, allowed values, "
+            "ranges, date order and references, in Polars. Blocks on a broken schema, no rows, a sudden "
+            "volume drop or references broken in most rows. GX's counts: the `expectations` check."
         ),
-        additional_ins={"plans": dg.AssetIn(PLANS, dagster_type=Any)},
     )
-    def quality(
-        context: dg.AssetCheckExecutionContext,
-        warehouse: Warehouse,
-        table: pl.DataFrame,
-        plans: dict[str, Plan],
-    ) -> dg.AssetCheckResult:
-        return run_quality_check(context, warehouse, spec, table, plans)
-
-    return quality
+    for t in TABLES
+]
 
 
-QUALITY_CHECKS = [build_quality_check(spec) for spec in TABLES]
+@dg.multi_asset_check(
+    name=RULES_STEP,
+    specs=QUALITY_SPECS,
+    ins=_INS,
+    description="Every raw table's data-quality rules in Polars, in one step (blocking).",
+)
+def raw_quality(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
+    """Every rule of every raw table on the frames as received, each table's report page and verdict."""
+    tables, plans = _received(inputs)
+    refs = received_references(tables, plans)
+    run_id = context.run.run_id
+    for spec in TABLES:
+        target = raw_asset_name(spec.name)
+        check = check_table(
+            spec,
+            tables[spec.name],
+            refs,
+            nonempty_required=spec.name in NONEMPTY_TABLES,
+            previous_count=previous_row_count(context.instance, target, run_id),
+        )
+        report = write_table_report(warehouse.directory, run_id, spec.name, check.results, check.blocking)
+        for failure in check.blocking:
+            context.log.error(f"blocking: {failure}")
+        result = quality_result(check, str(report))
+        del check  # the flag columns of one table at a time
+        yield flag_if_failed(context, result)
+
+
+# --- GX: not blocking ---------------------------------------------------------------------------------
+
+
+def _outcomes_markdown(outcomes: list[ExpectationOutcome]) -> str:
+    lines = [
+        "| rule | GX expectation | unexpected | share | e.g. values |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for o in outcomes:
+        if o.success:
+            continue
+        values = "; ".join(o.partial_unexpected).replace("|", "/")
+        unexpected = f"error: {o.exception}" if o.exception else str(o.unexpected_count)
+        lines.append(
+            f"| `{o.rule}` | {o.expectation_type} | {unexpected} | {o.unexpected_share:.2%} | {values} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else "none"
+
+
+def expectations_description(found: list[ExpectationOutcome] | str) -> str:
+    """The one-line text of a GX check result (`found`: the outcomes, or why the suite did not run)."""
+    if isinstance(found, str):
+        return f"GX suite not run: {found}"
+    outcomes = found
+    failed = [o for o in outcomes if o.unexpected_count]
+    errors = [o for o in outcomes if o.exception]
+    if not failed and not errors:
+        return f"all {len(outcomes)} GX expectations met"
+    parts = []
+    if failed:
+        rows = sum(o.unexpected_count for o in failed)
+        parts.append(
+            f"{len(failed)} of {len(outcomes)} GX expectation(s) found {rows} unexpected value(s) "
+            "(see failed_expectations)"
+        )
+    if errors:
+        parts.append(f"{len(errors)} GX expectation(s) raised an error (see gx_errors)")
+    return "; ".join(parts)
+
+
+def expectations_result(
+    table: str, found: list[ExpectationOutcome] | str, rows: int, report: str
+) -> dg.AssetCheckResult:
+    """GX's verdict on one table: passed when every expectation ran and found nothing; else WARN.
+    `found`: the outcomes, or why the suite did not run."""
+    ran = [] if isinstance(found, str) else found
+    failed = [
+        {
+            "rule": o.rule,
+            "expectation_type": o.expectation_type,
+            "unexpected_count": o.unexpected_count,
+            "unexpected_share": round(o.unexpected_share, 6),
+            "partial_unexpected": list(o.partial_unexpected),
+            "exception": o.exception,
+        }
+        for o in ran
+        if not o.success
+    ]
+    return dg.AssetCheckResult(
+        asset_key=raw_asset_name(table),
+        check_name=GX_CHECK_NAME,
+        passed=not isinstance(found, str) and all(o.success for o in found),
+        severity=dg.AssetCheckSeverity.WARN,
+        description=expectations_description(found),
+        metadata={
+            "rows": dg.MetadataValue.int(rows),
+            "expectations_run": dg.MetadataValue.int(len(ran)),
+            "unexpected_counts": dg.MetadataValue.json({o.rule: o.unexpected_count for o in ran}),
+            "failed_expectations": dg.MetadataValue.md(_outcomes_markdown(ran)),
+            "failed_expectations_json": dg.MetadataValue.json(failed),
+            "gx_errors": dg.MetadataValue.json({o.rule: o.exception for o in ran if o.exception}),
+            "report": file_url(report, anchor=table),
+        },
+    )
+
+
+EXPECTATION_SPECS = [
+    dg.AssetCheckSpec(
+        GX_CHECK_NAME,
+        asset=raw_asset_name(t.name),
+        blocking=False,
+        additional_deps=[PLANS],
+        description=(
+            f"The Great Expectations suite of `{t.name}` (docs/data_quality.md): the rules of the "
+            "`quality` check as GX 1.x expectations, run in chunks of rows, with GX's unexpected count "
+            "per expectation. Not blocking: it runs alongside validation and scoring and stops nothing."
+        ),
+    )
+    for t in TABLES
+]
+
+
+@dg.multi_asset_check(
+    name=GX_STEP,
+    specs=EXPECTATION_SPECS,
+    ins=_INS,
+    op_tags={"dagster/priority": str(GX_PRIORITY)},
+    description="Every raw table's Great Expectations suite, in one step (not blocking).",
+)
+def raw_expectations(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
+    """Every raw table's GX suite on the frames as received; one page for all of them, one result each."""
+    tables, plans = _received(inputs)
+    refs = received_references(tables, plans)
+    found: dict[str, list[ExpectationOutcome] | str] = {}  # outcomes, or why the suite did not run
+    for spec in TABLES:
+        try:
+            outcomes = run_table_suite(spec, tables[spec.name], refs)
+        except Exception as error:  # GX only reports: its failure on one table must not fail the run
+            context.log.exception(f"GX suite of {spec.name} failed")
+            found[spec.name] = f"{type(error).__name__}: {error}"
+            continue
+        found[spec.name] = (
+            outcomes if outcomes is not None else "the table's schema is broken (see its quality check)"
+        )
+    report = str(write_expectations_report(warehouse.directory, context.run.run_id, found))
+    for spec in TABLES:
+        result = expectations_result(spec.name, found[spec.name], tables[spec.name].height, report)
+        yield flag_if_failed(context, result)

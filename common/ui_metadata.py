@@ -49,9 +49,14 @@ def failed_checks(tags: Mapping[str, str]) -> dict[str, str]:
 def flag_if_failed(
     context: dg.AssetCheckExecutionContext, result: dg.AssetCheckResult
 ) -> dg.AssetCheckResult:
-    """Tag the run when `result` failed; returns `result` unchanged."""
+    """Tag the run when `result` failed; returns `result` unchanged. The check is the result's own spec:
+    its name and asset (a multi-asset check has one check of the same name on each of several assets)."""
     if not result.passed:
-        key = next(s.key for s in context.check_specs if result.check_name in (None, s.name))
+        key = next(
+            s.key
+            for s in context.check_specs
+            if result.check_name in (None, s.name) and result.asset_key in (None, s.asset_key)
+        )
         tags = failed_check_tags(key.asset_key.to_user_string(), key.name, result.severity)
         context.instance.add_run_tags(context.run.run_id, tags)
     return result
@@ -62,10 +67,11 @@ def add_run_tags(context: dg.OpExecutionContext | dg.AssetExecutionContext, tags
     context.instance.add_run_tags(context.run.run_id, dict(tags))
 
 
-def file_url(path: str | Path) -> dg.MetadataValue:
-    """A clickable `file://` link to a local file (the UI renders URL metadata as a link; the webserver
-    does not serve files, so it opens on the machine that holds the warehouse)."""
-    return dg.MetadataValue.url(Path(path).resolve().as_uri())
+def file_url(path: str | Path, anchor: str | None = None) -> dg.MetadataValue:
+    """A clickable `file://` link to a local file, to `#anchor` in it if given (the UI renders URL metadata
+    as a link; the webserver does not serve files, so it opens on the machine that holds the warehouse)."""
+    url = Path(path).resolve().as_uri()
+    return dg.MetadataValue.url(f"{url}#{anchor}" if anchor else url)
 
 
 def load_failure(error: LoadError | PlanError) -> dg.Failure:

@@ -1,6 +1,9 @@
 """The jobs, selected by asset group so that new assets in a group join them automatically.
 
-Selecting assets also selects their asset checks, so `validation_only` runs the data-quality checks.
+Selecting assets also selects their asset checks, so every job with the `raw` group (`full_refresh`,
+`full_refresh_celery`, `validation_only`) runs both checks of each raw table: the blocking rules
+(`quality`) and the GX suite (`expectations`, not blocking). The others select no raw asset and so no raw
+check.
 Every job but `incoming_monthly` ends with `warehouse_database`, the one step that writes DuckDB (the monthly
 partitions reach DuckDB with the next job). The monthly-partitioned `incoming` group runs on its own, one
 partition per run (`incoming_monthly`); the

@@ -2,6 +2,7 @@
 
 import dagster as dg
 import pytest
+from dagster._core.execution.api import create_execution_plan
 
 import assets.raw
 from compscore.schema import TABLES
@@ -78,6 +79,38 @@ def test_jobs_select_by_group(specs: list[dg.AssetSpec]) -> None:
         "incoming_commission_lines",
         "incoming_load_rejects",
     }
+
+
+def test_jobs_with_the_raw_layer_run_both_raw_checks_and_only_the_rules_gate_validated() -> None:
+    raw = {f"raw_{t.name}" for t in TABLES}
+
+    def raw_checks(job: str) -> set[tuple[str, str]]:
+        keys = defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys
+        return {(k.asset_key.to_user_string(), k.name) for k in keys if k.asset_key.to_user_string() in raw}
+
+    both = {(asset, name) for asset in raw for name in ("quality", "expectations")}
+    for job in ("full_refresh", "full_refresh_celery", "validation_only"):
+        assert raw_checks(job) == both, job
+    for job in ("scoring_only", "incoming_monthly", "scenarios"):
+        assert raw_checks(job) == set(), job
+
+    plan = create_execution_plan(defs.resolve_job_def("full_refresh"))
+    step_keys = {s.key for s in plan.steps}
+    assert {"raw_quality", "raw_expectations"} <= step_keys
+    assert not [k for k in step_keys if k.endswith("_quality") and k != "raw_quality"]  # no per-table steps
+    assert plan.get_step_by_key("validated").get_execution_dependency_keys() == {"raw_source", "raw_quality"}
+    gx = plan.get_step_by_key("raw_expectations")
+    assert gx.get_execution_dependency_keys() == {"raw_source"}
+    assert int(gx.tags["dagster/priority"]) < 0
+    gated = {s.key for s in plan.steps if "raw_expectations" in _upstream_steps(s)}
+    assert gated == set()
+
+
+def _upstream_steps(step) -> set[str]:
+    """Keys of the steps a step of an execution plan waits for (mapped and collect steps included)."""
+    if hasattr(step, "get_execution_dependency_keys"):
+        return set(step.get_execution_dependency_keys())
+    return set(step.get_all_dependency_keys())
 
 
 def test_schedules_and_sensors_are_registered() -> None:

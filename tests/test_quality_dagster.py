@@ -1,4 +1,8 @@
-"""The Dagster side of data quality: blocking checks on the raw tables, the validated assets, the report."""
+"""The Dagster side of data quality: the checks on the raw tables, the validated assets, the report.
+
+The rules of every raw table run in one blocking step (`raw_quality`), their GX suites in one step that
+blocks nothing (`raw_expectations`); both take the raw tables as inputs, read once per step.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,17 @@ import dagster as dg
 import polars as pl
 import pytest
 
+import checks.asset_checks
 from assets.raw import raw_source
 from assets.validated import validated
-from checks.asset_checks import QUALITY_CHECKS
+from checks.asset_checks import (
+    CHECK_NAME,
+    GX_CHECK_NAME,
+    GX_STEP,
+    RULES_STEP,
+    raw_expectations,
+    raw_quality,
+)
 from common.resources import SourceFolder, Warehouse
 from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
 from compscore import warehouse
@@ -24,11 +36,12 @@ from compscore.schema import TABLES
 from pipelines.io_managers import warehouse_io_manager
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
+RAW = sorted(f"raw_{t.name}" for t in TABLES)
 
 
 def _run(source: Path, wh: Path, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [raw_source, validated, *QUALITY_CHECKS],
+        [raw_source, validated, raw_quality, raw_expectations],
         resources={
             "source": SourceFolder(path=str(source)),
             "warehouse": Warehouse(path=str(wh)),
@@ -39,32 +52,77 @@ def _run(source: Path, wh: Path, instance: dg.DagsterInstance | None = None) -> 
     )
 
 
-def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
-    return {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()}
+def _checks(result: dg.ExecuteInProcessResult, name: str = CHECK_NAME) -> dict[str, dg.AssetCheckEvaluation]:
+    """Raw asset -> the evaluation of its check `name`."""
+    return {e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations() if e.check_name == name}
+
+
+def _check_steps(result: dg.ExecuteInProcessResult) -> dict[str, set[str]]:
+    """Check name -> the step keys that emitted its evaluations."""
+    steps: dict[str, set[str]] = {}
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            steps.setdefault(event.event_specific_data.check_name, set()).add(event.step_key)
+    return steps
 
 
 def _materialized(result: dg.ExecuteInProcessResult) -> set[str]:
     return {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
 
 
+def _local_file(link: dg.MetadataValue) -> tuple[Path, str]:
+    assert isinstance(link, dg.UrlMetadataValue) and link.value.startswith("file:///")
+    url = urllib.parse.urlparse(link.value)
+    return Path(urllib.parse.unquote(url.path)), url.fragment
+
+
+def test_rules_block_and_gx_does_not() -> None:
+    assert [s.blocking for s in raw_quality.check_specs] == [True] * len(TABLES)
+    assert [s.blocking for s in raw_expectations.check_specs] == [False] * len(TABLES)
+    for definition, name in ((raw_quality, CHECK_NAME), (raw_expectations, GX_CHECK_NAME)):
+        assert sorted(k.asset_key.to_user_string() for k in definition.check_keys) == RAW
+        assert {k.name for k in definition.check_keys} == {name}
+
+
 @pytest.mark.slow
-def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path) -> None:
+def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path, monkeypatch) -> None:
+    reads: dict[str, int] = {}
+    read_table = warehouse.read_table
+
+    def counted(name: str, root: Path) -> pl.DataFrame:
+        reads[name] = reads.get(name, 0) + 1
+        return read_table(name, root)
+
+    monkeypatch.setattr(warehouse, "read_table", counted)
     result = _run(FIXTURE, tmp_path)
     assert result.success
+    # One step runs every table's rules, another every table's GX suite.
+    assert _check_steps(result) == {CHECK_NAME: {RULES_STEP}, GX_CHECK_NAME: {GX_STEP}}
+    # Each raw table is read once by each step that takes it: the rules, GX and validated; no check step
+    # reads again the tables its foreign keys point at.
+    assert {name: reads.get(name, 0) for name in RAW} == dict.fromkeys(RAW, 3)
     checks = _checks(result)
-    assert sorted(checks) == sorted(f"raw_{t.name}" for t in TABLES)
+    assert sorted(checks) == RAW
     assert all(c.passed for c in checks.values())
+    gx = _checks(result, GX_CHECK_NAME)
+    assert sorted(gx) == RAW and all(c.passed for c in gx.values())
+    counts = gx["raw_deals"].metadata["unexpected_counts"].value
+    assert len(counts) == checks["raw_deals"].metadata["rules_run"].value
+    assert set(counts.values()) == {0}
+    assert gx["raw_deals"].description == f"all {len(counts)} GX expectations met"
     assert {t.name for t in TABLES} | {"data_quality_rejects", "data_quality_status"} <= _materialized(result)
     for spec in TABLES:
         assert warehouse.read_table(spec.name, tmp_path).equals(
             warehouse.read_table(f"raw_{spec.name}", tmp_path)
         )
     assert (tmp_path / "data_quality_report.html").is_file()
-    link = checks["raw_deals"].metadata["report"]
-    assert isinstance(link, dg.UrlMetadataValue) and link.value.startswith("file:///")
-    report = Path(urllib.parse.unquote(urllib.parse.urlparse(link.value).path))
+    report, _ = _local_file(checks["raw_deals"].metadata["report"])
+    assert report.name == "deals.html"
     assert report.is_file() and "Data quality: deals" in report.read_text()
     assert checks["raw_deals"].description == "all rules passed; no rows quarantined"
+    page, anchor = _local_file(gx["raw_deals"].metadata["report"])
+    assert (page.name, anchor) == ("expectations.html", "deals") and page.parent == report.parent
+    assert all(f"<h2 id='{t.name}'>" in page.read_text() for t in TABLES)
 
 
 @pytest.mark.slow
@@ -82,14 +140,30 @@ def test_corrupted_copy_warns_quarantines_and_balances(tmp_path: Path) -> None:
     tags = instance.get_run_by_id(result.run_id).tags
     assert tags[CHECKS_FAILED_TAG] == "true"
     assert failed_checks(tags)["raw_deals.quality"] == "WARN"
+    assert failed_checks(tags)["raw_deals.expectations"] == "WARN"
+    # One tag per failed result, each on its own asset (the checks of one step share their name).
+    assert failed_checks(tags) == {
+        f"{e.asset_key.to_user_string()}.{e.check_name}": e.severity.value
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    }
     failed = {f["rule"]: f for f in deals.metadata["failed_expectations_json"].value}
     assert (
         deals.description
         == f"{len(failed)} rule(s) failed; the failing rows quarantined (see failed_expectations)"
     )
     assert failed["range:amount"]["unexpected_count"] == 1
-    assert failed["range:amount"]["gx_unexpected_count"] == 1
     assert failed["range:amount"]["sample_keys"] == ["deal_id=BAD-D1"]
+    assert not [k for k in deals.metadata if k.startswith("gx")]  # GX has its own check now
+    # GX's check counts the same failing rows per expectation, and fails with WARN.
+    gx = _checks(result, GX_CHECK_NAME)["raw_deals"]
+    assert not gx.passed and gx.severity == dg.AssetCheckSeverity.WARN
+    gx_counts = gx.metadata["unexpected_counts"].value
+    assert {r: n for r, n in gx_counts.items() if n} == {r: f["unexpected_count"] for r, f in failed.items()}
+    gx_failed = {f["rule"]: f for f in gx.metadata["failed_expectations_json"].value}
+    assert gx_failed["range:amount"]["expectation_type"] == "ExpectColumnValuesToBeBetween"
+    assert gx_failed["range:amount"]["partial_unexpected"] == ["-100.0"]
+    assert gx.metadata["gx_errors"].value == {}
     assert failed["unique_key:deal_id"]["unexpected_count"] == 2
     lines = {f["rule"] for f in checks["raw_commission_lines"].metadata["failed_expectations_json"].value}
     assert {"component_exists:component_id", "amount_sign:clawback<=0"} <= lines
@@ -117,11 +191,19 @@ def test_blocking_checks_stop_downstream_and_keep_earlier_outputs(tmp_path: Path
     clean_deals.with_columns(account_id=pl.lit("GHOST")).write_csv(source / "deals.csv")
     result = _run(source, wh, instance)
     assert not result.success
-    check = _checks(result)["raw_deals"]
+    checks = _checks(result)
+    check = checks["raw_deals"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "deals: foreign_key:account_id->accounts: 8 of 8 rows" in check.description
-    assert "deals" not in _materialized(result)
+    # The one rules step still judged every table, then failed; validated did not run.
+    assert sorted(checks) == RAW and checks["raw_accounts"].passed
+    assert [e.step_key for e in result.get_step_failure_events()] == [RULES_STEP]
+    assert not {t.name for t in TABLES} & _materialized(result)
     assert warehouse.read_table("deals", wh).equals(before)
+    # GX blocks nothing: its step ran to the end and reports the same broken reference.
+    gx = _checks(result, GX_CHECK_NAME)["raw_deals"]
+    assert gx.severity == dg.AssetCheckSeverity.WARN
+    assert gx.metadata["unexpected_counts"].value["foreign_key:account_id->accounts"] == 8
 
     clean_deals.head(3).write_csv(source / "deals.csv")
     result = _run(source, wh, instance)
@@ -129,6 +211,26 @@ def test_blocking_checks_stop_downstream_and_keep_earlier_outputs(tmp_path: Path
     assert not result.success and check.severity == dg.AssetCheckSeverity.ERROR
     assert "deals: volume_drop: 3 rows, against 8" in check.description
     assert warehouse.read_table("deals", wh).equals(before)
+
+
+@pytest.mark.slow
+def test_a_gx_crash_is_reported_on_its_table_and_stops_nothing(tmp_path: Path, monkeypatch) -> None:
+    real = checks.asset_checks.run_table_suite
+
+    def crash_on_reps(spec, df, refs):
+        if spec.name == "reps":
+            raise RuntimeError("GX broke")
+        return real(spec, df, refs)
+
+    monkeypatch.setattr(checks.asset_checks, "run_table_suite", crash_on_reps)
+    result = _run(FIXTURE, tmp_path)
+    assert result.success and "deals" in _materialized(result)
+    gx = _checks(result, GX_CHECK_NAME)
+    assert not gx["raw_reps"].passed and gx["raw_reps"].severity == dg.AssetCheckSeverity.WARN
+    assert gx["raw_reps"].description == "GX suite not run: RuntimeError: GX broke"
+    assert gx["raw_deals"].passed
+    page, _ = _local_file(gx["raw_reps"].metadata["report"])
+    assert "GX suite not run: RuntimeError: GX broke" in page.read_text()
 
 
 @pytest.mark.slow
@@ -153,7 +255,8 @@ def test_checks_run_on_real_crm_data(name: str, tmp_path: Path) -> None:
     import_maven(shared, tmp_path / "canonical")
     result = _run(tmp_path / "canonical", tmp_path / "wh")
     assert result.success
-    assert sorted(_checks(result)) == sorted(f"raw_{t.name}" for t in TABLES)
+    assert sorted(_checks(result)) == RAW
+    assert sorted(_checks(result, GX_CHECK_NAME)) == RAW
     counts = warehouse.read_table("data_quality_counts", tmp_path / "wh")
     assert counts.filter(pl.col("received") != pl.col("passed") + pl.col("rejected")).height == 0
     assert (tmp_path / "wh" / "data_quality_report.html").is_file()

@@ -7,11 +7,25 @@ import warnings
 import pytest
 from test_quality import load_small
 
-from compscore.quality import validate
+from compscore.quality import received_references, validate
 from compscore.quality.corrupt import corrupt
-from compscore.quality.report import LATEST, write_run_report
+from compscore.quality.report import (
+    EXPECTATIONS_PAGE,
+    LATEST,
+    write_expectations_report,
+    write_run_report,
+    write_table_report,
+)
 from compscore.quality.status import data_quality_status
-from compscore.quality.suites import expectation, row_condition, run_all_suites, run_suite, suite_columns
+from compscore.quality.suites import (
+    expectation,
+    row_condition,
+    run_all_suites,
+    run_suite,
+    run_table_suite,
+    suite_columns,
+)
+from compscore.schema import DEALS
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +54,22 @@ def test_chunked_run_equals_whole_table_run(corrupted_result, outcomes):
     assert [(o.rule, o.unexpected_count) for o in chunked] == [(o.rule, o.unexpected_count) for o in whole]
     amount = next(o for o in chunked if o.rule == "range:amount")
     assert amount.partial_unexpected == ["-100.0"]
+
+
+def test_a_table_suite_from_the_raw_frames_equals_the_suite_of_its_check(outcomes):
+    """What the Dagster GX step runs (the flag columns only, from the frames as received) gives the same
+    counts and examples as the suite of `validate`'s own check."""
+    bad = corrupt(load_small()).data
+    found = run_table_suite(DEALS, bad.tables["deals"], received_references(bad.tables, bad.plans))
+    assert [(o.rule, o.unexpected_count, o.partial_unexpected) for o in found] == [
+        (o.rule, o.unexpected_count, o.partial_unexpected) for o in outcomes["deals"]
+    ]
+    assert any(o.unexpected_count for o in found)
+    # A table whose schema is broken runs no rule, in GX as in Polars; the references skip it.
+    broken = {**bad.tables, "deals": bad.tables["deals"].drop("amount")}
+    refs = received_references(broken, bad.plans)
+    assert run_table_suite(DEALS, broken["deals"], refs) is None
+    assert refs.targets("deals", "deal_id") is None and refs.targets("accounts", "account_id") is not None
 
 
 def test_row_conditions_are_condition_objects_with_the_same_pandas_filter(corrupted_result):
@@ -92,3 +122,26 @@ def test_report_lists_blocking_failures_counts_and_failing_keys(tmp_path, corrup
     )
     blocked = write_run_report(tmp_path, empty).read_text()
     assert "Scoring was stopped by" in blocked and "row_count" in blocked
+
+
+def test_dagster_pages_rules_per_table_and_one_gx_page_linked_from_the_run_page(
+    tmp_path, corrupted_result, outcomes
+):
+    check = corrupted_result.checks["deals"]
+    table_page = write_table_report(tmp_path, "run-gx", "deals", check.results, check.blocking).read_text()
+    assert "deal_id=BAD-D1" in table_page
+    assert "<th>GX</th>" not in table_page and "ExpectColumnValuesToBeBetween" not in table_page
+    assert f"href='{EXPECTATIONS_PAGE}#deals'" in table_page
+
+    gx = write_expectations_report(tmp_path, "run-gx", {"deals": outcomes["deals"], "reps": "schema broken"})
+    assert gx == tmp_path / "data_quality" / "run-gx" / EXPECTATIONS_PAGE
+    page = gx.read_text()
+    assert page.index("<h2 id='deals'>") < page.index("<h2 id='reps'>")
+    assert "GX suite not run: schema broken" in page
+    amount = next(o for o in outcomes["deals"] if o.rule == "range:amount")
+    assert f"{amount.unexpected_count} of {amount.rows}" in page and "-100.0" in page
+
+    run_page = write_run_report(tmp_path, corrupted_result).read_text()
+    assert "Per-table check pages: <a href='deals.html'>deals</a>." in run_page
+    assert f"GX results: <a href='{EXPECTATIONS_PAGE}'>expectations</a>" in run_page
+    assert "<th>GX</th>" not in run_page  # no GX column where GX was not given

@@ -406,15 +406,17 @@ def _plan_scores(page: sync_api.Page, ui: DagsterUI) -> None:
 
 
 def _raw_deals_check(page: sync_api.Page, ui: DagsterUI) -> None:
-    """The `quality` check of `raw_deals` shows a passed evaluation over every fixture deal."""
+    """The `quality` check of `raw_deals` shows a passed evaluation over every fixture deal; its GX check
+    `expectations` passed too."""
     deals = pl.read_csv(FIXTURE / "deals.csv", infer_schema=False).height
-    page.goto(f"{ui.url}/assets/raw_deals?view=checks")
+    page.goto(f"{ui.url}/assets/raw_deals?view=checks&checkDetail=quality")
     page.get_by_text("Evaluation result", exact=True).wait_for()
     _screenshot(page, "ui_raw_deals_checks")
 
-    check_list_entry = page.get_by_text("Succeeded", exact=True)
-    assert check_list_entry.count() == 1
-    assert "quality" in check_list_entry.locator("xpath=..").inner_text().split()
+    check_list_entries = page.get_by_text("Succeeded", exact=True)
+    assert check_list_entries.count() == 2
+    names = {w for entry in check_list_entries.all() for w in entry.locator("xpath=..").inner_text().split()}
+    assert {"quality", "expectations"} <= names
     result = page.get_by_text("Evaluation result", exact=True).locator("xpath=..")
     assert result.inner_text().split() == ["Evaluation", "result", "Passed"]
     rows = page.locator("tr", has=page.locator("td", has_text="rows")).filter(has_not_text="rules_run")

@@ -10,7 +10,7 @@ from compscore.quality.blocking import (
     load_plans_checked,
     plan_failures,
 )
-from compscore.quality.evaluate import RuleResult, TableCheck, check_table
+from compscore.quality.evaluate import RuleResult, TableCheck, check_table, received_references
 from compscore.quality.rules import References, Rule, table_rules, with_flags
 from compscore.quality.validate import ValidationResult, validate
 
@@ -26,6 +26,7 @@ __all__ = [
     "check_table",
     "load_plans_checked",
     "plan_failures",
+    "received_references",
     "table_rules",
     "validate",
     "with_flags",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
+from compscore.plans import Plan
 from compscore.quality.blocking import (
     DEFAULT_THRESHOLDS,
     BlockingFailure,
@@ -16,7 +17,7 @@ from compscore.quality.blocking import (
     volume_failure,
 )
 from compscore.quality.rules import ROW_INDEX, References, Rule, table_rules, with_flags
-from compscore.schema import DATA_QUALITY_REJECTS, Table
+from compscore.schema import DATA_QUALITY_REJECTS, TABLES_BY_NAME, Table
 
 NULL_TEXT = "<null>"
 
@@ -87,6 +88,14 @@ def failing_rows(
 
 def with_row_index(df: pl.DataFrame) -> pl.DataFrame:
     return df if ROW_INDEX in df.columns else df.with_row_index(ROW_INDEX)
+
+
+def received_references(tables: Mapping[str, pl.DataFrame], plans: Mapping[str, Plan]) -> References:
+    """What foreign keys are judged against: every canonical table as received, except those whose schema
+    is broken (their references are then not checked, and the table itself is blocked)."""
+    return References.from_tables(
+        {name: df for name, df in tables.items() if not schema_failures(TABLES_BY_NAME[name], df)}, plans
+    )
 
 
 def check_table(

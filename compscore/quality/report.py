@@ -1,8 +1,10 @@
 """The human-readable validation report: one static HTML page per run, for finance and ops.
 
-Written next to the warehouse as `<dir>/data_quality/<run_id>/index.html` (the run page) and
-`<dir>/data_quality/<run_id>/<table>.html` (one per table check in Dagster), and copied to
-`<dir>/data_quality_report.html` (the latest run). Plain HTML, no scripts, opens from disk.
+Written next to the warehouse as `<dir>/data_quality/<run_id>/index.html` (the run page), and in Dagster
+`<dir>/data_quality/<run_id>/<table>.html` (one per table, the Polars rules, by the `quality` checks) and
+`<dir>/data_quality/<run_id>/expectations.html` (every table's GX suite, by the `expectations` checks);
+the run page is copied to `<dir>/data_quality_report.html` (the latest run). Plain HTML, no scripts, opens
+from disk.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from compscore.quality.suites import ExpectationOutcome
 
 REPORT_DIR = "data_quality"
 LATEST = "data_quality_report.html"
+EXPECTATIONS_PAGE = "expectations.html"
+RUN_PAGE = "index.html"
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -53,32 +57,36 @@ def _blocking_html(blocking: Sequence[BlockingFailure]) -> str:
 def _rules_html(
     results: Sequence[RuleResult], outcomes: Sequence[ExpectationOutcome] | None, only_failed: bool
 ) -> str:
+    """The rules as a table; with a GX column when `outcomes` is given (None: GX did not run here)."""
     by_rule = {(o.table, o.rule): o for o in outcomes or ()}
     rows = []
     for r in results:
         if only_failed and r.success:
             continue
-        o = by_rule.get((r.table, r.rule))
-        gx = "" if o is None else f"<code>{_e(o.expectation_type)}</code>: {o.unexpected_count}"
-        if o is not None and o.exception:
-            gx += f" <span class='fail'>error: {_e(o.exception)}</span>"
-        status = "<span class='ok'>pass</span>" if r.success else "<span class='fail'>fail</span>"
-        rows.append(
-            [
-                _e(r.table),
-                f"<code>{_e(r.rule)}</code>",
-                _e(r.detail),
-                status,
-                f"{r.unexpected_count} of {r.rows} ({r.unexpected_share:.2%})",
-                "<br>".join(_e(k) for k in r.sample_keys),
-                "<br>".join(_e(v) for v in r.sample_values),
-                gx,
-            ]
-        )
+        row = [
+            _e(r.table),
+            f"<code>{_e(r.rule)}</code>",
+            _e(r.detail),
+            _pass_fail(r.success),
+            f"{r.unexpected_count} of {r.rows} ({r.unexpected_share:.2%})",
+            "<br>".join(_e(k) for k in r.sample_keys),
+            "<br>".join(_e(v) for v in r.sample_values),
+        ]
+        if outcomes is not None:
+            o = by_rule.get((r.table, r.rule))
+            gx = "" if o is None else f"<code>{_e(o.expectation_type)}</code>: {o.unexpected_count}"
+            if o is not None and o.exception:
+                gx += f" <span class='fail'>error: {_e(o.exception)}</span>"
+            row.append(gx)
+        rows.append(row)
     if not rows:
         return "<p class='ok'>Every rule passed.</p>"
-    headers = ["table", "rule", "expected", "result", "failing rows", "e.g. keys", "e.g. values", "GX"]
-    return _table(headers, rows)
+    headers = ["table", "rule", "expected", "result", "failing rows", "e.g. keys", "e.g. values"]
+    return _table([*headers, "GX"] if outcomes is not None else headers, rows)
+
+
+def _pass_fail(success: bool) -> str:
+    return "<span class='ok'>pass</span>" if success else "<span class='fail'>fail</span>"
 
 
 def _counts_html(counts: pl.DataFrame) -> str:
@@ -131,10 +139,16 @@ def render_table_report(
     run_id: str,
     results: Sequence[RuleResult],
     blocking: Sequence[BlockingFailure],
-    outcomes: Sequence[ExpectationOutcome] | None,
+    outcomes: Sequence[ExpectationOutcome] | None = None,
 ) -> str:
+    """One table's page: its blocking failures and every rule (with GX's counts when `outcomes` is given)."""
+    gx = (
+        ""
+        if outcomes is not None
+        else f" GX's counts (a separate check): <a href='{EXPECTATIONS_PAGE}#{_e(table)}'>expectations</a>."
+    )
     body = (
-        f"<p>Run <code>{_e(run_id)}</code>, table <code>{_e(table)}</code>.</p>"
+        f"<p>Run <code>{_e(run_id)}</code>, table <code>{_e(table)}</code>.{gx}</p>"
         + "<h2>Blocking failures</h2>"
         + _blocking_html(blocking)
         + "<h2>Rules</h2>"
@@ -155,17 +169,19 @@ def write_run_report(
     """
     folder = run_dir(root, result.run_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "index.html"
+    path = folder / RUN_PAGE
     page = render_run_report(result, outcomes, status)
-    tables = sorted(p.name for p in folder.glob("*.html") if p.name != path.name)
+    pages = sorted(p.name for p in folder.glob("*.html") if p.name not in (RUN_PAGE, EXPECTATIONS_PAGE))
+    gx_page = (folder / EXPECTATIONS_PAGE).is_file()
 
     def with_links(prefix: str) -> str:
-        if not tables:
-            return page
-        links = " · ".join(
-            f"<a href='{_e(prefix + name)}'>{_e(name.removesuffix('.html'))}</a>" for name in tables
-        )
-        return page.replace("</h1>", f"</h1><p>Per-table check pages (with GX results): {links}</p>", 1)
+        def link(name: str) -> str:
+            return f"<a href='{_e(prefix + name)}'>{_e(name.removesuffix('.html'))}</a>"
+
+        parts = [f"Per-table check pages: {' · '.join(link(n) for n in pages)}."] if pages else []
+        if gx_page:
+            parts.append(f"GX results: {link(EXPECTATIONS_PAGE)}.")
+        return page.replace("</h1>", f"</h1><p>{' '.join(parts)}</p>", 1) if parts else page
 
     path.write_text(with_links(""), encoding="utf-8")
     if not result.blocking:
@@ -179,10 +195,55 @@ def write_table_report(
     table: str,
     results: Sequence[RuleResult],
     blocking: Sequence[BlockingFailure],
-    outcomes: Sequence[ExpectationOutcome] | None,
+    outcomes: Sequence[ExpectationOutcome] | None = None,
 ) -> Path:
     folder = run_dir(root, run_id)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{table}.html"
     path.write_text(render_table_report(table, run_id, results, blocking, outcomes), encoding="utf-8")
+    return path
+
+
+def _expectations_html(outcomes: Sequence[ExpectationOutcome]) -> str:
+    if not outcomes:
+        return "<p class='ok'>The table has no rule to run.</p>"
+    rows = [
+        [
+            f"<code>{_e(o.rule)}</code>",
+            f"<code>{_e(o.expectation_type)}</code>",
+            _pass_fail(o.success),
+            f"{o.unexpected_count} of {o.rows} ({o.unexpected_share:.2%})",
+            "<br>".join(_e(v) for v in o.partial_unexpected),
+            f"<span class='fail'>{_e(o.exception)}</span>" if o.exception else "",
+        ]
+        for o in outcomes
+    ]
+    return _table(["rule", "GX expectation", "result", "unexpected rows", "e.g. values", "error"], rows)
+
+
+def render_expectations_report(run_id: str, tables: Mapping[str, Sequence[ExpectationOutcome] | str]) -> str:
+    """The GX page: one section per table, in the order given (anchor `#<table>`), with each expectation's
+    unexpected count, or why the table's suite did not run (a text instead of outcomes)."""
+    parts = [
+        f"<p>Run <code>{_e(run_id)}</code>. The Great Expectations suite of every raw table: the same rules "
+        "as the per-table pages, counted by GX (in chunks). Which rows were quarantined is decided by the "
+        f"Polars rules: see the per-table pages and the run page (<a href='{RUN_PAGE}'>index</a>).</p>"
+    ]
+    for table, found in tables.items():
+        parts.append(f"<h2 id='{_e(table)}'>{_e(table)}</h2>")
+        if isinstance(found, str):
+            parts.append(f"<p class='fail'>GX suite not run: {_e(found)}</p>")
+        else:
+            parts.append(_expectations_html(found))
+    return _page("Data quality: GX expectations", "".join(parts))
+
+
+def write_expectations_report(
+    root: str | Path, run_id: str, tables: Mapping[str, Sequence[ExpectationOutcome] | str]
+) -> Path:
+    """Write the run's GX page (`<root>/data_quality/<run_id>/expectations.html`); return its path."""
+    folder = run_dir(root, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / EXPECTATIONS_PAGE
+    path.write_text(render_expectations_report(run_id, tables), encoding="utf-8")
     return path

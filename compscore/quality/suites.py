@@ -32,7 +32,11 @@ from typing import Any
 
 import polars as pl
 
-from compscore.quality import Rule, TableCheck
+from compscore.quality import References, Rule, TableCheck
+from compscore.quality.blocking import schema_failures
+from compscore.quality.evaluate import with_row_index
+from compscore.quality.rules import table_rules, with_flags
+from compscore.schema import Table
 
 DEFAULT_CHUNK_ROWS = 1_000_000
 PARTIAL_LIMIT = 5
@@ -170,15 +174,32 @@ def run_suite(
     check: TableCheck, chunk_rows: int = DEFAULT_CHUNK_ROWS, frame: pl.DataFrame | None = None
 ) -> list[ExpectationOutcome]:
     """Validate `check.flagged` (or `frame`, same columns) with GX, chunk by chunk; outcomes in rule order."""
-    rules = check.rules
+    return run_rules(check.table, check.rules, frame if frame is not None else check.flagged, chunk_rows)
+
+
+def run_table_suite(
+    spec: Table, df: pl.DataFrame, refs: References, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> list[ExpectationOutcome] | None:
+    """GX outcomes of `spec`'s rules on `df` as received, as `run_suite(check_table(...))` gives them, but
+    computing only the flag columns GX reads (no Polars counts, samples or blocking verdicts); None when
+    the table's schema is broken, where `check_table` runs no rule either."""
+    if schema_failures(spec, df):
+        return None
+    rules = table_rules(spec, refs)
+    return run_rules(spec.name, rules, with_flags(with_row_index(df), rules), chunk_rows)
+
+
+def run_rules(
+    table: str, rules: list[Rule], flagged: pl.DataFrame, chunk_rows: int = DEFAULT_CHUNK_ROWS
+) -> list[ExpectationOutcome]:
+    """Validate `flagged` (a table with the flag columns of `rules`) with GX, chunk by chunk."""
     if not rules:
         return []
-    data = (frame if frame is not None else check.flagged).select(suite_columns(rules))
+    data = flagged.select(suite_columns(rules))
     outcomes = {
-        r.name: ExpectationOutcome(check.table, r.name, r.gx_type, dict(r.gx_kwargs), data.height)
-        for r in rules
+        r.name: ExpectationOutcome(table, r.name, r.gx_type, dict(r.gx_kwargs), data.height) for r in rules
     }
-    validation = _validation(check.table, rules)
+    validation = _validation(table, rules)
     for offset in range(0, max(data.height, 1), chunk_rows):
         chunk = data.slice(offset, chunk_rows).to_pandas()
         with _no_batch_fingerprint():

@@ -26,7 +26,6 @@ from compscore.quality.blocking import (
     BlockingError,
     BlockingFailure,
     Thresholds,
-    schema_failures,
 )
 from compscore.quality.evaluate import (
     RuleResult,
@@ -34,11 +33,12 @@ from compscore.quality.evaluate import (
     check_table,
     finish_rejects,
     pairs_text,
+    received_references,
     reject_rows,
     row_key_text,
     with_row_index,
 )
-from compscore.quality.rules import ROW_INDEX, References, failing_mask
+from compscore.quality.rules import ROW_INDEX, failing_mask
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES, Table, conform, empty_frame
 
 COUNT_SCHEMA = pl.Schema(
@@ -178,10 +178,7 @@ def validate(
     rows received in the previous run) enables the volume-drop check. Call `raise_if_blocking()` to stop.
     """
     tables = {spec.name: with_row_index(data.tables[spec.name]) for spec in TABLES}
-    refs = References.from_tables(
-        {spec.name: tables[spec.name] for spec in TABLES if not schema_failures(spec, tables[spec.name])},
-        data.plans,
-    )
+    refs = received_references(tables, data.plans)
     blocking: list[BlockingFailure] = []
     if not data.plans:
         blocking.append(
