@@ -34,7 +34,7 @@ from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.report.files import report_paths
 from compscore.schema import TABLES
-from compscore.scoring.batches import RepBatch
+from compscore.scoring.batches import RepBatch, collect_for_scoring
 from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
 from compscore.scoring.scores import combine_shards as combine
@@ -42,11 +42,11 @@ from compscore.scoring.shards import (
     ScoringContext,
     ShardTables,
     run_shards_folder,
+    score_shard_in_batches,
     scoring_context,
     shard_batches,
     shard_run_ids,
 )
-from compscore.scoring.shards import score_shard as score_one_shard
 
 _DESCRIPTIONS: dict[str, tuple[str, str]] = {
     "pay_attribution": (
@@ -153,16 +153,24 @@ def shard_count(config: ShardPlanConfig) -> int:
 
 
 def _data(raw_plans: dict[str, Plan], tables: dict[str, Any]) -> tuple[CanonicalData, pl.DataFrame]:
-    """The validated tables as a company, and the data-quality status beside them."""
+    """The validated tables as a company, read with only what scoring reads (`collect_for_scoring`:
+    accounts and reps not at all), and the data-quality status beside them."""
     tables = dict(tables)
     status: pl.DataFrame = tables.pop(DATA_QUALITY_STATUS)
+    frames = {name: collect_for_scoring(name, frame) for name, frame in tables.items()}
     data = CanonicalData(
-        tables=tables, plans=raw_plans, given_commission_lines=tables["commission_lines"].height > 0
+        tables=frames, plans=raw_plans, given_commission_lines=frames["commission_lines"].height > 0
     )
     return data, status
 
 
-_TABLE_INS = {name: dg.In(Any) for name in UPSTREAM}
+_TABLE_INS = {
+    **{t.name: dg.In(pl.LazyFrame) for t in TABLES},
+    RAW_PLANS: dg.In(Any),
+    DATA_QUALITY_STATUS: dg.In(Any),
+}
+"""The validated tables come in as lazy scans (the IO manager scans a `pl.LazyFrame` input), so a step
+reads only the columns scoring needs."""
 
 
 def remove_shards_of_ended_runs(instance: dg.DagsterInstance, root: Path, current_run_id: str) -> list[str]:
@@ -211,7 +219,7 @@ def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **table
 def score_shard(batch: RepBatch, shared_context: ScoringContext, **tables: Any) -> ShardTables:
     """Payout engine, books, indicator parts, attribution and reconciliation of one shard's reps."""
     data, _ = _data(tables.pop(RAW_PLANS), tables)
-    return score_one_shard(data, batch, shared_context)
+    return score_shard_in_batches(data, batch, shared_context)
 
 
 @dg.op(
