@@ -8,8 +8,9 @@ For each size N (statement lines) the company `CACHE/lines-N` is used (generated
 with COMPSCORE_SOURCE pointing at the company (the project's IO manager writes Parquet, the warehouse
 asset DuckDB). While it runs, the process tree is sampled from /proc every 0.25 s: each process's peak
 RSS and CPU seconds (user + system, at its last sample) are printed with the step it ran (from its command
-line). Total CPU and the largest peak RSS of any one process also come from `getrusage(RUSAGE_CHILDREN)`
-once the run has ended, which counts every process of the tree, also those shorter than a sample.
+line). Total CPU and the largest peak RSS of any one process also come from the kernel
+(`wait4` on the run's process) once the run has ended, which counts every process of the tree, also
+those shorter than a sample.
 
     python benchmarks/bench_pipeline.py --sizes 1e6,1e7 --cache /work/tmp-scale
 
@@ -23,7 +24,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -124,21 +124,21 @@ def run_pipeline(folder: Path, work: Path, interval: float) -> tuple[int, float,
         "COMPSCORE_WAREHOUSE": str(work / "warehouse"),
     }
     command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     with (work / "dagster.log").open("w") as log:
         child = subprocess.Popen([*command, "-j", "full_refresh"], env=env, stdout=log, stderr=log)
         tree = Tree(child.pid, started)
-        while child.poll() is None:
+        while True:
+            # wait4 on this child alone: the usage of its tree, not of every child this script ever had
+            # (getrusage(RUSAGE_CHILDREN) would count a company generated earlier in the same run).
+            pid, status, rusage = os.wait4(child.pid, os.WNOHANG)
+            if pid == child.pid:
+                break
             tree.sample()
             time.sleep(interval)
     wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    usage = {
-        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        "peak_rss_gib": after.ru_maxrss / 2**20,
-    }
-    return child.returncode, wall, usage, tree
+    usage = {"cpu_s": rusage.ru_utime + rusage.ru_stime, "peak_rss_gib": rusage.ru_maxrss / 2**20}
+    return os.waitstatus_to_exitcode(status), wall, usage, tree
 
 
 def steps_by_pid(log: Path) -> dict[int, str]:
