@@ -46,6 +46,9 @@ _COLUMN_SCHEMA = dg.TableSchema(
     kinds=KINDS,
     metadata={"dagster/column_schema": _COLUMN_SCHEMA},
     dagster_type=Any,
+    # Off the critical path: with every step slot taken, the scoring steps (which the report and the
+    # database wait for) start first.
+    op_tags={"dagster/priority": "-1"},
 )
 def plan_scenarios(
     context: AssetExecutionContext,
