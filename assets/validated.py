@@ -7,8 +7,9 @@ them all) and emits one asset per canonical table (named after the table: `deals
 writes the run's HTML report next to the warehouse.
 
 A blocking failure fails this step with the table and the rule, so nothing downstream runs and the
-previous outputs stay in the warehouse. (The blocking checks on the raw tables normally stop the run
-before this step; this is the same rule applied again when the checks were not selected.)
+previous outputs stay in the warehouse: this step is the gate. The `quality` checks on the raw tables
+(`checks/asset_checks.py`) run the same rules beside it and report them per table in the UI; they do not
+hold this step back.
 """
 
 from typing import Any
@@ -91,6 +92,8 @@ def previous_received(instance: dg.DagsterInstance, run_id: str) -> dict[str, in
         PLANS: dg.AssetIn(PLANS, dagster_type=Any),
     },
     can_subset=False,
+    # First among the steps ready after raw_source: everything after it waits for it.
+    op_tags={"dagster/priority": "1"},
 )
 def validated(context: dg.AssetExecutionContext, warehouse: Warehouse, **inputs: Any):
     """Quarantine the rows that fail data quality; emit the clean tables, rejects, counts and status."""

@@ -1,7 +1,8 @@
 """The Dagster side of data quality: the checks on the raw tables, the validated assets, the report.
 
-The rules of every raw table run in one blocking step (`raw_quality`), their GX suites in one step that
-blocks nothing (`raw_expectations`); both take the raw tables as inputs, read once per step.
+The rules of every raw table run in one step (`raw_quality`, which reports; `validated` is the gate),
+their GX suites in another (`raw_expectations`); both take the raw tables as inputs, read once per step,
+and neither holds `validated` back.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ def _local_file(link: dg.MetadataValue) -> tuple[Path, str]:
     return Path(urllib.parse.unquote(url.path)), url.fragment
 
 
-def test_rules_block_and_gx_does_not() -> None:
-    assert [s.blocking for s in raw_quality.check_specs] == [True] * len(TABLES)
+def test_no_check_step_holds_validated_back() -> None:
+    """`validated` is the gate (it fails on the same blocking failures); the checks report beside it."""
+    assert [s.blocking for s in raw_quality.check_specs] == [False] * len(TABLES)
     assert [s.blocking for s in raw_expectations.check_specs] == [False] * len(TABLES)
     for definition, name in ((raw_quality, CHECK_NAME), (raw_expectations, GX_CHECK_NAME)):
         assert sorted(k.asset_key.to_user_string() for k in definition.check_keys) == RAW
@@ -195,9 +197,11 @@ def test_blocking_checks_stop_downstream_and_keep_earlier_outputs(tmp_path: Path
     check = checks["raw_deals"]
     assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
     assert "deals: foreign_key:account_id->accounts: 8 of 8 rows" in check.description
-    # The one rules step still judged every table, then failed; validated did not run.
+    # The one rules step judged every table; validated, the gate, failed on the same rule.
     assert sorted(checks) == RAW and checks["raw_accounts"].passed
-    assert [e.step_key for e in result.get_step_failure_events()] == [RULES_STEP]
+    failures = result.get_step_failure_events()
+    assert [e.step_key for e in failures] == ["validated"]
+    assert "deals: foreign_key:account_id->accounts" in failures[0].event_specific_data.error.message
     assert not {t.name for t in TABLES} & _materialized(result)
     assert warehouse.read_table("deals", wh).equals(before)
     # GX blocks nothing: its step ran to the end and reports the same broken reference.
