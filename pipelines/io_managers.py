@@ -148,7 +148,7 @@ class ShardIOManager(dg.IOManager):
     def load_input(self, context: dg.InputContext) -> Any:
         folder = self._folder(context.upstream_output)
         if (folder / shards.MANIFEST).is_file():
-            return shards.ShardTables.read(folder)
+            return shards.ShardTables.read(folder, scan_attribution=True)
         if (folder / shards.CONTEXT_MANIFEST).is_file():
             return shards.read_context(folder)
         return shards.read_batch(folder)

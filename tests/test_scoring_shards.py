@@ -66,9 +66,11 @@ def test_shards_written_and_read_back_combine_to_score_company(data, whole, shar
     for number, batch in enumerate(batches):
         folder = tmp_path / f"plan_scoring.score_shard[{number}]"  # as a Dagster step key names it
         score_shard(data, batch, context).write(folder)
-        parts.append(ShardTables.read(folder))
+        parts.append(ShardTables.read(folder, scan_attribution=True))  # as the combine step reads them
 
     combined = combine_shards(parts, context).outputs()
+    assert isinstance(combined["pay_attribution"], pl.LazyFrame)  # streamed, not held, by the step
+    combined["pay_attribution"] = combined["pay_attribution"].collect()
     same_shards = score_company(data, batch_reps=batches[0].rep_ids.len()).outputs()
 
     assert combined.keys() == whole.keys() == same_shards.keys()

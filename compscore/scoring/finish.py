@@ -4,6 +4,7 @@ as they are written, with the per-component marginals, float residue rounded off
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 import polars as pl
 
@@ -14,14 +15,15 @@ from compscore.scoring.components import component_marginals_of
 from compscore.scoring.scores import ScoreTables
 
 COMPONENT_MARGINALS = "plan_component_marginals"
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 STORED_DECIMALS = 10
 """Figures are stored rounded to 10 decimals: far below a cent or a basis point, and it turns the
 floating-point residue of a difference of equal numbers (2.2e-16 where the exact value is 0) into 0."""
 
 
-def without_float_noise(df: pl.DataFrame) -> pl.DataFrame:
+def without_float_noise(df: Frame) -> Frame:
     """Every float column rounded to `STORED_DECIMALS`, with -0.0 written as 0.0."""
-    floats = [c for c, t in df.schema.items() if t.is_float()]
+    floats = [c for c, t in df.collect_schema().items() if t.is_float()]
     if not floats:
         return df
     rounded = pl.col(floats).round(STORED_DECIMALS)

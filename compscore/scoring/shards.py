@@ -186,7 +186,7 @@ class ShardTables:
     paid_so_far: pl.DataFrame
     won_deals: pl.DataFrame
     converted_referrals: pl.DataFrame
-    attribution: pl.DataFrame
+    attribution: pl.DataFrame | pl.LazyFrame
     earned: pl.DataFrame
     clawed: pl.DataFrame
     reconciliation: pl.DataFrame
@@ -208,16 +208,20 @@ class ShardTables:
         (folder / MANIFEST).write_text(json.dumps({"format": SHARD_FORMAT, "frames": names}))
 
     @staticmethod
-    def read(folder: Path) -> ShardTables:
+    def read(folder: Path, *, scan_attribution: bool = False) -> ShardTables:
         """The shard `write` stored in `folder` (read without globbing: a step key such as
-        `plan_scoring.score_shard[0]` in the path is a name, not a pattern)."""
+        `plan_scoring.score_shard[0]` in the path is a name, not a pattern). With `scan_attribution`,
+        `attribution` is a lazy scan of its file (the combine step streams it to the output table)."""
         manifest = json.loads((folder / MANIFEST).read_text())
         expected = [f.name for f in fields(ShardTables)]
         if manifest.get("format") != SHARD_FORMAT or manifest.get("frames") != expected:
             raise ValueError(f"{folder / MANIFEST}: not a shard of format {SHARD_FORMAT} with {expected}")
-        return ShardTables(
-            **{name: pl.read_parquet(folder / f"{name}.parquet", glob=False) for name in expected}
-        )
+        frames: dict[str, pl.DataFrame | pl.LazyFrame] = {}
+        for name in expected:
+            path = folder / f"{name}.parquet"
+            lazy = scan_attribution and name == "attribution"
+            frames[name] = pl.scan_parquet(path, glob=False) if lazy else pl.read_parquet(path, glob=False)
+        return ShardTables(**frames)  # type: ignore[arg-type]  # only `attribution` may be lazy
 
 
 BATCH_MANIFEST = "batch.json"
