@@ -5,8 +5,9 @@ The fixture starts three runs the way `scripts/run-sample.sh` does (`python -m p
 process (`execution: {config: {in_process: true}}`) to keep the test short:
 
 * `full_refresh` on the small canonical fixture (succeeds);
-* `full_refresh` on a copy whose churn events all name an unknown account (the blocking ERROR check of
-  `raw_churn_events` fails: the run fails and is tagged `compscore/checks_failed`);
+* `full_refresh` on a copy whose churn events all name an unknown account (the ERROR `quality` check of
+  `raw_churn_events` fails and `validated` stops the run: the run fails and is tagged
+  `compscore/checks_failed`);
 * `validation_only` on a copy whose deals file has no `amount` column (a load `Failure` naming the file
   and column);
 
@@ -445,8 +446,8 @@ def _run_row(page: sync_api.Page, run_id: str) -> sync_api.Locator:
 
 
 def _run_list(page: sync_api.Page, ui: DagsterUI) -> None:
-    """The run whose blocking ERROR check failed shows as failed, tagged with the failed check; the good
-    run shows its source folder and as-of date."""
+    """The run whose ERROR check failed (and `validated` with it) shows as failed, tagged with the failed
+    check; the good run shows its source folder and as-of date."""
     page.goto(f"{ui.url}/runs")
     page.locator(f"a[href^='/runs/{ui.failed_check_run_id}']").first.wait_for()
     _screenshot(page, "ui_run_list")
