@@ -18,7 +18,13 @@ from compscore.engine.plan_tables import plan_tables
 from compscore.plans import parse_plan
 from compscore.schema import conform
 from compscore.scoring.batches import rep_batches
-from compscore.scoring.scores import ScoreTables, combine_shards, incentive_curves, score_company
+from compscore.scoring.scores import (
+    PLAN_SCORE_COLUMNS,
+    ScoreTables,
+    combine_shards,
+    incentive_curves,
+    score_company,
+)
 from compscore.scoring.shards import DealSizes, score_shard, scoring_context
 
 Q1_END = D(2026, 3, 31)
@@ -739,3 +745,16 @@ def test_reconciliation_rows_of_large_shards_come_by_date_rep_and_component():
         replace(second, reconciliation=grid.filter(pl.col("rep_id") < "R25")),
     ]
     assert combine_shards(parts, context).pay_reconciliation.rows() == grid.rows()
+
+
+def test_a_company_without_any_assignment_in_the_window_scores_to_empty_tables():
+    """No rep was on a plan in the data's window: no plan-period to score. The tables come back empty,
+    with their columns, instead of failing (a frame built from zero score rows had no columns)."""
+    data = three_deals().data()
+    tables = dict(data.tables)
+    tables["rep_plan_assignments"] = tables["rep_plan_assignments"].head(0)
+    result = score_company(replace(data, tables=tables), as_of=Q1_END)
+    assert result.plan_scores.height == 0
+    assert result.plan_scores.columns == PLAN_SCORE_COLUMNS
+    assert result.plan_scores.schema["early_churn_rate"] == pl.Float64
+    assert result.rep_period_books.height == 0 and result.plan_outcomes.height == 0

@@ -474,6 +474,19 @@ OUTCOME_SCHEMA = pl.Schema(
 )
 
 
+_INTERVAL_SCHEMA = pl.Schema(
+    {
+        "plan_id": pl.String,
+        "period_start": pl.Date,
+        "same_day_index_low": pl.Float64,
+        "same_day_index_high": pl.Float64,
+        **{c: pl.Float64 for ind in INDICATORS for c in (ind.name, f"{ind.name}_low", f"{ind.name}_high")},
+        "indicator_notes": pl.String,
+    }
+)
+"""The columns of `_plan_period_statistics`'s score rows (typed, so that no plan-period still has them)."""
+
+
 PLAN_SCORE_COLUMNS = [
     "plan_id",
     "plan_name",
@@ -518,7 +531,9 @@ def _assemble_scores(
         pay_last_day=pl.mean("pay_last_day"),
         pay_first_day_next=pl.mean("pay_first_day_next"),
     )
-    intervals = pl.DataFrame(score_rows, infer_schema_length=None)
+    intervals = (
+        pl.DataFrame(score_rows, schema=_INTERVAL_SCHEMA) if score_rows else _INTERVAL_SCHEMA.to_frame()
+    )
     m_s, m_r, m_f = pl.col("marginal_same_day"), pl.col("marginal_retention"), pl.col("marginal_referral")
     scores = (
         means.join(intervals, on=PLAN_PERIOD, how="left")
