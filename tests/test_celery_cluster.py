@@ -90,7 +90,18 @@ def cluster_env(services, company: Path, tmp_path_factory: pytest.TempPathFactor
         "COMPSCORE_SCORING_SHARDS": "3",  # the in-process run keeps the default 2: same tables either way
     }
     yield env
+    _delete_queue(env["COMPSCORE_CELERY_QUEUE"])
     _psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+
+
+def _delete_queue(queue: str) -> None:
+    """Leave RabbitMQ as found: the test's queue and the direct exchange Celery declared under its name."""
+    from kombu import Connection
+
+    with Connection(BROKER, connect_timeout=5) as connection:
+        channel = connection.default_channel
+        channel.queue_delete(queue)
+        channel.exchange_delete(queue)
 
 
 @pytest.fixture(scope="module")
