@@ -66,3 +66,23 @@ def test_totals_are_ordered_by_plan_then_period():
         ("q", "2026-Q1", 30.0),
         ("q", "2026-Q2", 10.0),
     ]
+
+
+def test_mismatches_come_by_date_then_the_rest_of_the_key():
+    """`reconcile`'s own order (callers that do not re-sort rely on it): earned date first, then rep,
+    component, plan and deal; two keys on one day differ by plan, then by deal."""
+    given = statement(
+        ("G1", "q", "D9", 10, D(2026, 2, 11)),
+        ("G2", "q", "D2", 20, D(2026, 2, 10)),
+        ("G3", "p", "D5", 30, D(2026, 2, 10)),
+        ("G4", "p", "D1", 40, D(2026, 2, 10)),
+        ("G5", "p", "D3", 50, D(2026, 1, 5)),
+    )
+    found = reconcile(given, given.head(0), PLANS)
+    assert found.select("earned_date", "plan_id", "deal_id").rows() == [
+        (D(2026, 1, 5), "p", "D3"),
+        (D(2026, 2, 10), "p", "D1"),
+        (D(2026, 2, 10), "p", "D5"),
+        (D(2026, 2, 10), "q", "D2"),
+        (D(2026, 2, 11), "q", "D9"),
+    ]
