@@ -28,11 +28,14 @@ from compscore.scoring.batches import (
 from compscore.scoring.shards import (
     ShardTables,
     read_batch,
+    read_context,
     run_shards_folder,
     score_shard,
+    score_shard_in_batches,
     scoring_context,
     shard_batches,
     write_batch,
+    write_context,
 )
 
 Q1_END = D(2026, 3, 31)
@@ -354,3 +357,48 @@ def test_a_folder_that_is_not_a_shard_is_refused(tmp_path: Path, manifest):
         f"{tmp_path / 'shard.json'}: not a shard of format 1 with ['books', 'indicators', 'paid_so_far', "
         "'won_deals', 'converted_referrals', 'attribution', 'earned', 'clawed', 'reconciliation']"
     )
+
+
+def test_the_scoring_context_written_and_read_back_is_the_same(tmp_path):
+    """What `plan_shards` stores for the shard and combine steps (`write_context`/`read_context`)."""
+    data = cross_rep_company()
+    context = scoring_context(data, Q1_END)
+    write_context(context, tmp_path / "plan_scoring.plan_shards" / "shared_context")
+    back = read_context(tmp_path / "plan_scoring.plan_shards" / "shared_context")
+    assert back.as_of == Q1_END and back.pt.max_tiers == context.pt.max_tiers
+    assert_frame_equal(back.pt.plans, context.pt.plans)
+    assert_frame_equal(back.pt.components, context.pt.components)
+    assert_frame_equal(back.pt.applies, context.pt.applies)
+    assert_frame_equal(back.cross.churn, context.cross.churn)
+    assert_frame_equal(back.cross.conversions, context.cross.conversions)
+    assert_frame_equal(back.cross.churned, context.cross.churned)
+    assert_frame_equal(back.grid, context.grid)
+    assert_frame_equal(back.given_periods, context.given_periods)
+    assert back.cross.churn.height and back.cross.conversions.height and back.given_periods.height
+    # and the shard scored with it is the shard scored with the context computed in place
+    batch = shard_batches(data, 1)[0]
+    assert_frame_equal(score_shard(data, batch, back).books, score_shard(data, batch, context).books)
+
+
+def test_a_context_folder_of_another_format_is_refused(tmp_path):
+    (tmp_path / "context.json").write_text(json.dumps({"format": 2, "frames": []}))
+    with pytest.raises(ValueError, match="not a scoring context of format 1"):
+        read_context(tmp_path)
+
+
+def test_a_shard_in_batches_of_one_rep_is_the_shard_at_once():
+    """A Dagster shard step scores its reps in batches: R1's referral on R2's deal and R2's lost renewal
+    of R1's account cross the batches, and every frame is still the one-pass shard's."""
+    data = cross_rep_company()
+    context = scoring_context(data, Q1_END)
+    shard = shard_batches(data, 1)[0]
+    assert shard.rep_ids.to_list() == ["R1", "R2"]
+    at_once = score_shard(data, shard, context)
+    batched = score_shard_in_batches(data, shard, context, batch_reps=1)
+    for name in ("books", "indicators", "paid_so_far", "attribution", "earned", "clawed", "reconciliation"):
+        expected, got = getattr(at_once, name), getattr(batched, name)
+        assert got.height == expected.height, name
+        assert_frame_equal(
+            got.sort(got.columns, nulls_last=True), expected.sort(expected.columns, nulls_last=True)
+        )
+    assert batched.paid_so_far["rep_id"].to_list() == ["R1", "R1", "R2"]  # R1's batch first, then R2's
