@@ -26,6 +26,7 @@ from compscore.scoring.batches import (
     scoring_view,
 )
 from compscore.scoring.shards import (
+    CONTEXT_FRAMES,
     ShardTables,
     read_batch,
     read_context,
@@ -383,23 +384,7 @@ def test_the_scoring_context_written_and_read_back_is_the_same(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "manifest",
-    [
-        {
-            "format": 2,
-            "frames": [
-                "plans",
-                "components",
-                "applies",
-                "churn",
-                "conversions",
-                "churned",
-                "grid",
-                "given_periods",
-            ],
-        },
-        {"format": 1, "frames": ["plans"]},
-    ],
+    "manifest", [{"format": 2, "frames": list(CONTEXT_FRAMES)}, {"format": 1, "frames": ["plans"]}]
 )
 def test_a_context_folder_of_another_format_or_frames_is_refused(tmp_path, manifest):
     (tmp_path / "context.json").write_text(json.dumps(manifest))

@@ -92,13 +92,14 @@ def write_context(context: ScoringContext, folder: Path) -> None:
     date and the plan tables' tier count: a Dagster run computes the context once and its shard and
     combine steps read it, instead of each recomputing it from every validated table."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, frame in _context_frames(context).items():
+    frames = _context_frames(context)
+    for name, frame in frames.items():
         frame.write_parquet(folder / f"{name}.parquet")
     manifest = {
         "format": SHARD_FORMAT,
         "as_of": context.as_of.isoformat(),
         "max_tiers": context.pt.max_tiers,
-        "frames": list(_context_frames(context)),
+        "frames": list(frames),
     }
     (folder / CONTEXT_MANIFEST).write_text(json.dumps(manifest))
 
@@ -106,9 +107,9 @@ def write_context(context: ScoringContext, folder: Path) -> None:
 def read_context(folder: Path) -> ScoringContext:
     """The context `write_context` stored in `folder`."""
     manifest = json.loads((folder / CONTEXT_MANIFEST).read_text())
-    if manifest.get("format") != SHARD_FORMAT or manifest.get("frames") != list(_CONTEXT_FRAMES):
+    if manifest.get("format") != SHARD_FORMAT or manifest.get("frames") != list(CONTEXT_FRAMES):
         raise ValueError(f"{folder / CONTEXT_MANIFEST}: not a scoring context of format {SHARD_FORMAT}")
-    frames = {name: pl.read_parquet(folder / f"{name}.parquet", glob=False) for name in _CONTEXT_FRAMES}
+    frames = {name: pl.read_parquet(folder / f"{name}.parquet", glob=False) for name in CONTEXT_FRAMES}
     return ScoringContext(
         as_of=dt.date.fromisoformat(manifest["as_of"]),
         pt=PlanTables(
@@ -125,19 +126,8 @@ def read_context(folder: Path) -> ScoringContext:
     )
 
 
-_CONTEXT_FRAMES = (
-    "plans",
-    "components",
-    "applies",
-    "churn",
-    "conversions",
-    "churned",
-    "grid",
-    "given_periods",
-)
-
-
 def _context_frames(context: ScoringContext) -> dict[str, pl.DataFrame]:
+    """The context's frames by file name, in `CONTEXT_FRAMES` order."""
     pt, cross = context.pt, context.cross
     return {
         "plans": pt.plans,
@@ -149,6 +139,19 @@ def _context_frames(context: ScoringContext) -> dict[str, pl.DataFrame]:
         "grid": context.grid,
         "given_periods": context.given_periods,
     }
+
+
+CONTEXT_FRAMES = (
+    "plans",
+    "components",
+    "applies",
+    "churn",
+    "conversions",
+    "churned",
+    "grid",
+    "given_periods",
+)
+"""The frames of a stored scoring context, as its manifest lists them."""
 
 
 def scoring_context(data: CanonicalData, as_of: dt.date) -> ScoringContext:
