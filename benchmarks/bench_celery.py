@@ -55,6 +55,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import Tree
 from bench_score import DEFAULT_CACHE, company, parse_sizes
 
+from pipelines.executors import delete_queue
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_INSTANCE = REPO_ROOT / "deploy" / "postgres" / "dagster.yaml"
 BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
@@ -147,16 +149,6 @@ def psql(sql: str) -> None:
         check=True,
         capture_output=True,
     )
-
-
-def delete_queue(queue: str) -> None:
-    """Remove the run's queue and the direct exchange Celery declared under the same name."""
-    from kombu import Connection
-
-    with Connection(BROKER, connect_timeout=5) as connection:
-        channel = connection.default_channel
-        channel.queue_delete(queue)
-        channel.exchange_delete(queue)
 
 
 def _high_water(pid: int) -> int:
@@ -301,7 +293,7 @@ def bench(folder: Path, lines: int, count: int, shards: int, cache: Path, interv
     finally:
         stop_workers(workers)
         psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        delete_queue(queue)
+        delete_queue(BROKER, queue)
     return report(lines, count, shards, run, workers, steps)
 
 

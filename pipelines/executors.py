@@ -84,3 +84,14 @@ def celery_executor() -> dg.ExecutorDefinition:
         },
         name="celery",
     )
+
+
+def delete_queue(broker: str, queue: str) -> None:
+    """Remove a queue no worker serves any more, and the direct exchange Celery declared under its name
+    (a test's or a benchmark's own queue, when it ends)."""
+    from kombu import Connection  # Celery's transport; only needed here
+
+    with Connection(broker, connect_timeout=5) as connection:
+        channel = connection.default_channel
+        channel.queue_delete(queue)
+        channel.exchange_delete(queue)

@@ -22,6 +22,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from pipelines.executors import delete_queue
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_INSTANCE = REPO_ROOT / "deploy" / "postgres" / "dagster.yaml"
 BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
@@ -90,18 +92,8 @@ def cluster_env(services, company: Path, tmp_path_factory: pytest.TempPathFactor
         "COMPSCORE_SCORING_SHARDS": "3",  # the in-process run keeps the default 2: same tables either way
     }
     yield env
-    _delete_queue(env["COMPSCORE_CELERY_QUEUE"])
+    delete_queue(BROKER, env["COMPSCORE_CELERY_QUEUE"])
     _psql(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
-
-
-def _delete_queue(queue: str) -> None:
-    """Leave RabbitMQ as found: the test's queue and the direct exchange Celery declared under its name."""
-    from kombu import Connection
-
-    with Connection(BROKER, connect_timeout=5) as connection:
-        channel = connection.default_channel
-        channel.queue_delete(queue)
-        channel.exchange_delete(queue)
 
 
 @pytest.fixture(scope="module")
