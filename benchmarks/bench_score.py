@@ -36,12 +36,21 @@ COMPSCORE = [sys.executable, "-m", "compscore.cli"]
 
 # Runs argv[2:] and prints, as JSON on its last line, the child's wall time, CPU time (user + system)
 # and peak RSS (KiB on Linux). Kills the child when its RSS passes argv[1] KiB (0: no limit), so that a
-# size too big for the machine ends with a figure instead of the kernel's OOM killer.
+# size too big for the machine ends with a figure instead of the kernel's OOM killer. The child's stderr
+# (`compscore score`'s progress lines) is copied to ours with its RSS and peak so far in front of each
+# line (`rss 5.21 peak 8.24 GiB | ...`), so the log shows where the memory goes.
 MEASURE = """
-import json, resource, subprocess, sys, time
+import json, resource, subprocess, sys, threading, time
 limit = int(sys.argv[1])
 start = time.perf_counter()
-child = subprocess.Popen(sys.argv[2:], stdout=sys.stderr)
+child = subprocess.Popen(sys.argv[2:], stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
+rss = peak = 0
+def relay():
+    for line in child.stderr:
+        sys.stderr.write(f"rss {rss / 2**20:5.2f} peak {peak / 2**20:5.2f} GiB | {line}")
+        sys.stderr.flush()
+relaying = threading.Thread(target=relay)
+relaying.start()
 killed_at = None
 while child.poll() is None:
     time.sleep(0.2)
@@ -50,10 +59,12 @@ while child.poll() is None:
     except OSError:
         continue
     rss = next((int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:")), 0)
+    peak = max(peak, rss)
     if limit and rss > limit:
         killed_at = time.perf_counter() - start
         child.kill()
 child.wait()
+relaying.join()
 wall = time.perf_counter() - start
 usage = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"returncode": child.returncode, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
@@ -130,6 +141,14 @@ def parquet_rows(folder: Path) -> dict[str, int]:
     return {p.stem: pq.read_metadata(p).num_rows for p in sorted(folder.glob("*.parquet"))}
 
 
+def print_phases(log: Path) -> None:
+    """The run's progress lines with the RSS when each began and the peak before it (from the log)."""
+    print("  phases (RSS when the phase began, peak before it):")
+    for line in log.read_text(encoding="utf-8").splitlines():
+        if line.startswith("rss ") and "CPU" in line:
+            print(f"    {line}")
+
+
 def print_rows(title: str, rows: dict[str, int]) -> None:
     print(f"  {title}:")
     for name, n in rows.items():
@@ -162,6 +181,7 @@ def bench(
         f"lines={actual:,}: wall {run.wall_s:.1f} s, CPU {run.cpu_s:.1f} s, "
         f"peak RSS {run.peak_rss_gib:.2f} GiB, {actual / run.wall_s:,.0f} lines/s (log {run.log})"
     )
+    print_phases(run.log)
     print_rows("input rows", inputs)
     print_rows("output rows", parquet_rows(out))
     if not keep_output:
