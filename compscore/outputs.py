@@ -11,6 +11,13 @@ previous files are kept aside until all moves are done and put back if one fails
 that fails while writing (disk full, a file in the way) leaves the previous outputs as they were, and no
 temporary file behind.
 
+CSV copies are for spreadsheets, so a table is copied to CSV only while it fits one
+(`SPREADSHEET_MAX_ROWS`, Excel's limit): a company-sized table (the attribution has a row per statement
+line, ten million at a 40,000-rep company) is written as Parquet only, its CSV copy of an earlier run is
+removed with the commit (a stale copy must not sit beside the new table), and `OutputSet.csv_left_out`
+names it for the caller to say so. Writing ten million rows as CSV cost about 45 s of CPU, for a file no
+spreadsheet opens.
+
 Values are made reproducible at this step (`stable_floats`): the engine sums floats in an order that may
 vary between runs (parallel and hash-ordered aggregation), so the last bits of a sum may differ; every
 float is rounded to `SIGNIFICANT_DIGITS` significant digits and magnitudes below `ZERO_BELOW` (sums that
@@ -26,7 +33,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -38,6 +45,8 @@ SIGNIFICANT_DIGITS = 12
 """A float64 holds 15-16 significant digits; summing in another order changes the last 1-3 of them."""
 ZERO_BELOW = 1e-9
 SUFFIXES = (".parquet", ".csv")
+SPREADSHEET_MAX_ROWS = 1_048_575
+"""Rows of a CSV copy at most: what Excel opens (1,048,576 lines, the header included)."""
 _STAGING_PREFIX = ".compscore-staging-"
 _T = TypeVar("_T")
 
@@ -113,11 +122,22 @@ class TableStream:
 
     def __init__(self, staging: Path, name: str):
         self.name = name
-        self.paths = [staging / f"{name}{suffix}" for suffix in SUFFIXES]
+        self.parquet_path, self.csv_path = (staging / f"{name}{suffix}" for suffix in SUFFIXES)
+        self.rows = 0
         self._parquet: pq.ParquetWriter | None = None
-        self._csv = self.paths[1].open("wb")
+        self._csv: BinaryIO | None = self.csv_path.open("wb")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"write-{name}")
         self._in_flight: Future[None] | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        """The files the stream has written: Parquet, and CSV unless the table outgrew a spreadsheet."""
+        return [self.parquet_path] if self.csv_left_out else [self.parquet_path, self.csv_path]
+
+    @property
+    def csv_left_out(self) -> bool:
+        """True once the table passed `SPREADSHEET_MAX_ROWS`: its CSV copy is dropped (module notes)."""
+        return self._csv is None
 
     def append(self, batch: pl.DataFrame) -> None:
         """Add rows (each batch must have the first batch's columns)."""
@@ -128,9 +148,15 @@ class TableStream:
         stable = stable_floats(batch)
         table = stable.to_arrow()
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.paths[0], table.schema)
+            self._parquet = pq.ParquetWriter(self.parquet_path, table.schema)
         self._parquet.write_table(table.cast(self._parquet.schema))
-        escape_formulas(stable).write_csv(self._csv, include_header=self._csv.tell() == 0)
+        self.rows += batch.height
+        if self._csv is not None and self.rows > SPREADSHEET_MAX_ROWS:
+            self._csv.close()
+            self._csv = None
+            self.csv_path.unlink()
+        if self._csv is not None:
+            escape_formulas(stable).write_csv(self._csv, include_header=self._csv.tell() == 0)
 
     def _wait(self) -> None:
         in_flight, self._in_flight = self._in_flight, None
@@ -145,7 +171,8 @@ class TableStream:
             self._write(columns.clear())
         assert self._parquet is not None
         self._parquet.close()
-        self._csv.close()
+        if self._csv is not None:
+            self._csv.close()
 
     def abandon(self) -> None:
         """Release the open files of a stream that will not be committed (a write in flight is let end;
@@ -153,7 +180,8 @@ class TableStream:
         self._writer.shutdown(wait=True)
         if self._parquet is not None:
             self._parquet.close()
-        self._csv.close()
+        if self._csv is not None:
+            self._csv.close()
 
 
 class OutputSet:
@@ -168,6 +196,8 @@ class OutputSet:
         self._staged: list[Path] = []
         self._streams: list[TableStream] = []
         self._keep_staging = False
+        self.csv_left_out: list[str] = []
+        """Tables written as Parquet only, being longer than a spreadsheet (`SPREADSHEET_MAX_ROWS`)."""
 
     def __enter__(self) -> OutputSet:
         try:
@@ -186,25 +216,33 @@ class OutputSet:
     def add(self, name: str, df: pl.DataFrame) -> None:
         """Stage one whole table."""
 
+        fits = df.height <= SPREADSHEET_MAX_ROWS
+
         def stage() -> None:
             stable = stable_floats(df)
             stable.write_parquet(self.staging / f"{name}.parquet")
-            escape_formulas(stable).write_csv(self.staging / f"{name}.csv")
+            if fits:
+                escape_formulas(stable).write_csv(self.staging / f"{name}.csv")
 
         self._guarded(stage)
-        self._staged += [self.staging / f"{name}{suffix}" for suffix in SUFFIXES]
+        self._staged += [self.staging / f"{name}{suffix}" for suffix in (SUFFIXES if fits else SUFFIXES[:1])]
+        if not fits:
+            self.csv_left_out.append(name)
 
     def stream(self, name: str) -> TableStream:
         """Stage one table batch by batch; close the stream before `commit`."""
         stream = self._guarded(lambda: TableStream(self.staging, name))
         self._streams.append(stream)
-        self._staged += stream.paths
         return stream
 
     def commit(self) -> list[Path]:
-        """Move every staged file into place (all or none); return the final paths."""
+        """Move every staged file into place (all or none), removing the earlier CSV copy of a table
+        written as Parquet only; return the final paths."""
+        staged = self._staged + [path for stream in self._streams for path in stream.paths]
+        self.csv_left_out += [stream.name for stream in self._streams if stream.csv_left_out]
+        stale = [self.out / f"{name}.csv" for name in self.csv_left_out]
         try:
-            return self._guarded(lambda: _swap_in(self._staged, self.out, self.staging))
+            return self._guarded(lambda: _swap_in(staged, self.out, self.staging, stale))
         except _NotRestored as exc:
             self._keep_staging = True
             raise OutputError(
@@ -223,12 +261,18 @@ class OutputSet:
             raise OutputError(f"{where}: cannot write the outputs: {exc.strerror or exc}") from exc
 
 
-def _swap_in(staged: list[Path], out: Path, staging: Path) -> list[Path]:
-    """Move the staged files over the final ones; on a failure put every previous file back."""
+def _swap_in(staged: list[Path], out: Path, staging: Path, stale: list[Path]) -> list[Path]:
+    """Move the `stale` final files aside and the staged files over the final ones; on a failure put every
+    previous file back."""
     previous = staging / ".previous"
     previous.mkdir()
     moved: list[tuple[Path, Path | None]] = []
     try:
+        for final in stale:
+            if final.exists():
+                kept = previous / final.name
+                os.replace(final, kept)
+                moved.append((final, kept))
         for file in staged:
             final = out / file.name
             kept = None
@@ -250,4 +294,4 @@ def _swap_in(staged: list[Path], out: Path, staging: Path) -> list[Path]:
         if not restored:
             raise _NotRestored(exc) from exc
         raise
-    return [final for final, _ in moved]
+    return [out / file.name for file in staged]

@@ -42,6 +42,8 @@ class FolderRun:
     warnings: list[str]
     report: Path | None
     """The HTML validation report of the run, when Great Expectations ran."""
+    csv_left_out: list[str]
+    """Tables written as Parquet only: longer than a spreadsheet opens (`compscore.outputs`)."""
 
     @property
     def written(self) -> list[str]:
@@ -102,7 +104,14 @@ def score_folder(
             outputs.add(name, table)
         outputs.commit()
     record_folder_run(tables["plan_scores"], out_dir)
-    return FolderRun(run_id=run_id, scores=scores, tables=tables, warnings=warnings, report=report)
+    return FolderRun(
+        run_id=run_id,
+        scores=scores,
+        tables=tables,
+        warnings=warnings,
+        report=report,
+        csv_left_out=outputs.csv_left_out,
+    )
 
 
 def _load_and_validate(

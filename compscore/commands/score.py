@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from compscore.commands.arguments import add_as_of_argument
 from compscore.loaders import LoadError
+from compscore.outputs import SPREADSHEET_MAX_ROWS
 from compscore.plans import PlanError
 from compscore.run import BlockedRun, score_folder
 from compscore.safe_ids import UnsafeId
@@ -66,7 +67,13 @@ def run(args: argparse.Namespace) -> int:
     )
     if result.report:
         print(f"Validation report: {result.report}")
-    print(f"Wrote {len(result.written)} tables to {args.out} as Parquet and CSV.\n")
+    print(f"Wrote {len(result.written)} tables to {args.out} as Parquet and CSV.")
+    if result.csv_left_out:
+        print(
+            f"  As Parquet only, being longer than a spreadsheet opens ({SPREADSHEET_MAX_ROWS:,} rows): "
+            + ", ".join(result.csv_left_out)
+        )
+    print()
     print(format_plan_scores(result.tables["plan_scores"]))
     return 0
 
