@@ -44,6 +44,9 @@ from compscore.scoring.shards import AttributionSink, ScoringContext, score_shar
 SHARED_TABLES = ("churn_events",)
 """Tables not cut by rep that scoring reads: written once to the work folder, shared by every batch."""
 BATCH_FOLDER_PREFIX = "batch-"
+WORK_COMPRESSION = "lz4"
+"""Of the work files, written once and read once: at 1M lines lz4 writes the deals in three quarters of
+zstd's time, for twice its size (uncompressed: half the time, five times the size)."""
 _BATCH = "__batch"
 _NEEDED_BY = "__needed_by_batch"
 
@@ -136,7 +139,9 @@ def partition_for_scoring(
     remove_partitions(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     for table in SHARED_TABLES:
-        scans[table].select(scoring_columns(table)).sink_parquet(work_dir / f"{table}.parquet")
+        scans[table].select(scoring_columns(table)).sink_parquet(
+            work_dir / f"{table}.parquet", compression=WORK_COMPRESSION
+        )
     for table in REP_COLUMN:
         rows = _deals_by_batch(scans, numbers) if table == "deals" else _rows_by_batch(scans, table, numbers)
         _write_by_batch(rows, work_dir, table)
@@ -196,17 +201,26 @@ def _needed_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
     )
 
 
-def _deals_by_batch(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
-    """Each batch's own deals (by owner), then the other reps' deals its lines need (`_needed_deals`),
-    each under the batch that needs it."""
-    owned = _rows_by_batch(scans, "deals", numbers)
-    foreign = (
-        owned.join(_needed_deals(scans, numbers), on="deal_id", how="inner")
+def _foreign_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.DataFrame:
+    """`deal_id` and the batch (`_BATCH`) of every deal a batch needs (`_needed_deals`) and does not own:
+    few rows, found from the deals' ids and owners only."""
+    owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id"), "owner_rep_id", numbers)
+    return (
+        _needed_deals(scans, numbers)
+        .join(owners.select("deal_id", _BATCH), on="deal_id", how="inner")
         .filter(pl.col(_NEEDED_BY) != pl.col(_BATCH))
-        .drop(_BATCH)
-        .rename({_NEEDED_BY: _BATCH})
+        .select("deal_id", pl.col(_NEEDED_BY).alias(_BATCH))
+        .collect()
     )
-    return pl.concat([owned, foreign])
+
+
+def _deals_by_batch(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
+    """Each batch's own deals (by owner), then the other reps' deals its lines need, each under the
+    batch that needs it (`_foreign_deals`)."""
+    foreign = scans.deals.select(scoring_columns("deals")).join(
+        _foreign_deals(scans, numbers).lazy(), on="deal_id", how="inner"
+    )
+    return pl.concat([_rows_by_batch(scans, "deals", numbers), foreign])
 
 
 def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
@@ -221,7 +235,7 @@ def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
     partitions = pl.PartitionBy(
         work_dir, key=_BATCH, include_key=False, file_path_provider=path_of, approximate_bytes_per_file=None
     )
-    rows.sink_parquet(partitions, mkdir=True)
+    rows.sink_parquet(partitions, compression=WORK_COMPRESSION, mkdir=True)
 
 
 def score_partitioned(
