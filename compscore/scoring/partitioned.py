@@ -130,12 +130,11 @@ def partition_for_scoring(
     """
     clean_dir, work_dir = Path(clean_dir), Path(work_dir)
     scans = CanonicalScans.scan(clean_dir, plans, given_commission_lines)
-    as_of = as_of or data_as_of(scans)
-    context = scoring_context(scans, as_of)
     ids = all_rep_ids(scans)
     batches = cut_rep_ids(ids, batch_reps)
     numbers = rep_batch_numbers(ids, batch_reps)
     del ids
+    context = scoring_context(scans, as_of or data_as_of(scans))
     remove_partitions(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     for table in SHARED_TABLES:
