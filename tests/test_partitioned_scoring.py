@@ -14,7 +14,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from compscore.dataset import CanonicalData
+from compscore.dataset import CanonicalData, CanonicalScans
+from compscore.engine.payout import data_as_of
 from compscore.generator import GeneratorConfig, generate_company
 from compscore.quality import validate
 from compscore.scoring.batches import all_rep_ids, batch_data
@@ -25,6 +26,7 @@ from compscore.scoring.partitioned import (
     score_partitioned,
 )
 from compscore.scoring.scores import score_company
+from compscore.scoring.shards import CONTEXT_FRAMES, CONTEXT_MANIFEST, scoring_context, write_context
 
 AS_OF = dt.date(2025, 6, 30)
 
@@ -95,6 +97,23 @@ def _assert_same_tables(expected: dict[str, pl.DataFrame], got: dict[str, pl.Dat
             rel_tol=1e-9,
             abs_tol=1e-12,
         )
+
+
+def test_the_context_scanned_from_the_files_is_the_context_in_memory(clean, clean_dir, tmp_path):
+    scanned = CanonicalScans.scan(clean_dir, clean.plans, clean.given_commission_lines)
+    assert data_as_of(scanned) == data_as_of(clean)
+    assert all_rep_ids(scanned).equals(all_rep_ids(clean))
+    write_context(scoring_context(scanned, AS_OF), tmp_path / "scanned")
+    write_context(scoring_context(clean, AS_OF), tmp_path / "in_memory")
+    assert (tmp_path / "scanned" / CONTEXT_MANIFEST).read_text() == (
+        tmp_path / "in_memory" / CONTEXT_MANIFEST
+    ).read_text()
+    for name in CONTEXT_FRAMES:
+        got, expected = (
+            pl.read_parquet(tmp_path / side / f"{name}.parquet") for side in ("scanned", "in_memory")
+        )
+        # Some frames come from `unique()`, whose order is not fixed: compared as sets of rows.
+        assert_frame_equal(got.sort(got.columns), expected.sort(expected.columns), check_exact=True)
 
 
 def test_the_company_has_both_kinds_of_statement_lines(clean):
