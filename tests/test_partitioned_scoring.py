@@ -224,16 +224,17 @@ def test_the_work_folder_is_emptied_after_use_and_before_a_new_partition(clean, 
     stale = tmp_path / "batch-99"
     stale.mkdir()
     (stale / "deals.parquet").write_bytes(b"stale")
-    mine = tmp_path / "notes.txt"
-    mine.write_text("not the partition's")
+    (tmp_path / "notes.txt").write_text("not the partition's")
+    (tmp_path / "batch-notes").mkdir()
     with partitioned_for_scoring(
         clean_dir, clean.plans, clean.given_commission_lines, tmp_path, batch_reps=40
     ) as company:
         assert not stale.exists()
         folders = {f"batch-{n}" for n in range(len(company.batches))}
-        assert {p.name for p in tmp_path.iterdir()} == {"notes.txt", "churn_events.parquet", *folders}
+        expected = {"notes.txt", "batch-notes", "churn_events.parquet", *folders}
+        assert {p.name for p in tmp_path.iterdir()} == expected
         score_partitioned(company)
-    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch-notes", "notes.txt"]
 
 
 def test_batch_size_must_be_positive(clean, clean_dir, tmp_path):
