@@ -3,9 +3,10 @@
 `score_company` takes every clean table in memory (about 5 GiB at 10M statement lines) and cuts batches
 out of it. Here validation has written the clean tables to a folder (`<clean_dir>/<table>.parquet`):
 `partition_for_scoring` computes the scoring context from lazy scans of those files (each query reads
-its columns only) and writes each batch's rows to `<work_dir>/batch-<n>/<table>.parquet` in one
-streaming pass per table; `score_partitioned` then reads one batch at a time and runs the same
-`score_shard` and `combine_shards` as `score_company`, so the tables are the same.
+its columns only) and streams each rep-keyed table once to the batches' files
+`<work_dir>/batch-<n>/<table>.parquet` (the deals after a narrow look at the ids the lines name);
+`score_partitioned` then reads one batch at a time and runs the same `score_shard` and `combine_shards`
+as `score_company`, so the tables are the same.
 
 A batch's deals file holds its reps' deals and, besides them, the other reps' deals that its statement
 lines name (the converted deal of a referral it is paid for, the deal of a given line): the attribution
@@ -144,7 +145,7 @@ def partition_for_scoring(
             work_dir / f"{table}.parquet", compression=WORK_COMPRESSION
         )
     for table in REP_COLUMN:
-        rows = _deals_by_batch(scans, numbers) if table == "deals" else _rows_by_batch(scans, table, numbers)
+        rows = _deals_by_batch(scans, numbers) if table == "deals" else _table_by_batch(scans, table, numbers)
         _write_by_batch(rows, work_dir, table)
     return PartitionedCompany(
         work_dir=work_dir,
@@ -182,7 +183,7 @@ def _with_batch(frame: pl.LazyFrame, column: str, numbers: pl.DataFrame, name: s
     )
 
 
-def _rows_by_batch(scans: CanonicalScans, table: str, numbers: pl.DataFrame) -> pl.LazyFrame:
+def _table_by_batch(scans: CanonicalScans, table: str, numbers: pl.DataFrame) -> pl.LazyFrame:
     """`table`'s columns that scoring reads, and the batch of each row."""
     return _with_batch(scans[table].select(scoring_columns(table)), REP_COLUMN[table], numbers)
 
@@ -203,8 +204,8 @@ def _needed_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
 
 
 def _foreign_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.DataFrame:
-    """`deal_id` and the batch (`_BATCH`) of every deal a batch needs (`_needed_deals`) and does not own:
-    few rows, found from the deals' ids and owners only."""
+    """`deal_id` and the batch (`_BATCH`) of every deal a batch needs (`_needed_deals`) and does not own,
+    a row per such deal and batch, found from the deals' ids and owners only."""
     owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id"), "owner_rep_id", numbers)
     return (
         _needed_deals(scans, numbers)
@@ -221,7 +222,7 @@ def _deals_by_batch(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFram
     foreign = scans.deals.select(scoring_columns("deals")).join(
         _foreign_deals(scans, numbers).lazy(), on="deal_id", how="inner"
     )
-    return pl.concat([_rows_by_batch(scans, "deals", numbers), foreign])
+    return pl.concat([_table_by_batch(scans, "deals", numbers), foreign])
 
 
 def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
