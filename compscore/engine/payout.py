@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from compscore.dataset import CanonicalData
+from compscore.dataset import CanonicalData, CompanyTables
 from compscore.engine.periods import period_days, period_end, period_label, period_start
 from compscore.engine.plan_tables import PlanTables, capped_increment, is_credited, plan_tables, tiered_pay
 from compscore.schema import COMMISSION_LINES
@@ -58,15 +58,16 @@ class PayoutResult:
     as_of: dt.date
 
 
-def data_as_of(data: CanonicalData) -> dt.date:
+def data_as_of(data: CompanyTables) -> dt.date:
     """The latest date any CRM event is known for: pay due after it is not yet earned."""
-    candidates = [
-        data.deals.select(pl.max("close_date")).item(),
-        data.deals.select(pl.max("created_date")).item(),
-        data.churn_events.select(pl.max("churn_date")).item(),
-        data.referrals.select(pl.max("referral_date")).item(),
-    ]
-    known = [d for d in candidates if d is not None]
+    latest = pl.collect_all(
+        [
+            data.deals.lazy().select(pl.max("close_date"), pl.max("created_date")),
+            data.churn_events.lazy().select(pl.max("churn_date")),
+            data.referrals.lazy().select(pl.max("referral_date")),
+        ]
+    )
+    known = [d for frame in latest for d in frame.row(0) if d is not None]
     return max(known) if known else dt.date.today()
 
 
@@ -139,7 +140,7 @@ def attach_plan(lf: pl.LazyFrame, date_col: str, data: CanonicalData, pt: PlanTa
     return with_period(joined, date_col)
 
 
-def churn_dates(data: CanonicalData) -> pl.LazyFrame:
+def churn_dates(data: CompanyTables) -> pl.LazyFrame:
     """Every date an account churned: churn events, and lost renewal deals at their close date (SPEC 2)."""
     events = data.churn_events.lazy().select("account_id", "churn_date")
     lost = lost_renewals(data.deals).select("account_id", pl.col("close_date").alias("churn_date"))
@@ -283,7 +284,7 @@ def _deal_lines(deal_pay: pl.LazyFrame, churn: pl.LazyFrame, as_of: dt.date) -> 
     )
 
 
-def referral_conversions(data: CanonicalData) -> pl.LazyFrame:
+def referral_conversions(data: CompanyTables) -> pl.LazyFrame:
     """Referrals whose referred deal was won, with that deal's amount and close date; `rep_id` is the
     referring rep. The won deal is usually another rep's, so this looks across reps."""
     won = closed_won(data.deals)
@@ -317,7 +318,7 @@ def referral_pay(converted: pl.LazyFrame, pt: PlanTables) -> pl.LazyFrame:
     return _capped(paired, "raw_pay", ["close_date", "referral_id"])
 
 
-def churned_with_owner(data: CanonicalData) -> pl.LazyFrame:
+def churned_with_owner(data: CompanyTables) -> pl.LazyFrame:
     """Churn events with the rep who owned the account then (`rep_id`): the owner of its most recent won
     deal on or before the churn date, whoever's book the churn lands in. A churn event on the day the same
     account lost a renewal deal is that loss recorded twice, and is left out here (it counts as the lost
@@ -435,7 +436,8 @@ class CrossRepFrames:
         )
 
 
-def cross_rep_frames(data: CanonicalData) -> CrossRepFrames:
+def cross_rep_frames(data: CompanyTables) -> CrossRepFrames:
+    """The cross-rep frames of the whole company, from its tables in memory or scanned from files."""
     return CrossRepFrames(
         churn=churn_dates(data).collect(),
         conversions=referral_conversions(data).collect(),

@@ -19,8 +19,8 @@ ORDER = ["earned_date", "rep_id", "component_id", "plan_id", "line_type", "deal_
 """The order of reconciliation rows: by date, rep and component, then the rest of the key (no ties)."""
 
 
-def given_plan_periods(given: pl.DataFrame, plans: dict[str, Plan]) -> pl.DataFrame:
-    """The (plan_id, period) pairs that have given statement lines."""
+def given_plan_periods(given: pl.DataFrame | pl.LazyFrame, plans: dict[str, Plan]) -> pl.DataFrame:
+    """The (plan_id, period) pairs that have given statement lines (`given` in memory or scanned)."""
     kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
     placed = with_period(
         given.lazy().select("plan_id", "earned_date").join(kinds, on="plan_id"), "earned_date"

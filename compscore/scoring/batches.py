@@ -9,11 +9,11 @@ the typical deal sizes in `compscore.scoring.scores`).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from compscore.dataset import CanonicalData
+from compscore.dataset import CanonicalData, CompanyTables
 from compscore.schema import empty_frame
 
 DEFAULT_BATCH_REPS = 20_000
@@ -62,10 +62,10 @@ def collect_for_scoring(table: str, frame: pl.LazyFrame) -> pl.DataFrame:
     return frame.drop(dropped, strict=False).collect()
 
 
-def all_rep_ids(data: CanonicalData) -> pl.Series:
-    """Every rep id any rep-keyed table names, sorted."""
-    ids = [data[table].select(pl.col(column).alias("rep_id")) for table, column in REP_COLUMN.items()]
-    return pl.concat(ids).drop_nulls().unique().sort("rep_id").to_series()
+def all_rep_ids(data: CompanyTables) -> pl.Series:
+    """Every rep id any rep-keyed table names, sorted (the tables in memory or scanned)."""
+    ids = [data[table].lazy().select(pl.col(column).alias("rep_id")) for table, column in REP_COLUMN.items()]
+    return pl.concat(ids).drop_nulls().unique().sort("rep_id").collect().to_series()
 
 
 @dataclass(frozen=True)
@@ -87,12 +87,29 @@ class RepBatch:
         return (in_batch | pl.col(column).is_null()) if self.holds_null else in_batch
 
 
+def rep_batch_numbers(ids: pl.Series, batch_reps: int) -> pl.DataFrame:
+    """`rep_id` and the number of its `batch` (UInt32, from 0), for the sorted rep ids `ids` cut into
+    batches of `batch_reps` as `rep_batches` cuts them."""
+    return ids.to_frame("rep_id").with_columns(
+        batch=(pl.int_range(pl.len(), dtype=pl.UInt32) // batch_reps).cast(pl.UInt32)
+    )
+
+
+def cut_rep_ids(ids: pl.Series, batch_reps: int) -> list[RepBatch]:
+    """The sorted rep ids `ids` in batches of at most `batch_reps` (the first holds the rows without a rep
+    id), their rows not located: at least one batch, empty when there is no rep."""
+    if batch_reps < 1:
+        raise ValueError(f"batch_reps must be at least 1, got {batch_reps}")
+    return [
+        RepBatch(rep_ids=ids.slice(first, batch_reps), holds_null=first == 0)
+        for first in range(0, max(ids.len(), 1), batch_reps)
+    ]
+
+
 def _rows_by_batch(data: CanonicalData, ids: pl.Series, batch_reps: int) -> dict[str, dict[int, pl.Series]]:
     """For each rep-keyed table, the positions of its rows in each batch (rows without a known rep id go
     to batch 0): one join per table instead of a filter of the whole table per batch."""
-    numbers = ids.to_frame("rep_id").with_columns(
-        batch=(pl.int_range(pl.len(), dtype=pl.UInt32) // batch_reps).cast(pl.UInt32)
-    )
+    numbers = rep_batch_numbers(ids, batch_reps)
     found: dict[str, dict[int, pl.Series]] = {}
     for table, column in REP_COLUMN.items():
         positions = (
@@ -112,18 +129,17 @@ def _rows_by_batch(data: CanonicalData, ids: pl.Series, batch_reps: int) -> dict
 def rep_batches(data: CanonicalData, batch_reps: int = DEFAULT_BATCH_REPS) -> Iterator[RepBatch]:
     """Batches of at most `batch_reps` reps that together hold every rep-keyed row exactly once (a null
     rep id, which validation rejects, falls in the first batch)."""
-    if batch_reps < 1:
-        raise ValueError(f"batch_reps must be at least 1, got {batch_reps}")
     ids = all_rep_ids(data)
-    if ids.len() <= batch_reps:
+    batches = cut_rep_ids(ids, batch_reps)
+    if len(batches) == 1:
         yield RepBatch(rep_ids=ids, holds_null=True, whole=True)
         return
     rows = _rows_by_batch(data, ids, batch_reps)
-    for number, first in enumerate(range(0, ids.len(), batch_reps)):
+    for number, batch in enumerate(batches):
         in_batch = {
             table: by_batch.get(number, pl.Series(dtype=pl.UInt32)) for table, by_batch in rows.items()
         }
-        yield RepBatch(rep_ids=ids.slice(first, batch_reps), holds_null=first == 0, rows=in_batch)
+        yield replace(batch, rows=in_batch)
 
 
 def batch_data(data: CanonicalData, batch: RepBatch) -> CanonicalData:

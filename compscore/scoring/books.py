@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from compscore.dataset import CanonicalData
+from compscore.dataset import CanonicalData, CompanyTables
 from compscore.engine.payout import PayoutResult, attach_plan, with_period
 from compscore.engine.periods import PERIOD_INTERVALS, period_start
 from compscore.engine.plan_tables import PlanTables
@@ -14,7 +14,7 @@ from compscore.engine.plan_tables import PlanTables
 UNIT_KEYS = ["rep_id", "plan_id", "period_start"]
 
 
-def population(data: CanonicalData, pt: PlanTables, first_day: dt.date, as_of: dt.date) -> pl.DataFrame:
+def population(data: CompanyTables, pt: PlanTables, first_day: dt.date, as_of: dt.date) -> pl.DataFrame:
     """One row per rep, plan and period in which the rep was assigned to the plan for at least a day.
 
     Periods run from the one holding `first_day` (the first CRM activity) to the one holding `as_of`.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from compscore.dataset import CanonicalData
+from compscore.dataset import CanonicalData, CompanyTables
 from compscore.engine.payout import CrossRepFrames, PayoutResult, compute_payout, cross_rep_frames
 from compscore.engine.plan_tables import PlanTables, plan_tables
 from compscore.engine.reconcile import given_plan_periods, reconcile
@@ -154,11 +154,11 @@ CONTEXT_FRAMES = (
 """The frames of a stored scoring context, as its manifest lists them."""
 
 
-def scoring_context(data: CanonicalData, as_of: dt.date) -> ScoringContext:
+def scoring_context(data: CompanyTables, as_of: dt.date) -> ScoringContext:
+    """The context of `data`, in memory or scanned from files (each query then reads its columns only)."""
     pt = plan_tables(data.plans)
-    first_day = (
-        data.deals.select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date"))).item() or as_of
-    )
+    first = data.deals.lazy().select(pl.min_horizontal(pl.min("created_date"), pl.min("close_date")))
+    first_day = first.collect().item() or as_of
     return ScoringContext(
         as_of=as_of,
         pt=pt,

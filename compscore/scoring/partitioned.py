@@ -1,0 +1,264 @@
+"""Scoring from the clean tables on disk, a batch of reps at a time, so that memory follows the batch.
+
+`score_company` takes every clean table in memory (about 5 GiB at 10M statement lines) and cuts batches
+out of it. Here validation has written the clean tables to a folder (`<clean_dir>/<table>.parquet`):
+`partition_for_scoring` computes the scoring context from lazy scans of those files (each query reads
+its columns only) and streams each rep-keyed table once to the batches' files
+`<work_dir>/batch-<n>/<table>.parquet` (the deals after a narrow look at the ids the lines name);
+`score_partitioned` then reads one batch at a time and runs the same `score_shard` and `combine_shards`
+as `score_company`, so the tables are the same.
+
+A batch's deals file holds its reps' deals and, besides them, the other reps' deals that its statement
+lines name (the converted deal of a referral it is paid for, the deal of a given line): the attribution
+looks a line's deal up in the whole deals table, and those are the only deals of other reps it can meet.
+`batch_data` keeps a batch's own deals (by owner) for everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import polars as pl
+from polars.io.partition import FileProviderArgs
+
+from compscore.dataset import CanonicalData, CanonicalScans
+from compscore.engine.payout import data_as_of
+from compscore.plans import Plan
+from compscore.schema import empty_frame
+from compscore.scoring.batches import (
+    DEFAULT_BATCH_REPS,
+    NOT_READ_BY_SCORING,
+    REP_COLUMN,
+    RepBatch,
+    all_rep_ids,
+    cut_rep_ids,
+    rep_batch_numbers,
+)
+from compscore.scoring.scores import ScoreTables, combine_shards
+from compscore.scoring.shards import AttributionSink, ScoringContext, score_shard, scoring_context
+
+SHARED_TABLES = ("churn_events",)
+"""Tables not cut by rep that scoring reads: written once to the work folder, shared by every batch."""
+BATCH_FOLDER_PREFIX = "batch-"
+WORK_COMPRESSION = "lz4"
+"""Of the work files, written once and read once: at 1M lines lz4 writes the deals in three quarters of
+zstd's time, for twice its size (uncompressed: half the time, five times the size)."""
+_BATCH_FOLDER = re.compile(rf"{BATCH_FOLDER_PREFIX}[0-9]+")
+_BATCH = "__batch"
+_NEEDED_BY = "__needed_by_batch"
+
+
+@dataclass(frozen=True)
+class PartitionedCompany:
+    """A company cut into batches of reps on disk: `batches[n]`'s rows are in `work_dir/batch-<n>/`,
+    the shared tables in `work_dir`; `context` is the whole company's scoring context."""
+
+    work_dir: Path
+    plans: dict[str, Plan]
+    given_commission_lines: bool
+    context: ScoringContext
+    batches: tuple[RepBatch, ...]
+
+    def batch_folder(self, number: int) -> Path:
+        return batch_folder(self.work_dir, number)
+
+    def shared_tables(self) -> dict[str, pl.DataFrame]:
+        return {
+            table: pl.read_parquet(self.work_dir / f"{table}.parquet", glob=False) for table in SHARED_TABLES
+        }
+
+    def batch_data(self, number: int, shared: dict[str, pl.DataFrame]) -> CanonicalData:
+        """Batch `number`'s rep-keyed tables read from its folder (a table it has no row of is empty), with
+        the `shared` tables; the tables scoring does not read are empty, as in `scoring_view`."""
+        folder = self.batch_folder(number)
+        tables = {table: _read_or_empty(folder / f"{table}.parquet", table) for table in REP_COLUMN}
+        return CanonicalData(
+            tables={**tables, **shared}, plans=self.plans, given_commission_lines=self.given_commission_lines
+        )
+
+    def remove(self) -> None:
+        remove_partitions(self.work_dir)
+
+
+def batch_folder(work_dir: Path, number: int) -> Path:
+    return work_dir / f"{BATCH_FOLDER_PREFIX}{number}"
+
+
+def scoring_columns(table: str) -> list[str]:
+    """The columns of `table` that scoring reads (`NOT_READ_BY_SCORING` left out), in schema order."""
+    dropped = NOT_READ_BY_SCORING.get(table) or ()
+    return [c for c in empty_frame(table).columns if c not in dropped]
+
+
+def _read_or_empty(path: Path, table: str) -> pl.DataFrame:
+    if path.exists():
+        return pl.read_parquet(path, glob=False)
+    return empty_frame(table).select(scoring_columns(table))
+
+
+def remove_partitions(work_dir: Path) -> None:
+    """Remove what `partition_for_scoring` writes in `work_dir` (its batch folders and shared tables),
+    nothing else."""
+    if not work_dir.is_dir():
+        return
+    for path in work_dir.iterdir():
+        if path.is_dir() and _BATCH_FOLDER.fullmatch(path.name):
+            shutil.rmtree(path)
+    for table in SHARED_TABLES:
+        (work_dir / f"{table}.parquet").unlink(missing_ok=True)
+
+
+def partition_for_scoring(
+    clean_dir: str | Path,
+    plans: dict[str, Plan],
+    given_commission_lines: bool,
+    work_dir: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    batch_reps: int = DEFAULT_BATCH_REPS,
+) -> PartitionedCompany:
+    """The clean tables of `clean_dir` (`<table>.parquet` for every table of `compscore.schema.TABLES`)
+    cut into batches of at most `batch_reps` reps under `work_dir` (created; what an earlier call left
+    there is removed first), with the scoring context as of `as_of` (by default `data_as_of` the data).
+
+    Batches are cut from the sorted rep ids as `rep_batches` cuts them; rows without a known rep go to
+    batch 0. No table is held whole: the context's queries read their columns from the files, and each
+    table is streamed once to its batch files.
+    """
+    clean_dir, work_dir = Path(clean_dir), Path(work_dir)
+    scans = CanonicalScans.scan(clean_dir, plans, given_commission_lines)
+    ids = all_rep_ids(scans)
+    batches = cut_rep_ids(ids, batch_reps)
+    numbers = rep_batch_numbers(ids, batch_reps)
+    del ids
+    context = scoring_context(scans, as_of or data_as_of(scans))
+    remove_partitions(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    for table in SHARED_TABLES:
+        scans[table].select(scoring_columns(table)).sink_parquet(
+            work_dir / f"{table}.parquet", compression=WORK_COMPRESSION
+        )
+    for table in REP_COLUMN:
+        rows = _deals_by_batch(scans, numbers) if table == "deals" else _table_by_batch(scans, table, numbers)
+        _write_by_batch(rows, work_dir, table)
+    return PartitionedCompany(
+        work_dir=work_dir,
+        plans=plans,
+        given_commission_lines=given_commission_lines,
+        context=context,
+        batches=tuple(batches),
+    )
+
+
+@contextmanager
+def partitioned_for_scoring(
+    clean_dir: str | Path,
+    plans: dict[str, Plan],
+    given_commission_lines: bool,
+    work_dir: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    batch_reps: int = DEFAULT_BATCH_REPS,
+) -> Iterator[PartitionedCompany]:
+    """`partition_for_scoring`, with its files removed from `work_dir` on leaving (also on an error)."""
+    try:
+        yield partition_for_scoring(
+            clean_dir, plans, given_commission_lines, work_dir, as_of=as_of, batch_reps=batch_reps
+        )
+    finally:
+        remove_partitions(Path(work_dir))
+
+
+def _with_batch(frame: pl.LazyFrame, column: str, numbers: pl.DataFrame, name: str = _BATCH) -> pl.LazyFrame:
+    """`frame` with the batch of the rep in `column` as `name` (0 when the rep is null or unknown)."""
+    batch_of = numbers.lazy().rename({"rep_id": column, "batch": name})
+    return frame.join(batch_of, on=column, how="left", maintain_order="left").with_columns(
+        pl.col(name).fill_null(0)
+    )
+
+
+def _table_by_batch(scans: CanonicalScans, table: str, numbers: pl.DataFrame) -> pl.LazyFrame:
+    """`table`'s columns that scoring reads, and the batch of each row."""
+    return _with_batch(scans[table].select(scoring_columns(table)), REP_COLUMN[table], numbers)
+
+
+def _needed_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
+    """`deal_id` and the batch (`_NEEDED_BY`) of every deal a batch's statement lines can name: the
+    converted deal of its referrals (its referral bonuses) and, when statement lines are given, the deal
+    of its given lines. Its computed deal lines name its own deals."""
+    named = [scans.referrals.select(pl.col("converted_deal_id").alias("deal_id"), "referring_rep_id")]
+    if scans.given_commission_lines:
+        lines = scans.commission_lines.select("deal_id", pl.col("rep_id").alias("referring_rep_id"))
+        named.append(lines)
+    return (
+        _with_batch(pl.concat(named).drop_nulls("deal_id"), "referring_rep_id", numbers, _NEEDED_BY)
+        .select("deal_id", _NEEDED_BY)
+        .unique()
+    )
+
+
+def _foreign_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.DataFrame:
+    """`deal_id` and the batch (`_BATCH`) of every deal a batch needs (`_needed_deals`) and does not own,
+    a row per such deal and batch, found from the deals' ids and owners only."""
+    owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id"), "owner_rep_id", numbers)
+    return (
+        _needed_deals(scans, numbers)
+        .join(owners.select("deal_id", _BATCH), on="deal_id", how="inner")
+        .filter(pl.col(_NEEDED_BY) != pl.col(_BATCH))
+        .select("deal_id", pl.col(_NEEDED_BY).alias(_BATCH))
+        .collect()
+    )
+
+
+def _deals_by_batch(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
+    """Each batch's own deals (by owner), then the other reps' deals its lines need, each under the
+    batch that needs it (`_foreign_deals`)."""
+    foreign = scans.deals.select(scoring_columns("deals")).join(
+        _foreign_deals(scans, numbers).lazy(), on="deal_id", how="inner"
+    )
+    return pl.concat([_table_by_batch(scans, "deals", numbers), foreign])
+
+
+def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
+    """Stream `rows` to `work_dir/batch-<n>/<table>.parquet` by their batch number (no file for a batch
+    without rows)."""
+
+    def path_of(args: FileProviderArgs) -> str:
+        if args.index_in_partition:
+            raise RuntimeError(f"{table}: a batch's rows were split over several files")
+        return f"{BATCH_FOLDER_PREFIX}{args.partition_keys[_BATCH][0]}/{table}.parquet"
+
+    partitions = pl.PartitionBy(
+        work_dir, key=_BATCH, include_key=False, file_path_provider=path_of, approximate_bytes_per_file=None
+    )
+    rows.sink_parquet(partitions, compression=WORK_COMPRESSION, mkdir=True)
+
+
+def score_partitioned(
+    company: PartitionedCompany,
+    *,
+    data_quality_status: pl.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+    attribution_sink: AttributionSink | None = None,
+) -> ScoreTables:
+    """`score_company` of the partitioned company: each batch read from its files and scored by
+    `score_shard` (only the shards' tables are kept between batches), then `combine_shards`. Arguments
+    as `score_company`'s."""
+    say = progress or (lambda _message: None)
+    shared = company.shared_tables()
+    parts = []
+    count = len(company.batches)
+    for number, batch in enumerate(company.batches):
+        say(f"scoring batch {number + 1}/{count} ({batch.rep_ids.len():,} reps)")
+        data = company.batch_data(number, shared)
+        parts.append(score_shard(data, batch, company.context, attribution_sink))
+        del data
+    say("marginal pay, bootstrap intervals and plan scores")
+    result = combine_shards(parts, company.context, data_quality_status)
+    return replace(result, attribution_streamed=attribution_sink is not None)

@@ -1,0 +1,242 @@
+"""Scoring partitioned on disk gives the tables of `score_company` on the same clean data.
+
+The oracle is the in-memory `score_company` (tested against hand-computed cases elsewhere). The clean data
+is a validated generated company written to a folder as Parquet, as validation writes it; the company has
+referral bonuses on other reps' deals, so some batch's lines need deals of another batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from compscore.dataset import CanonicalData, CanonicalScans
+from compscore.engine.payout import data_as_of
+from compscore.generator import GeneratorConfig, generate_company
+from compscore.quality import validate
+from compscore.scoring.batches import all_rep_ids, batch_data
+from compscore.scoring.partitioned import (
+    PartitionedCompany,
+    partition_for_scoring,
+    partitioned_for_scoring,
+    score_partitioned,
+)
+from compscore.scoring.scores import score_company
+from compscore.scoring.shards import CONTEXT_FRAMES, CONTEXT_MANIFEST, scoring_context, write_context
+
+AS_OF = dt.date(2025, 6, 30)
+
+
+def _clean(with_lines: bool) -> CanonicalData:
+    data = generate_company(GeneratorConfig(reps=60, quarters=6, seed=5, reps_per_chunk=30), with_lines)
+    result = validate(_referred_deals_to_other_reps(data), "partitioned")
+    assert not result.blocking
+    return result.clean
+
+
+def _referred_deals_to_other_reps(data: CanonicalData) -> CanonicalData:
+    """Every other referred deal owned by the rep half the sorted rep ids away from its referring rep.
+
+    The generator gives a referred deal to the referring rep, so a referral bonus never names another rep's
+    deal; here half of them name the deal of a rep in another batch (for batches smaller than half the reps).
+    """
+    reps = data.reps["rep_id"].sort()
+    shifted = pl.DataFrame(
+        {"referring_rep_id": reps, "new_owner": reps.shift(-(reps.len() // 2)).fill_null(reps)}
+    )
+    new_owner = (
+        data.referrals.filter(pl.col("converted_deal_id").is_not_null())
+        .join(shifted, on="referring_rep_id")
+        .filter(pl.int_range(pl.len()) % 2 == 0)
+        .select(pl.col("converted_deal_id").alias("deal_id"), "new_owner")
+    )
+    deals = (
+        data.deals.join(new_owner, on="deal_id", how="left", maintain_order="left")
+        .with_columns(owner_rep_id=pl.coalesce("new_owner", "owner_rep_id"))
+        .drop("new_owner")
+    )
+    return CanonicalData(
+        tables={**data.tables, "deals": deals},
+        plans=data.plans,
+        given_commission_lines=data.given_commission_lines,
+    )
+
+
+@pytest.fixture(scope="module", params=[True, False], ids=["given-lines", "computed-lines"])
+def clean(request) -> CanonicalData:
+    return _clean(request.param)
+
+
+@pytest.fixture(scope="module")
+def clean_dir(clean, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("clean")
+    for name, frame in clean.tables.items():
+        frame.write_parquet(folder / f"{name}.parquet")
+    return folder
+
+
+def _partition(clean: CanonicalData, clean_dir: Path, work_dir: Path, batch_reps: int) -> PartitionedCompany:
+    return partition_for_scoring(
+        clean_dir, clean.plans, clean.given_commission_lines, work_dir, batch_reps=batch_reps
+    )
+
+
+def _assert_same_tables(expected: dict[str, pl.DataFrame], got: dict[str, pl.DataFrame]) -> None:
+    """Equal after sorting by every column; float sums may differ in the last bits (summation order)."""
+    assert expected.keys() == got.keys()
+    for name, want in expected.items():
+        have = got[name]
+        assert have.height == want.height, name
+        assert_frame_equal(
+            have.sort(have.columns, nulls_last=True),
+            want.sort(want.columns, nulls_last=True),
+            rel_tol=1e-9,
+            abs_tol=1e-12,
+        )
+
+
+def test_the_context_scanned_from_the_files_is_the_context_in_memory(clean, clean_dir, tmp_path):
+    scanned = CanonicalScans.scan(clean_dir, clean.plans, clean.given_commission_lines)
+    assert data_as_of(scanned) == data_as_of(clean)
+    assert all_rep_ids(scanned).equals(all_rep_ids(clean))
+    write_context(scoring_context(scanned, AS_OF), tmp_path / "scanned")
+    write_context(scoring_context(clean, AS_OF), tmp_path / "in_memory")
+    assert (tmp_path / "scanned" / CONTEXT_MANIFEST).read_text() == (
+        tmp_path / "in_memory" / CONTEXT_MANIFEST
+    ).read_text()
+    for name in CONTEXT_FRAMES:
+        got, expected = (
+            pl.read_parquet(tmp_path / side / f"{name}.parquet") for side in ("scanned", "in_memory")
+        )
+        # Some frames come from `unique()`, whose order is not fixed: compared as sets of rows.
+        assert_frame_equal(got.sort(got.columns), expected.sort(expected.columns), check_exact=True)
+
+
+def test_the_company_has_both_kinds_of_statement_lines(clean):
+    assert (
+        clean.commission_lines.height > 0
+        if clean.given_commission_lines
+        else clean.commission_lines.is_empty()
+    )
+
+
+@pytest.mark.parametrize("batch_reps", [7, 50, 10_000])
+def test_partitioned_scores_are_the_in_memory_scores(clean, clean_dir, tmp_path, batch_reps):
+    company = _partition(clean, clean_dir, tmp_path, batch_reps)
+    assert len(company.batches) == -(-all_rep_ids(clean).len() // batch_reps)
+    assert not any(batch.whole or batch.rows for batch in company.batches)
+    got = score_partitioned(company)
+    expected = score_company(clean, batch_reps=batch_reps)
+    assert got.as_of == expected.as_of
+    _assert_same_tables(expected.outputs(), got.outputs())
+
+
+def test_as_of_and_quality_status_are_passed_through(clean, clean_dir, tmp_path):
+    periods = score_company(clean, as_of=AS_OF).plan_scores.select("plan_id", "period")
+    status = periods.head(3).with_columns(data_quality_status=pl.lit("warn"))
+    company = partition_for_scoring(
+        clean_dir, clean.plans, clean.given_commission_lines, tmp_path, as_of=AS_OF, batch_reps=30
+    )
+    got = score_partitioned(company, data_quality_status=status)
+    expected = score_company(clean, as_of=AS_OF, batch_reps=30, data_quality_status=status)
+    assert got.as_of == AS_OF
+    assert (got.plan_scores["data_quality_status"] == "warn").sum() == 3
+    _assert_same_tables(expected.outputs(), got.outputs())
+
+
+def test_attribution_goes_to_the_sink_batch_by_batch(clean, clean_dir, tmp_path):
+    company = _partition(clean, clean_dir, tmp_path, 20)
+    batches: list[pl.DataFrame] = []
+    messages: list[str] = []
+    got = score_partitioned(company, attribution_sink=batches.append, progress=messages.append)
+    assert got.attribution_streamed and "pay_attribution" not in got.outputs()
+    assert len(batches) == len(company.batches) and messages[0].startswith("scoring batch 1/")
+    expected = score_company(clean, batch_reps=20)
+    _assert_same_tables({"a": expected.pay_attribution}, {"a": pl.concat(batches)})
+
+
+def _batch_of_rep(company: PartitionedCompany) -> pl.DataFrame:
+    return pl.concat(
+        [
+            batch.rep_ids.to_frame("rep_id").with_columns(batch=pl.lit(n))
+            for n, batch in enumerate(company.batches)
+        ]
+    )
+
+
+def test_referral_bonuses_on_another_batchs_deals_find_their_deal(clean, clean_dir, tmp_path):
+    company = _partition(clean, clean_dir, tmp_path, 7)
+    attribution = score_partitioned(company).pay_attribution
+    assert isinstance(attribution, pl.DataFrame)
+    batch_of = _batch_of_rep(company)
+    owners = clean.deals.select("deal_id", "owner_rep_id")
+    foreign = (
+        attribution.filter(pl.col("component_kind") == "referral_bonus")
+        .join(owners, on="deal_id")
+        .join(batch_of, on="rep_id")
+        .join(batch_of.rename({"rep_id": "owner_rep_id", "batch": "owner_batch"}), on="owner_rep_id")
+        .filter(pl.col("batch") != pl.col("owner_batch"))
+    )
+    assert foreign.height > 0
+    assert foreign["deal_type"].null_count() == 0
+    assert (foreign["channel"] == "referral").all()
+
+
+def test_each_batch_holds_its_own_deals_and_only_the_foreign_deals_its_lines_name(clean, clean_dir, tmp_path):
+    company = _partition(clean, clean_dir, tmp_path, 7)
+    shared = company.shared_tables()
+    seen_foreign = 0
+    for number, batch in enumerate(company.batches):
+        data = company.batch_data(number, shared)
+        in_batch = batch.predicate
+        own = clean.deals.filter(in_batch("owner_rep_id"))
+        named = [clean.referrals.filter(in_batch("referring_rep_id"))["converted_deal_id"]]
+        if clean.given_commission_lines:
+            named.append(clean.commission_lines.filter(in_batch("rep_id"))["deal_id"])
+        needed = clean.deals.filter(
+            pl.col("deal_id").is_in(pl.concat(named).drop_nulls().implode()) & ~in_batch("owner_rep_id")
+        )
+        assert sorted(data.deals["deal_id"]) == sorted([*own["deal_id"], *needed["deal_id"]])
+        seen_foreign += needed.height
+        # Scoring keeps the batch's own deals: the foreign ones only reach the attribution's deal lookup.
+        kept = batch_data(data, batch).deals
+        assert_frame_equal(kept, own.select(kept.columns))
+        for table in ("rep_plan_assignments", "referrals", "commission_lines"):
+            assert_frame_equal(batch_data(data, batch)[table], data[table])
+    assert seen_foreign > 0
+
+
+def test_every_rep_keyed_row_is_in_exactly_one_batch(clean, clean_dir, tmp_path):
+    company = _partition(clean, clean_dir, tmp_path, 7)
+    shared = company.shared_tables()
+    parts = [batch_data(company.batch_data(n, shared), b) for n, b in enumerate(company.batches)]
+    for table in ("rep_plan_assignments", "deals", "referrals", "commission_lines"):
+        got = pl.concat([part[table] for part in parts])
+        expected = clean[table].select(got.columns)
+        assert_frame_equal(got.sort(got.columns), expected.sort(expected.columns))
+
+
+def test_the_work_folder_is_emptied_after_use_and_before_a_new_partition(clean, clean_dir, tmp_path):
+    stale = tmp_path / "batch-99"
+    stale.mkdir()
+    (stale / "deals.parquet").write_bytes(b"stale")
+    (tmp_path / "notes.txt").write_text("not the partition's")
+    (tmp_path / "batch-notes").mkdir()
+    with partitioned_for_scoring(
+        clean_dir, clean.plans, clean.given_commission_lines, tmp_path, batch_reps=40
+    ) as company:
+        assert not stale.exists()
+        folders = {f"batch-{n}" for n in range(len(company.batches))}
+        expected = {"notes.txt", "batch-notes", "churn_events.parquet", *folders}
+        assert {p.name for p in tmp_path.iterdir()} == expected
+        score_partitioned(company)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["batch-notes", "notes.txt"]
+
+
+def test_batch_size_must_be_positive(clean, clean_dir, tmp_path):
+    with pytest.raises(ValueError, match="batch_reps must be at least 1"):
+        _partition(clean, clean_dir, tmp_path, 0)
