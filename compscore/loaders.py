@@ -608,6 +608,7 @@ def load_tables(folder: CanonicalFolder) -> Iterator[TableLoad]:
             issues.extend(exc.issues)
             continue
         yield load
+        del load  # released before the next table is read, if the caller let go of it too
     if issues:
         raise LoadError(issues)
 
