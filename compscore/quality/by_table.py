@@ -5,9 +5,11 @@ order, counts, rule results, blocking failures, status, warnings; the same clean
 but the clean tables are written to `clean_dir/<table>.parquet` instead of returned, so a company whose
 tables do not fit in memory together can still be validated. The work, in three passes:
 
-1. Load: each table is read with `load_table` (the loader's own checks and rejects) and written as read,
-   with its ROW_INDEX column, to a spill file (Parquet) in a private folder under `clean_dir`; then it is
-   released. Absent optional tables get an empty spill file, as `CanonicalData` gives them empty frames.
+1. Load: each table is read with `load_table` (the loader's own checks and rejects) and written as read
+   to a spill file (Parquet) in a private folder under `clean_dir`; then it is released. Absent optional
+   tables get an empty spill file, as `CanonicalData` gives them empty frames. ROW_INDEX (a row's position)
+   is not stored: every read of a spill file adds it (`row_index_name`), so a table without a rejected row
+   is already its clean file and is moved there, not rewritten.
 2. Check: each table is read back from its spill file and checked (`check_table`) against the key
    columns of the tables it refers to, read from their spill files by projection: the referenced values
    are the rows the loader produced, exactly what `received_references` gives `validate`.
@@ -41,7 +43,7 @@ from compscore.quality.blocking import (
     Thresholds,
     schema_failures,
 )
-from compscore.quality.evaluate import RuleResult, TableCheck, check_table, reject_rows, with_row_index
+from compscore.quality.evaluate import RuleResult, TableCheck, check_table, reject_rows
 from compscore.quality.rules import ROW_INDEX, References
 from compscore.quality.status import STATUS_INPUTS, status_input, status_of_inputs
 from compscore.quality.validate import (
@@ -169,7 +171,7 @@ def validate_by_table(
             )
             for spec in TABLES
         }
-        scans = {name: pl.scan_parquet(path) for name, path in loaded.spills.items()}
+        scans = {name: _scan(path) for name, path in loaded.spills.items()}
         rejected = {name: c.rejected for name, c in checked.items()}
         by_rules = {name: s.len() for name, s in rejected.items()}
         cascaded, cascade_frames = cascade(scans, rejected, loaded.broken, run_id)
@@ -179,8 +181,7 @@ def validate_by_table(
             thresholds,
         )
         clean_files = {
-            spec.name: _write_clean(spec, scans[spec.name], rejected[spec.name], loaded.broken, clean_dir)
-            for spec in TABLES
+            spec.name: _write_clean(spec, loaded, rejected[spec.name], clean_dir) for spec in TABLES
         }
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
@@ -214,7 +215,7 @@ def validate_by_table(
 
 
 def _load_and_spill(folder: CanonicalFolder, spill_dir: Path) -> _Loaded:
-    """Pass 1: read each table, write its good rows with ROW_INDEX to `spill_dir`, keep only the rest."""
+    """Pass 1: read each table, write its good rows to `spill_dir`, keep only the rest."""
     loaded = _Loaded({}, {}, set(), pl.DataFrame(schema=REJECTS_SCHEMA), list(folder.warnings), {})
     rejects = [loaded.loader_rejects]
     for load in load_tables(folder):
@@ -233,9 +234,9 @@ def _load_and_spill(folder: CanonicalFolder, spill_dir: Path) -> _Loaded:
 
 
 def _spill(name: str, data: pl.DataFrame, spill_dir: Path, loaded: _Loaded) -> None:
-    """Write one table as received (with ROW_INDEX) and note its height and whether its schema is broken."""
+    """Write one table as received and note its height and whether its schema is broken."""
     path = spill_dir / f"{name}.parquet"
-    with_row_index(data).write_parquet(path, compression="lz4")
+    data.write_parquet(path)
     loaded.spills[name] = path
     loaded.heights[name] = data.height
     if schema_failures(table(name), data):
@@ -274,7 +275,7 @@ def _check_spilled(
     refs = _references(spec, loaded, folder.plans)
     check = check_table(
         spec,
-        pl.read_parquet(loaded.spills[spec.name]),
+        pl.read_parquet(loaded.spills[spec.name], row_index_name=ROW_INDEX),
         refs,
         nonempty_required=nonempty_required(spec, folder.given_commission_lines),
         previous_count=previous_count,
@@ -286,17 +287,23 @@ def _check_spilled(
     return _Checked(reject_rows(spec, check, run_id), rejected_by_rules(check), check.results, check.blocking)
 
 
-def _write_clean(
-    spec: Table, scan: pl.LazyFrame, rejected: pl.Series, broken: set[str], clean_dir: Path
-) -> Path:
-    """Stream the table's surviving rows, conformed, to `clean_dir/<table>.parquet` (empty when broken)."""
+def _scan(spill: Path) -> pl.LazyFrame:
+    """A spill file with its ROW_INDEX column, as `with_row_index` gives it."""
+    return pl.scan_parquet(spill, row_index_name=ROW_INDEX)
+
+
+def _write_clean(spec: Table, loaded: _Loaded, rejected: pl.Series, clean_dir: Path) -> Path:
+    """The table's surviving rows, conformed, as `clean_dir/<table>.parquet` (empty when broken): the
+    spill file itself when no row was rejected (the loader's rows are conformed), else streamed from it."""
     path = clean_dir / f"{spec.name}.parquet"
-    if spec.name in broken:
+    spill = loaded.spills[spec.name]
+    if spec.name in loaded.broken:
         empty_frame(spec.name).write_parquet(path)
-        return path
-    if rejected.len():
-        scan = scan.filter(~pl.col(ROW_INDEX).is_in(rejected.implode()))
-    conform(scan.drop(ROW_INDEX), spec.name).sink_parquet(path)
+    elif rejected.len() == 0:
+        spill.replace(path)
+    else:
+        survivors = _scan(spill).filter(~pl.col(ROW_INDEX).is_in(rejected.implode())).drop(ROW_INDEX)
+        conform(survivors, spec.name).sink_parquet(path)
     return path
 
 
