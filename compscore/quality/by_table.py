@@ -28,7 +28,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -85,7 +85,7 @@ class TableByTableValidation:
     """The loader's warnings (folder, then each table's)."""
     plans: dict[str, Plan]
     given_commission_lines: bool
-    received: dict[str, int] = field(default_factory=dict)
+    received: dict[str, int]
     """Data rows read per canonical table by the loader (good and rejected); 0 for an absent table."""
 
     @property
