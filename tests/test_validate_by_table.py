@@ -303,3 +303,24 @@ def test_run_report_is_the_same_page(canonical_small_dir, tmp_path):
     _, expected, status = _oracle(tmp_path / "in", "run-r")
     got = validate_by_table(tmp_path / "in", "run-r", tmp_path / "clean")
     assert render_run_report(got, None, got.status) == render_run_report(expected, None, status)
+
+
+def test_gx_suite_in_the_callback_gives_the_same_report(canonical_small_dir, tmp_path):
+    """How `compscore score` can run GX table by table: each suite in `on_table_checked` (here only the
+    deals', GX is slow), then the report from the outcomes."""
+    from compscore.quality.report import write_run_report
+    from compscore.quality.suites import run_suite
+
+    write_canonical_dir(corrupt(_small_data(canonical_small_dir)).data, tmp_path / "in", "parquet")
+    outcomes = {}
+
+    def run_gx(spec: Table, check: TableCheck) -> None:
+        if check.schema_ok and spec.name == "deals":
+            outcomes[spec.name] = run_suite(check)
+
+    got = validate_by_table(tmp_path / "in", "run-gx", tmp_path / "clean", on_table_checked=run_gx)
+    _, expected, status = _oracle(tmp_path / "in", "run-gx")
+    assert outcomes == {"deals": run_suite(expected.checks["deals"])}
+    assert sum(o.unexpected_count for o in outcomes["deals"]) > 0
+    page = write_run_report(tmp_path / "a", got, outcomes, got.status).read_text()
+    assert page == write_run_report(tmp_path / "b", expected, outcomes, status).read_text()
