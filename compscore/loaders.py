@@ -42,7 +42,7 @@ Decisions the SPEC leaves open:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +53,7 @@ from compscore.canonical_io import FORMATS
 from compscore.csv_rows import MAX_SHOWN_CHARS, ShapeProblem, read_strict_csv, record_lines
 from compscore.dataset import CanonicalData
 from compscore.errors import LoadError, LoadIssue
-from compscore.plans import read_plans
+from compscore.plans import Plan, read_plans
 from compscore.safe_paths import not_regular_file, present
 from compscore.schema import (
     DATA_QUALITY_REJECTS,
@@ -555,13 +555,27 @@ def _unknown_file_warnings(directory: Path) -> list[str]:
     return warnings
 
 
-def load_canonical_dir(directory: str | Path, may_be_absent: Collection[str] = ()) -> LoadResult:
-    """Read a canonical folder: every table file (`<table>.csv` or `.parquet`) and `plans/*.yaml`.
+@dataclass
+class CanonicalFolder:
+    """A canonical folder checked at folder level, its tables not read yet: the file of each table present,
+    the parsed plans and the folder's own warnings (files that are not canonical tables)."""
 
-    Tables named in `may_be_absent` are treated as optional for this read (absent: zero rows), for callers
-    that get them elsewhere, e.g. the monthly drops of the event tables (`assets/raw.py`).
+    directory: Path
+    files: dict[str, Path]
+    """Canonical table -> its file, in `TABLES` order; absent optional tables are not in it."""
+    plans: dict[str, Plan]
+    warnings: list[str]
 
-    Raises `LoadError` listing every folder- and file-level problem, or `PlanError` for bad plan files.
+    @property
+    def given_commission_lines(self) -> bool:
+        return "commission_lines" in self.files
+
+
+def open_canonical_dir(directory: str | Path, may_be_absent: Collection[str] = ()) -> CanonicalFolder:
+    """The folder-level part of `load_canonical_dir`: which table files there are, and the plans.
+
+    Raises `LoadError` for a folder that is not one, missing required tables, tables given twice or no
+    plan files (every one of them at once), or `PlanError` for bad plan files.
     """
     directory = Path(directory)
     if not directory.is_dir():
@@ -577,23 +591,43 @@ def load_canonical_dir(directory: str | Path, may_be_absent: Collection[str] = (
     if issues:
         raise LoadError(issues)
     warnings = _unknown_file_warnings(directory)
-    plans = read_plans(plans_dir)
+    return CanonicalFolder(directory, found, read_plans(plans_dir), warnings)
 
-    loads: dict[str, TableLoad] = {}
-    for name, path in found.items():
+
+def load_tables(folder: CanonicalFolder) -> Iterator[TableLoad]:
+    """Each table file of `folder` read with `load_table`, one at a time, in `TABLES` order.
+
+    A file-level problem does not stop the reading: the other tables are still read (and yielded), and one
+    `LoadError` listing the problems of every file is raised after the last, so the user sees them all.
+    """
+    issues: list[LoadIssue] = []
+    for name, path in folder.files.items():
         try:
-            loads[name] = load_table(path, name)
+            load = load_table(path, name)
         except LoadError as exc:
             issues.extend(exc.issues)
+            continue
+        yield load
+        del load  # released before the next table is read, if the caller let go of it too
     if issues:
         raise LoadError(issues)
 
-    for load in loads.values():
-        warnings.extend(load.warnings)
+
+def load_canonical_dir(directory: str | Path, may_be_absent: Collection[str] = ()) -> LoadResult:
+    """Read a canonical folder: every table file (`<table>.csv` or `.parquet`) and `plans/*.yaml`.
+
+    Tables named in `may_be_absent` are treated as optional for this read (absent: zero rows), for callers
+    that get them elsewhere, e.g. the monthly drops of the event tables (`assets/raw.py`).
+
+    Raises `LoadError` listing every folder- and file-level problem, or `PlanError` for bad plan files.
+    """
+    folder = open_canonical_dir(directory, may_be_absent)
+    loads = {load.table: load for load in load_tables(folder)}
+    warnings = [*folder.warnings, *(w for load in loads.values() for w in load.warnings)]
     data = CanonicalData(
         tables={name: load.data for name, load in loads.items()},
-        plans=plans,
-        given_commission_lines="commission_lines" in loads,
+        plans=folder.plans,
+        given_commission_lines=folder.given_commission_lines,
         warnings=list(warnings),
     )
     rejects = pl.concat([pl.DataFrame(schema=REJECTS_SCHEMA), *(load.rejects for load in loads.values())])

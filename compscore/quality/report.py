@@ -12,10 +12,11 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
-from compscore.quality import BlockingFailure, RuleResult, ValidationResult
+from compscore.quality import BlockingFailure, RuleResult
 from compscore.quality.suites import ExpectationOutcome
 
 REPORT_DIR = "data_quality"
@@ -31,6 +32,26 @@ th { background: #f3f3f3; }
 .fail { color: #b00020; font-weight: 600; } .ok { color: #1b7f3b; } .warn { color: #a86400; }
 code { font-size: 13px; }
 """
+
+
+class ReportedValidation(Protocol):
+    """What the run page reads of a validation: `ValidationResult` is one, and so is the table-by-table
+    `compscore.quality.by_table.TableByTableValidation`, which holds no table whole."""
+
+    @property
+    def run_id(self) -> str: ...
+
+    @property
+    def blocking(self) -> Sequence[BlockingFailure]: ...
+
+    @property
+    def counts(self) -> pl.DataFrame: ...
+
+    @property
+    def rule_results(self) -> Sequence[RuleResult]: ...
+
+    @property
+    def rejects(self) -> pl.DataFrame: ...
 
 
 def _e(value: object) -> str:
@@ -107,7 +128,7 @@ def _page(title: str, body: str) -> str:
 
 
 def render_run_report(
-    result: ValidationResult,
+    result: ReportedValidation,
     outcomes: Mapping[str, Sequence[ExpectationOutcome]] | None = None,
     status: pl.DataFrame | None = None,
 ) -> str:
@@ -159,7 +180,7 @@ def render_table_report(
 
 def write_run_report(
     root: str | Path,
-    result: ValidationResult,
+    result: ReportedValidation,
     outcomes: Mapping[str, Sequence[ExpectationOutcome]] | None = None,
     status: pl.DataFrame | None = None,
 ) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from compscore.dataset import CanonicalData
+from compscore.plans import Plan
 from compscore.quality.blocking import (
     DEFAULT_THRESHOLDS,
     NONEMPTY_TABLES,
@@ -81,25 +82,36 @@ class ValidationResult:
         return self.counts.filter(pl.col("table") == table).to_dicts()[0]
 
 
-def _nonempty_required(spec: Table, data: CanonicalData) -> bool:
-    return spec.name in NONEMPTY_TABLES or (spec.name == "commission_lines" and data.given_commission_lines)
+def nonempty_required(spec: Table, given_commission_lines: bool) -> bool:
+    """Whether an empty `spec` table blocks the run: statement lines only when the source gave them."""
+    return spec.name in NONEMPTY_TABLES or (spec.name == "commission_lines" and given_commission_lines)
 
 
-def _cascade(
-    tables: dict[str, pl.DataFrame], rejected: dict[str, pl.Series], broken: set[str], run_id: str
+def plans_blocking(plans: Mapping[str, Plan]) -> list[BlockingFailure]:
+    """The run's blocking failure when it has no plan (what everything after validation needs)."""
+    if plans:
+        return []
+    return [BlockingFailure("plans", "row_count", "no plans: statement lines and scores need them")]
+
+
+def cascade(
+    tables: Mapping[str, pl.LazyFrame], rejected: dict[str, pl.Series], broken: set[str], run_id: str
 ) -> tuple[dict[str, pl.Series], list[pl.DataFrame]]:
     """Reject rows that refer to rejected rows, in rounds, until a round rejects nothing.
+
+    `tables` are the tables as received, each with its ROW_INDEX column; only ROW_INDEX, the key, the
+    foreign keys and the referenced columns are read, so they may be scans of files (a projection is read,
+    never a whole table). `rejected` (table -> ROW_INDEX values) is extended in place.
 
     In each round every surviving row is judged against the rows rejected before the round; it gets one
     reject row per reference that points at such a row. Returns the cascaded indices and reject rows.
 
-    Works on key columns and boolean masks only: a referenced value is gone when some rejected row holds
-    it and no surviving row does, and those values are few, so every step is a scan against a small set.
+    A referenced value is gone when some rejected row holds it and no surviving row does, and those values
+    are few, so every step is a scan against a small set.
     """
     by_table: dict[str, list[pl.DataFrame]] = {}
     cascaded = {name: pl.Series(ROW_INDEX, [], dtype=pl.UInt32) for name in tables}
     while True:
-        gone_mask = {name: _position_mask(tables[name].height, rejected[name]) for name in tables}
         new: dict[str, list[pl.Series]] = {}
         for spec in TABLES:
             if spec.name in broken:
@@ -107,15 +119,16 @@ def _cascade(
             for col, fk in spec.foreign_keys():
                 if fk.ref_table not in tables or fk.ref_table in broken:
                     continue
-                dead = _dead_values(tables[fk.ref_table], fk.ref_column, gone_mask[fk.ref_table])
+                dead = _dead_values(tables[fk.ref_table], fk.ref_column, rejected[fk.ref_table])
                 if dead.len() == 0:
                     continue
-                df = tables[spec.name]
-                key = [c for c in spec.key if c in df.columns]
+                lf = tables[spec.name]
+                names = lf.collect_schema().names()
+                key = [c for c in spec.key if c in names]
                 hits = (
-                    df.select(*dict.fromkeys([ROW_INDEX, *key, col.name]))
-                    .filter(~gone_mask[spec.name])
+                    _surviving(lf.select(*dict.fromkeys([ROW_INDEX, *key, col.name])), rejected[spec.name])
                     .filter(pl.col(col.name).is_in(dead.implode()))
+                    .collect()
                 )
                 if hits.height == 0:
                     continue
@@ -144,17 +157,30 @@ def _position_mask(height: int, positions: pl.Series) -> pl.Series:
     return ~failing_mask(height, positions)
 
 
-def _dead_values(df: pl.DataFrame, column: str, gone: pl.Series) -> pl.Series:
-    """Distinct non-null values of `column` held by rows in `gone` and by no other row of `df`."""
-    values = df.get_column(column)
-    candidates = values.filter(gone).drop_nulls().unique()
+def _surviving(lf: pl.LazyFrame, gone: pl.Series) -> pl.LazyFrame:
+    """The rows of `lf` whose ROW_INDEX is not in `gone`."""
+    return lf.filter(~pl.col(ROW_INDEX).is_in(gone.implode())) if gone.len() else lf
+
+
+def _dead_values(lf: pl.LazyFrame, column: str, gone: pl.Series) -> pl.Series:
+    """Distinct non-null values of `column` held by rows in `gone` (ROW_INDEX values) and by no other row."""
+    if gone.len() == 0:
+        return pl.Series(column, [], dtype=lf.collect_schema()[column])
+    is_gone = pl.col(ROW_INDEX).is_in(gone.implode())
+    values = lf.select(ROW_INDEX, column)
+    candidates = values.filter(is_gone).select(pl.col(column).drop_nulls().unique()).collect().to_series()
     if candidates.len() == 0:
         return candidates
-    still_held = values.filter(~gone & values.is_in(candidates.implode())).unique()
+    still_held = (
+        values.filter(~is_gone & pl.col(column).is_in(candidates.implode()))
+        .select(pl.col(column).unique())
+        .collect()
+        .to_series()
+    )
     return candidates.filter(~candidates.is_in(still_held.implode()))
 
 
-def _loader_counts(loader_rejects: pl.DataFrame | None) -> dict[str, int]:
+def loader_counts(loader_rejects: pl.DataFrame | None) -> dict[str, int]:
     """Distinct rows the loader rejected, per table (a row can carry several cell-level rejects)."""
     if loader_rejects is None or loader_rejects.height == 0:
         return {}
@@ -179,17 +205,13 @@ def validate(
     """
     tables = {spec.name: with_row_index(data.tables[spec.name]) for spec in TABLES}
     refs = received_references(tables, data.plans)
-    blocking: list[BlockingFailure] = []
-    if not data.plans:
-        blocking.append(
-            BlockingFailure("plans", "row_count", "no plans: statement lines and scores need them")
-        )
+    blocking = plans_blocking(data.plans)
     checks = {
         spec.name: check_table(
             spec,
             tables[spec.name],
             refs,
-            nonempty_required=_nonempty_required(spec, data),
+            nonempty_required=nonempty_required(spec, data.given_commission_lines),
             previous_count=(previous_counts or {}).get(spec.name),
             thresholds=thresholds,
             sample_size=sample_size,
@@ -198,14 +220,16 @@ def validate(
     }
     blocking.extend(failure for check in checks.values() for failure in check.blocking)
     reject_frames = [
-        *_loader_reject_frames(loader_rejects, run_id),
+        *loader_reject_frames(loader_rejects, run_id),
         *(reject_rows(spec, checks[spec.name], run_id) for spec in TABLES),
     ]
-    rejected = {name: _rejected_by_rules(check) for name, check in checks.items()}
+    rejected = {name: rejected_by_rules(check) for name, check in checks.items()}
 
     by_rules = {name: s.len() for name, s in rejected.items()}
     broken = {name for name, c in checks.items() if not c.schema_ok}
-    cascaded, cascade_frames = _cascade(tables, rejected, broken, run_id)
+    cascaded, cascade_frames = cascade(
+        {name: df.lazy() for name, df in tables.items()}, rejected, broken, run_id
+    )
     reject_frames.extend(cascade_frames)
 
     clean_tables = _clean_tables(tables, rejected, broken)
@@ -219,10 +243,10 @@ def validate(
         run_id=run_id,
         clean=clean,
         rejects=pl.concat(reject_frames, how="vertical"),
-        counts=_count_frame(
+        counts=count_frame(
             {name: df.height for name, df in tables.items()},
             {name: df.height for name, df in clean_tables.items()},
-            _loader_counts(loader_rejects),
+            loader_counts(loader_rejects),
             by_rules,
             {name: s.len() for name, s in cascaded.items()},
         ),
@@ -233,7 +257,7 @@ def validate(
     )
 
 
-def _count_frame(
+def count_frame(
     received: dict[str, int],
     passed: dict[str, int],
     by_loader: dict[str, int],
@@ -261,7 +285,7 @@ def _count_frame(
     )
 
 
-def _loader_reject_frames(loader_rejects: pl.DataFrame | None, run_id: str) -> list[pl.DataFrame]:
+def loader_reject_frames(loader_rejects: pl.DataFrame | None, run_id: str) -> list[pl.DataFrame]:
     """The loader's rejects as DATA_QUALITY_REJECTS rows of this run (none when it rejected nothing)."""
     if loader_rejects is None or not loader_rejects.height:
         return []
@@ -272,7 +296,7 @@ def _loader_reject_frames(loader_rejects: pl.DataFrame | None, run_id: str) -> l
     ]
 
 
-def _rejected_by_rules(check: TableCheck) -> pl.Series:
+def rejected_by_rules(check: TableCheck) -> pl.Series:
     """ROW_INDEX of the rows failing at least one rule; every row when the table's schema is broken."""
     if not check.schema_ok:
         return check.flagged.get_column(ROW_INDEX)

@@ -1,0 +1,312 @@
+"""Validate a canonical folder holding at most one table whole at a time: `validate_by_table`.
+
+It gives what `load_canonical_dir` + `validate` + `data_quality_status` give (same rejects in the same
+order, counts, rule results, blocking failures, status, warnings; the same clean rows in the same order),
+but the clean tables are written to `clean_dir/<table>.parquet` instead of returned, so a company whose
+tables do not fit in memory together can still be validated. The work, in three passes:
+
+1. Load: each table is read with `load_table` (the loader's own checks and rejects) and written as read
+   to a spill file (Parquet) in a private folder under `clean_dir`; then it is released. Absent optional
+   tables get an empty spill file, as `CanonicalData` gives them empty frames. ROW_INDEX (a row's position)
+   is not stored: every read of a spill file adds it (`row_index_name`), so a table without a rejected row
+   is already its clean file and is moved there, not rewritten.
+2. Check: each table is read back from its spill file and checked (`check_table`) against the key
+   columns of the tables it refers to, read from their spill files by projection: the referenced values
+   are the rows the loader produced, exactly what `received_references` gives `validate`.
+   `on_table_checked` sees the check (the GX suites run there) before the table is released.
+3. Cascade, status and clean tables, from lazy scans of the spill files that read only the columns each
+   step needs: the cascade reads ROW_INDEX, keys and foreign keys; the status the few columns it counts;
+   the clean tables stream from spill file to output file. The spill folder is deleted at the end, also
+   when loading fails.
+
+Memory at the peak: one table as the loader produces it (pass 1), or one table with its rule flags plus
+the key columns it refers to (pass 2); deals are the largest at company scale.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from compscore.dataset import CanonicalData
+from compscore.loaders import REJECTS_SCHEMA, CanonicalFolder, load_tables, open_canonical_dir
+from compscore.plans import Plan
+from compscore.quality.blocking import (
+    DEFAULT_THRESHOLDS,
+    BlockingError,
+    BlockingFailure,
+    Thresholds,
+    schema_failures,
+)
+from compscore.quality.evaluate import RuleResult, TableCheck, check_table, reject_rows
+from compscore.quality.rules import ROW_INDEX, References
+from compscore.quality.status import STATUS_INPUTS, status_input, status_of_inputs
+from compscore.quality.validate import (
+    cascade,
+    count_frame,
+    loader_counts,
+    loader_reject_frames,
+    nonempty_required,
+    plans_blocking,
+    rejected_by_rules,
+)
+from compscore.schema import TABLES, Table, conform, empty_frame, table
+
+TableChecked = Callable[[Table, TableCheck], None]
+"""Called once per table with its check (the table with its flag columns), before the table is released."""
+
+_SPILL_PREFIX = ".spill-"
+
+
+@dataclass
+class TableByTableValidation:
+    """What `validate_by_table` found; the clean tables are files (`clean_files`), not frames.
+
+    Has what the run report reads (`compscore.quality.report.ReportedValidation`)."""
+
+    run_id: str
+    clean_dir: Path
+    clean_files: dict[str, Path]
+    """Canonical table -> `clean_dir/<table>.parquet`: the rows that passed, conformed to the schema."""
+    rejects: pl.DataFrame
+    """DATA_QUALITY_REJECTS rows: the loader's, then the rules', then the cascade's (as `validate`)."""
+    counts: pl.DataFrame
+    """One row per table: received, passed, rejected (and by whom); received = passed + rejected."""
+    rule_results: list[RuleResult]
+    blocking: list[BlockingFailure]
+    status: pl.DataFrame
+    """`data_quality_status`: one row per plan × period with any input."""
+    warnings: list[str]
+    """The loader's warnings (folder, then each table's)."""
+    plans: dict[str, Plan]
+    given_commission_lines: bool
+    received: dict[str, int]
+    """Data rows read per canonical table by the loader (good and rejected); 0 for an absent table."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking
+
+    def raise_if_blocking(self) -> None:
+        if self.blocking:
+            raise BlockingError(self.blocking)
+
+    def count(self, table: str) -> dict[str, int]:
+        return self.counts.filter(pl.col("table") == table).to_dicts()[0]
+
+    def read_clean(self) -> CanonicalData:
+        """The clean tables read back whole, as `validate` returns them in `ValidationResult.clean`."""
+        return CanonicalData(
+            tables={name: pl.read_parquet(path) for name, path in self.clean_files.items()},
+            plans=dict(self.plans),
+            given_commission_lines=self.given_commission_lines,
+            warnings=list(self.warnings),
+        )
+
+
+@dataclass
+class _Loaded:
+    """Pass 1's yield: where each table was spilled and what the loader said; no table data."""
+
+    spills: dict[str, Path]
+    heights: dict[str, int]
+    """Rows that reached validation (the loader's good rows) per table."""
+    broken: set[str]
+    """Tables whose schema is broken: no rule runs on them, nothing refers into them, every row rejected."""
+    loader_rejects: pl.DataFrame
+    warnings: list[str]
+    received: dict[str, int]
+
+
+@dataclass
+class _Checked:
+    """Pass 2's yield for one table: what is kept once the table is released."""
+
+    rejects: pl.DataFrame
+    rejected: pl.Series
+    results: list[RuleResult]
+    blocking: list[BlockingFailure]
+
+
+def validate_by_table(
+    directory: str | Path,
+    run_id: str,
+    clean_dir: str | Path,
+    *,
+    on_table_checked: TableChecked | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    previous_counts: Mapping[str, int] | None = None,
+    sample_size: int = 5,
+) -> TableByTableValidation:
+    """Load and validate the canonical folder `directory` one table at a time; write the clean tables to
+    `clean_dir/<table>.parquet` (created if needed; files of earlier runs there are replaced).
+
+    Raises what `load_canonical_dir` raises (`LoadError`, `PlanError`); blocking failures are returned,
+    not raised (`raise_if_blocking`). `previous_counts`, `thresholds` and `sample_size` are those of
+    `validate`; `thresholds` also decides the status. `on_table_checked(spec, check)` is called once per
+    canonical table, in `TABLES` order, e.g. to run the table's GX suite (`suites.run_suite(check)` when
+    `check.schema_ok`) while the table is in memory.
+    """
+    folder = open_canonical_dir(directory)
+    clean_dir = Path(clean_dir)
+    clean_dir.mkdir(parents=True, exist_ok=True)
+    spill_dir = Path(tempfile.mkdtemp(prefix=_SPILL_PREFIX, dir=clean_dir))
+    try:
+        loaded = _load_and_spill(folder, spill_dir)
+        checked = {
+            spec.name: _check_spilled(
+                spec,
+                loaded,
+                folder,
+                run_id,
+                on_table_checked,
+                thresholds=thresholds,
+                previous_count=(previous_counts or {}).get(spec.name),
+                sample_size=sample_size,
+            )
+            for spec in TABLES
+        }
+        scans = {name: _scan(path) for name, path in loaded.spills.items()}
+        rejected = {name: c.rejected for name, c in checked.items()}
+        by_rules = {name: s.len() for name, s in rejected.items()}
+        cascaded, cascade_frames = cascade(scans, rejected, loaded.broken, run_id)
+        status = status_of_inputs(
+            folder.plans,
+            {name: status_input(scans[name], name, rejected[name]) for name in STATUS_INPUTS},
+            thresholds,
+        )
+        clean_files = {
+            spec.name: _write_clean(spec, loaded, rejected[spec.name], clean_dir) for spec in TABLES
+        }
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
+    return TableByTableValidation(
+        run_id=run_id,
+        clean_dir=clean_dir,
+        clean_files=clean_files,
+        rejects=pl.concat(
+            [
+                *loader_reject_frames(loaded.loader_rejects, run_id),
+                *(c.rejects for c in checked.values()),
+                *cascade_frames,
+            ],
+            how="vertical",
+        ),
+        counts=count_frame(
+            loaded.heights,
+            {name: _rows(path) for name, path in clean_files.items()},
+            loader_counts(loaded.loader_rejects),
+            by_rules,
+            {name: s.len() for name, s in cascaded.items()},
+        ),
+        rule_results=[r for c in checked.values() for r in c.results],
+        blocking=[*plans_blocking(folder.plans), *(f for c in checked.values() for f in c.blocking)],
+        status=status,
+        warnings=loaded.warnings,
+        plans=folder.plans,
+        given_commission_lines=folder.given_commission_lines,
+        received=loaded.received,
+    )
+
+
+def _load_and_spill(folder: CanonicalFolder, spill_dir: Path) -> _Loaded:
+    """Pass 1: read each table, write its good rows to `spill_dir`, keep only the rest."""
+    loaded = _Loaded({}, {}, set(), pl.DataFrame(schema=REJECTS_SCHEMA), list(folder.warnings), {})
+    rejects = [loaded.loader_rejects]
+    for load in load_tables(folder):
+        _spill(load.table, load.data, spill_dir, loaded)
+        rejects.append(load.rejects)
+        loaded.warnings.extend(load.warnings)
+        loaded.received[load.table] = load.received
+        del load
+    for spec in TABLES:
+        if spec.name not in loaded.spills:
+            _spill(spec.name, empty_frame(spec.name), spill_dir, loaded)
+            loaded.received[spec.name] = 0
+    loaded.received = {spec.name: loaded.received[spec.name] for spec in TABLES}
+    loaded.loader_rejects = pl.concat(rejects)
+    return loaded
+
+
+def _spill(name: str, data: pl.DataFrame, spill_dir: Path, loaded: _Loaded) -> None:
+    """Write one table as received and note its height and whether its schema is broken."""
+    path = spill_dir / f"{name}.parquet"
+    data.write_parquet(path)
+    loaded.spills[name] = path
+    loaded.heights[name] = data.height
+    if schema_failures(table(name), data):
+        loaded.broken.add(name)
+
+
+def _references(spec: Table, loaded: _Loaded, plans: Mapping[str, Plan]) -> References:
+    """The key columns `spec`'s foreign keys point at, read from the spill files (only those columns).
+
+    As `received_references`: the referenced tables as received, except schema-broken ones (their
+    references are then not checked). Only the referenced columns are read, which `References.targets`
+    is all that the rules ask of."""
+    wanted: dict[str, list[str]] = {}
+    for _col, fk in spec.foreign_keys():
+        if fk.ref_table in loaded.spills and fk.ref_table not in loaded.broken:
+            wanted.setdefault(fk.ref_table, []).append(fk.ref_column)
+    columns = {
+        name: pl.scan_parquet(loaded.spills[name]).select(list(dict.fromkeys(cols))).collect()
+        for name, cols in wanted.items()
+    }
+    return References.from_tables(columns, plans)
+
+
+def _check_spilled(
+    spec: Table,
+    loaded: _Loaded,
+    folder: CanonicalFolder,
+    run_id: str,
+    on_table_checked: TableChecked | None,
+    *,
+    thresholds: Thresholds,
+    previous_count: int | None,
+    sample_size: int,
+) -> _Checked:
+    """Pass 2 for one table: read it back whole, check it, hand the check on; keep rejects and verdicts."""
+    refs = _references(spec, loaded, folder.plans)
+    check = check_table(
+        spec,
+        pl.read_parquet(loaded.spills[spec.name], row_index_name=ROW_INDEX),
+        refs,
+        nonempty_required=nonempty_required(spec, folder.given_commission_lines),
+        previous_count=previous_count,
+        thresholds=thresholds,
+        sample_size=sample_size,
+    )
+    if on_table_checked is not None:
+        on_table_checked(spec, check)
+    return _Checked(reject_rows(spec, check, run_id), rejected_by_rules(check), check.results, check.blocking)
+
+
+def _scan(spill: Path) -> pl.LazyFrame:
+    """A spill file with its ROW_INDEX column, as `with_row_index` gives it."""
+    return pl.scan_parquet(spill, row_index_name=ROW_INDEX)
+
+
+def _write_clean(spec: Table, loaded: _Loaded, rejected: pl.Series, clean_dir: Path) -> Path:
+    """The table's surviving rows, conformed, as `clean_dir/<table>.parquet` (empty when broken): the
+    spill file itself when no row was rejected (the loader's rows are conformed), else streamed from it."""
+    path = clean_dir / f"{spec.name}.parquet"
+    spill = loaded.spills[spec.name]
+    if spec.name in loaded.broken:
+        empty_frame(spec.name).write_parquet(path)
+    elif rejected.len() == 0:
+        spill.replace(path)
+    else:
+        survivors = _scan(spill).filter(~pl.col(ROW_INDEX).is_in(rejected.implode())).drop(ROW_INDEX)
+        conform(survivors, spec.name).sink_parquet(path)
+    return path
+
+
+def _rows(path: Path) -> int:
+    """Rows of a Parquet file, from its metadata."""
+    return pl.scan_parquet(path).select(pl.len()).collect().item()
