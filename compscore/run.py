@@ -7,28 +7,37 @@ suites and scoring engine as the Dagster assets; only the wiring differs.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from compscore.dataset import CanonicalData
-from compscore.engine.payout import data_as_of
 from compscore.history import record_folder_run
-from compscore.loaders import load_canonical_dir
 from compscore.outputs import OutputSet, check_output_dir
 from compscore.provenance import Provenance
-from compscore.quality import BlockingError, BlockingFailure, ValidationResult, validate
+from compscore.quality import BlockingError, BlockingFailure
+from compscore.quality.by_table import TableByTableValidation, TableChecked, validate_by_table
+from compscore.quality.evaluate import TableCheck
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
-from compscore.quality.status import data_quality_status
+from compscore.quality.report import write_run_report
 from compscore.safe_ids import checked_id
-from compscore.scoring.batches import DEFAULT_BATCH_REPS, scoring_view
+from compscore.schema import Table
+from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.finish import finished_batch, finished_score_tables
-from compscore.scoring.scores import ScoreTables, score_company
+from compscore.scoring.partitioned import partitioned_for_scoring, score_partitioned
+from compscore.scoring.scores import ScoreTables
+
+if TYPE_CHECKING:
+    from compscore.quality.suites import ExpectationOutcome
 
 ATTRIBUTION = "pay_attribution"
+WORK_PREFIX = ".compscore-work-"
 
 
 @dataclass(frozen=True)
@@ -71,83 +80,116 @@ def score_folder(
 ) -> FolderRun:
     """Load and validate `input_dir`, score it and write every output table into `out_dir`.
 
-    With `great_expectations`, the GX suites also run (in bounded chunks) and an HTML report is written to
-    `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError`
-    or `PlanError` (naming file, line and column or key) when the input cannot be read, and `BlockedRun`
-    (naming table and rule) when it cannot give meaningful scores; nothing is written to the outputs then.
-    Scoring runs on batches of `batch_reps` reps (see `score_company`). `progress`, if given, is told
-    what the run is doing at each step.
+    With `great_expectations`, the GX suites also run (in bounded chunks, each table's while it is in
+    memory) and an HTML report is written to `out_dir/data_quality/<run_id>/index.html`, also when
+    validation blocks the run. Raises `LoadError` or `PlanError` (naming file, line and column or key) when
+    the input cannot be read, and `BlockedRun` (naming table and rule) when it cannot give meaningful
+    scores; nothing is written to the outputs then. Scoring runs on batches of `batch_reps` reps (see
+    `score_company`). `progress`, if given, is told what the run is doing at each step.
+
+    Memory follows one table, then one batch, not the company: validation holds one table whole at a time
+    and writes the clean tables to a work folder; the clean tables are cut into batches of reps on disk,
+    and each batch is read, scored and released in turn (`compscore.scoring.partitioned`). The work
+    folder (`out_dir/.compscore-work-*`, on the outputs' file system) is removed at the end, also when the
+    run fails.
     """
     say = progress or (lambda _message: None)
     run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
-    check_output_dir(out_dir)
-    clean, quality_tables, warnings, report = _load_and_validate(
-        input_dir, out_dir, run_id, great_expectations, say
-    )
-    clean = scoring_view(clean)
-    as_of = as_of or data_as_of(clean)
-    provenance = Provenance.now(run_id, as_of, str(Path(input_dir).resolve()))
-    with OutputSet(out_dir) as outputs:
-        attribution = outputs.stream(ATTRIBUTION)
-        scores = score_company(
-            clean,
+    out = check_output_dir(out_dir)
+    with _work_folder(out) as work:
+        validation, report = _validate(input_dir, out, run_id, great_expectations, work / "clean", say)
+        say("cutting the clean tables into batches of reps")
+        with partitioned_for_scoring(
+            validation.clean_dir,
+            validation.plans,
+            validation.given_commission_lines,
+            work / "batches",
             as_of=as_of,
-            data_quality_status=quality_tables[STATUS],
             batch_reps=batch_reps,
-            progress=say,
-            attribution_sink=lambda batch: attribution.append(finished_batch(ATTRIBUTION, batch, provenance)),
-        )
-        attribution.close(finished_batch(ATTRIBUTION, scores.pay_attribution, provenance))
-        tables = {**finished_score_tables(scores, clean.plans, provenance), **quality_tables}
-        say(f"writing {len(tables) + 1} tables to {out_dir}")
-        for name, table in tables.items():
-            outputs.add(name, table)
-        outputs.commit()
+        ) as company:
+            shutil.rmtree(validation.clean_dir)
+            provenance = Provenance.now(run_id, company.context.as_of, str(Path(input_dir).resolve()))
+            with OutputSet(out) as outputs:
+                attribution = outputs.stream(ATTRIBUTION)
+                scores = score_partitioned(
+                    company,
+                    data_quality_status=validation.status,
+                    progress=say,
+                    attribution_sink=lambda batch: attribution.append(
+                        finished_batch(ATTRIBUTION, batch, provenance)
+                    ),
+                )
+                attribution.close(finished_batch(ATTRIBUTION, scores.pay_attribution, provenance))
+                tables = {
+                    **finished_score_tables(scores, validation.plans, provenance),
+                    REJECTS: validation.rejects,
+                    COUNTS: validation.counts,
+                    STATUS: validation.status,
+                }
+                say(f"writing {len(tables) + 1} tables to {out_dir}")
+                for name, table in tables.items():
+                    outputs.add(name, table)
+                outputs.commit()
     record_folder_run(tables["plan_scores"], out_dir)
     return FolderRun(
         run_id=run_id,
         scores=scores,
         tables=tables,
-        warnings=warnings,
+        warnings=validation.warnings,
         report=report,
         csv_left_out=outputs.csv_left_out,
     )
 
 
-def _load_and_validate(
+@contextmanager
+def _work_folder(out: Path) -> Iterator[Path]:
+    """A private folder inside the output folder (its file system has room: `check_output_dir`), removed
+    on the way out whatever happens, and the output folder with it when this run created it and wrote
+    nothing there (a run that fails leaves no trace)."""
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=WORK_PREFIX, dir=out))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+
+
+def _validate(
     input_dir: str | Path,
-    out_dir: str | Path,
+    out_dir: Path,
     run_id: str,
     great_expectations: bool,
+    clean_dir: Path,
     say: Callable[[str], None],
-) -> tuple[CanonicalData, dict[str, pl.DataFrame], list[str], Path | None]:
-    """The clean data and the data-quality tables; the raw input and the validation's working frames
-    (flagged copies of every table) are released on return, before scoring needs the memory."""
-    say(f"loading {input_dir}")
-    loaded = load_canonical_dir(input_dir)
-    say(f"validating {sum(loaded.received.values()):,} rows")
-    result = validate(loaded.data, run_id, loader_rejects=loaded.rejects)
-    status = data_quality_status(loaded.data, result)
+) -> tuple[TableByTableValidation, Path | None]:
+    """Validate table by table, the clean tables into `clean_dir`; with `great_expectations`, each table's
+    GX suite runs while it is in memory and the report is written. Raises `BlockedRun`."""
+    say(f"loading and validating {input_dir}, one table at a time")
+    outcomes: dict[str, list[ExpectationOutcome]] = {}
+    run_suites = _suite_runner(outcomes) if great_expectations else None
+    validation = validate_by_table(input_dir, run_id, clean_dir, on_table_checked=run_suites)
+    say(f"validated {sum(validation.received.values()):,} rows")
+    report = None
     if great_expectations:
-        say("running the Great Expectations suites and writing the report")
-    report = _gx_report(result, status, out_dir) if great_expectations else None
-    if result.blocking:
-        raise BlockedRun(result.blocking, report)
-    quality_tables = {
-        REJECTS: result.rejects,
-        COUNTS: result.counts,
-        STATUS: status,
-    }
-    return scoring_view(result.clean), quality_tables, loaded.warnings, report
+        report = write_run_report(out_dir, validation, outcomes, validation.status)
+    if validation.blocking:
+        raise BlockedRun(validation.blocking, report)
+    return validation, report
 
 
-def _gx_report(result: ValidationResult, status: pl.DataFrame, out_dir: str | Path) -> Path:
-    """Run the GX suites of every table whose schema allowed its rules, and write the HTML report.
+def _suite_runner(outcomes: dict[str, list[ExpectationOutcome]]) -> TableChecked:
+    """A callback for `validate_by_table` that runs each checked table's GX suite into `outcomes`.
 
-    Imported here, not at module level: GX costs about 340 MB and seconds to import (STACK.md), and
+    GX is imported here, not at module level: it costs about 340 MB and seconds to import (STACK.md), and
     `--no-gx` runs should not pay for it.
     """
-    from compscore.quality.report import write_run_report
-    from compscore.quality.suites import run_all_suites
+    from compscore.quality.suites import run_suite
 
-    return write_run_report(out_dir, result, run_all_suites(result.checks), status)
+    def run(spec: Table, check: TableCheck) -> None:
+        if check.schema_ok:
+            outcomes[spec.name] = run_suite(check)
+
+    return run

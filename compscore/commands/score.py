@@ -7,9 +7,9 @@ import sys
 import time
 from collections.abc import Callable
 
+from compscore import outputs
 from compscore.commands.arguments import add_as_of_argument
 from compscore.loaders import LoadError
-from compscore.outputs import SPREADSHEET_MAX_ROWS
 from compscore.plans import PlanError
 from compscore.run import BlockedRun, score_folder
 from compscore.safe_ids import UnsafeId
@@ -69,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"Validation report: {result.report}")
     print(f"Wrote {len(result.written)} tables to {args.out} as Parquet and CSV.")
     if result.csv_left_out:
+        limit = outputs.SPREADSHEET_MAX_ROWS
         print(
-            f"  As Parquet only, being longer than a spreadsheet opens ({SPREADSHEET_MAX_ROWS:,} rows): "
+            f"  As Parquet only, being longer than a spreadsheet opens ({limit:,} rows): "
             + ", ".join(result.csv_left_out)
         )
     print()
