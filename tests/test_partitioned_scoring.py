@@ -23,6 +23,7 @@ from compscore.scoring.partitioned import (
     PartitionedCompany,
     partition_for_scoring,
     partitioned_for_scoring,
+    read_partitioned_batch,
     score_partitioned,
 )
 from compscore.scoring.scores import score_company
@@ -231,7 +232,7 @@ def test_the_work_folder_is_emptied_after_use_and_before_a_new_partition(clean, 
     ) as company:
         assert not stale.exists()
         folders = {f"batch-{n}" for n in range(len(company.batches))}
-        expected = {"notes.txt", "batch-notes", "churn_events.parquet", *folders}
+        expected = {"notes.txt", "batch-notes", "churn_events.parquet", "partition.json", *folders}
         assert {p.name for p in tmp_path.iterdir()} == expected
         score_partitioned(company)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch-notes", "notes.txt"]
@@ -240,3 +241,23 @@ def test_the_work_folder_is_emptied_after_use_and_before_a_new_partition(clean, 
 def test_batch_size_must_be_positive(clean, clean_dir, tmp_path):
     with pytest.raises(ValueError, match="batch_reps must be at least 1"):
         _partition(clean, clean_dir, tmp_path, 0)
+
+
+def test_one_batch_read_from_the_folder_alone_is_the_batch_of_the_company(clean, clean_dir, tmp_path):
+    """A Dagster shard step has only the partition's folder: what it reads equals the company's batch,
+    the given-lines flag included (a batch without lines still belongs to a company with given lines)."""
+    company = _partition(clean, clean_dir, tmp_path, 40)
+    shared = company.shared_tables()
+    for number in range(len(company.batches)):
+        alone = read_partitioned_batch(tmp_path, number, clean.plans)
+        known = company.batch_data(number, shared)
+        assert alone.given_commission_lines is clean.given_commission_lines
+        for table, frame in known.tables.items():
+            assert_frame_equal(alone[table], frame)
+
+
+def test_a_folder_that_is_not_a_partition_is_refused(clean, clean_dir, tmp_path):
+    _partition(clean, clean_dir, tmp_path, 40)
+    (tmp_path / "partition.json").write_text('{"format": 1, "given_commission_lines": "yes"}')
+    with pytest.raises(ValueError, match="not a partitioned company of format 1"):
+        read_partitioned_batch(tmp_path, 0, clean.plans)

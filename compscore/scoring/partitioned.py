@@ -17,6 +17,7 @@ looks a line's deal up in the whole deals table, and those are the only deals of
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -46,6 +47,8 @@ from compscore.scoring.shards import AttributionSink, ScoringContext, score_shar
 SHARED_TABLES = ("churn_events",)
 """Tables not cut by rep that scoring reads: written once to the work folder, shared by every batch."""
 BATCH_FOLDER_PREFIX = "batch-"
+PARTITION_MANIFEST = "partition.json"
+PARTITION_FORMAT = 1
 WORK_COMPRESSION = "lz4"
 """Of the work files, written once and read once: at 1M lines lz4 writes the deals in three quarters of
 zstd's time, for twice its size (uncompressed: half the time, five times the size)."""
@@ -69,18 +72,11 @@ class PartitionedCompany:
         return batch_folder(self.work_dir, number)
 
     def shared_tables(self) -> dict[str, pl.DataFrame]:
-        return {
-            table: pl.read_parquet(self.work_dir / f"{table}.parquet", glob=False) for table in SHARED_TABLES
-        }
+        return _shared_tables(self.work_dir)
 
     def batch_data(self, number: int, shared: dict[str, pl.DataFrame]) -> CanonicalData:
-        """Batch `number`'s rep-keyed tables read from its folder (a table it has no row of is empty), with
-        the `shared` tables; the tables scoring does not read are empty, as in `scoring_view`."""
-        folder = self.batch_folder(number)
-        tables = {table: _read_or_empty(folder / f"{table}.parquet", table) for table in REP_COLUMN}
-        return CanonicalData(
-            tables={**tables, **shared}, plans=self.plans, given_commission_lines=self.given_commission_lines
-        )
+        """Batch `number`'s tables read from its folder, with the `shared` tables (`shared_tables`)."""
+        return _batch_data(self.work_dir, number, self.plans, self.given_commission_lines, shared)
 
     def remove(self) -> None:
         remove_partitions(self.work_dir)
@@ -112,6 +108,7 @@ def remove_partitions(work_dir: Path) -> None:
             shutil.rmtree(path)
     for table in SHARED_TABLES:
         (work_dir / f"{table}.parquet").unlink(missing_ok=True)
+    (work_dir / PARTITION_MANIFEST).unlink(missing_ok=True)
 
 
 def partition_for_scoring(
@@ -124,15 +121,28 @@ def partition_for_scoring(
     batch_reps: int = DEFAULT_BATCH_REPS,
 ) -> PartitionedCompany:
     """The clean tables of `clean_dir` (`<table>.parquet` for every table of `compscore.schema.TABLES`)
-    cut into batches of at most `batch_reps` reps under `work_dir` (created; what an earlier call left
-    there is removed first), with the scoring context as of `as_of` (by default `data_as_of` the data).
+    cut into batches of at most `batch_reps` reps under `work_dir` (see `partition_scans`)."""
+    scans = CanonicalScans.scan(Path(clean_dir), plans, given_commission_lines)
+    return partition_scans(scans, work_dir, as_of=as_of, batch_reps=batch_reps)
+
+
+def partition_scans(
+    scans: CanonicalScans,
+    work_dir: str | Path,
+    *,
+    as_of: dt.date | None = None,
+    batch_reps: int = DEFAULT_BATCH_REPS,
+) -> PartitionedCompany:
+    """The clean tables `scans` cut into batches of at most `batch_reps` reps under `work_dir` (created;
+    what an earlier call left there is removed first), with the scoring context as of `as_of` (by default
+    `data_as_of` the data).
 
     Batches are cut from the sorted rep ids as `rep_batches` cuts them; rows without a known rep go to
     batch 0. No table is held whole: the context's queries read their columns from the files, and each
-    table is streamed once to its batch files.
+    table is streamed once to its batch files. `work_dir/partition.json` records what a reader of one
+    batch needs besides its files (`read_partitioned_batch`).
     """
-    clean_dir, work_dir = Path(clean_dir), Path(work_dir)
-    scans = CanonicalScans.scan(clean_dir, plans, given_commission_lines)
+    work_dir = Path(work_dir)
     ids = all_rep_ids(scans)
     batches = cut_rep_ids(ids, batch_reps)
     numbers = rep_batch_numbers(ids, batch_reps)
@@ -147,13 +157,40 @@ def partition_for_scoring(
     for table in REP_COLUMN:
         rows = _deals_by_batch(scans, numbers) if table == "deals" else _table_by_batch(scans, table, numbers)
         _write_by_batch(rows, work_dir, table)
+    manifest = {"format": PARTITION_FORMAT, "given_commission_lines": scans.given_commission_lines}
+    (work_dir / PARTITION_MANIFEST).write_text(json.dumps(manifest))
     return PartitionedCompany(
         work_dir=work_dir,
-        plans=plans,
-        given_commission_lines=given_commission_lines,
+        plans=scans.plans,
+        given_commission_lines=scans.given_commission_lines,
         context=context,
         batches=tuple(batches),
     )
+
+
+def read_partitioned_batch(work_dir: Path, number: int, plans: dict[str, Plan]) -> CanonicalData:
+    """Batch `number` of the company `partition_scans` wrote in `work_dir`, as a `CanonicalData` to score
+    (a process that scores one batch, such as a Dagster shard step, has only the folder)."""
+    path = work_dir / PARTITION_MANIFEST
+    manifest = json.loads(path.read_text())
+    given = manifest.get("given_commission_lines")
+    if manifest.get("format") != PARTITION_FORMAT or not isinstance(given, bool):
+        raise ValueError(f"{path}: not a partitioned company of format {PARTITION_FORMAT}")
+    return _batch_data(work_dir, number, plans, given, _shared_tables(work_dir))
+
+
+def _shared_tables(work_dir: Path) -> dict[str, pl.DataFrame]:
+    return {table: pl.read_parquet(work_dir / f"{table}.parquet", glob=False) for table in SHARED_TABLES}
+
+
+def _batch_data(
+    work_dir: Path, number: int, plans: dict[str, Plan], given: bool, shared: dict[str, pl.DataFrame]
+) -> CanonicalData:
+    """Batch `number`'s rep-keyed tables read from its folder (a table it has no row of is empty), with
+    the `shared` tables; the tables scoring does not read are empty, as in `scoring_view`."""
+    folder = batch_folder(work_dir, number)
+    tables = {table: _read_or_empty(folder / f"{table}.parquet", table) for table in REP_COLUMN}
+    return CanonicalData(tables={**tables, **shared}, plans=plans, given_commission_lines=given)
 
 
 @contextmanager
