@@ -7,6 +7,7 @@ Every score table carries the run's provenance (`compscore.provenance`); this ru
 appended to the warehouse's history (`scores.plan_scores_history`, `scores.latest_plan_scores`)."""
 
 import datetime as dt
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,25 +27,23 @@ from common.ui_metadata import (
     plan_score_metadata,
 )
 from common.versions import code_version
-from compscore.dataset import CanonicalData
-from compscore.engine.payout import data_as_of
+from compscore.dataset import CanonicalScans
 from compscore.history import record_warehouse_run
 from compscore.plans import Plan
 from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.report.files import report_paths
 from compscore.schema import TABLES
-from compscore.scoring.batches import RepBatch, collect_for_scoring
+from compscore.scoring.batches import RepBatch, all_rep_ids
 from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
+from compscore.scoring.partitioned import partition_scans, read_partitioned_batch
 from compscore.scoring.scores import combine_shards as combine
 from compscore.scoring.shards import (
     ScoringContext,
     ShardTables,
     run_shards_folder,
     score_shard_in_batches,
-    scoring_context,
-    shard_batches,
     shard_run_ids,
 )
 
@@ -152,23 +151,24 @@ def shard_count(config: ShardPlanConfig) -> int:
     return int(text)
 
 
-def _data(raw_plans: dict[str, Plan], tables: dict[str, Any]) -> tuple[CanonicalData, pl.DataFrame]:
-    """The validated tables as a company, read with only what scoring reads (`collect_for_scoring`:
-    accounts and reps not at all), and the data-quality status beside them."""
-    tables = dict(tables)
-    status: pl.DataFrame = tables.pop(DATA_QUALITY_STATUS)
-    frames = {name: collect_for_scoring(name, frame) for name, frame in tables.items()}
-    data = CanonicalData(
-        tables=frames, plans=raw_plans, given_commission_lines=frames["commission_lines"].height > 0
-    )
-    return data, status
+def _validated_scans(raw_plans: dict[str, Plan], tables: dict[str, Any]) -> CanonicalScans:
+    """The validated tables as the IO manager scans them (each query reads only its columns), with the
+    plans; statement lines are given when the validated table has any."""
+    frames: dict[str, pl.LazyFrame] = {spec.name: tables[spec.name] for spec in TABLES}
+    given = frames["commission_lines"].select(pl.len()).collect().item() > 0
+    return CanonicalScans(tables=frames, plans=raw_plans, given_commission_lines=given)
 
 
-_TABLE_INS = {
-    **{t.name: dg.In(pl.LazyFrame) for t in TABLES},
-    RAW_PLANS: dg.In(Any),
-    DATA_QUALITY_STATUS: dg.In(Any),
-}
+def partition_folder(warehouse: Path, run_id: str) -> Path:
+    """Where `plan_shards` writes the run's validated rows cut by shard (`partition_scans`), which each
+    shard step reads its own of; removed with the run's shards."""
+    return run_shards_folder(warehouse, run_id) / PARTITION_FOLDER
+
+
+PARTITION_FOLDER = "partition"
+
+
+_TABLE_INS = {**{t.name: dg.In(pl.LazyFrame) for t in TABLES}, RAW_PLANS: dg.In(Any)}
 """The validated tables come in as lazy scans (the IO manager scans a `pl.LazyFrame` input), so a step
 reads only the columns scoring needs."""
 
@@ -195,30 +195,39 @@ def remove_shards_of_ended_runs(instance: dg.DagsterInstance, root: Path, curren
     required_resource_keys={"warehouse"},
 )
 def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **tables: Any):
-    """Cut the reps into static shards (`compscore.scoring.shards.shard_batches`), one output each, and
-    compute once what every shard shares (the scoring context: plan tables, cross-rep frames, the
-    rep-period grid), which the shard and combine steps read instead of recomputing it; first remove the
-    shards earlier runs left behind."""
-    removed = remove_shards_of_ended_runs(
-        context.instance, context.resources.warehouse.directory, context.run_id
-    )
+    """Cut the reps into static shards and write each shard's validated rows to its own files
+    (`compscore.scoring.partitioned.partition_scans`, streamed from the validated tables: no table is
+    held whole), one output per shard; compute once what every shard shares (the scoring context: plan
+    tables, cross-rep frames, the rep-period grid), which the shard and combine steps read instead of
+    recomputing it; first remove the shards earlier runs left behind."""
+    root = context.resources.warehouse.directory
+    removed = remove_shards_of_ended_runs(context.instance, root, context.run_id)
     if removed:
         context.log.info(f"removed the shards left by ended runs {', '.join(removed)}")
-    data, _ = _data(tables.pop(RAW_PLANS), tables)
-    yield dg.Output(scoring_context(data, data_as_of(data)), output_name="shared_context")
-    batches = shard_batches(data, shard_count(config))
-    context.log.info(f"{len(batches)} shards of up to {batches[0].rep_ids.len():,} reps")
-    for number, batch in enumerate(batches):
+    scans = _validated_scans(tables.pop(RAW_PLANS), tables)
+    shard_reps = max(1, math.ceil(all_rep_ids(scans).len() / shard_count(config)))
+    company = partition_scans(scans, partition_folder(root, context.run_id), batch_reps=shard_reps)
+    yield dg.Output(company.context, output_name="shared_context")
+    context.log.info(f"{len(company.batches)} shards of up to {shard_reps:,} reps")
+    for number, batch in enumerate(company.batches):
         yield dg.DynamicOutput(batch, mapping_key=str(number), output_name="batches")
 
 
 @dg.op(
-    ins={"batch": dg.In(Any), "shared_context": dg.In(Any), **_TABLE_INS},
+    ins={"batch": dg.In(Any), "shared_context": dg.In(Any), RAW_PLANS: dg.In(Any)},
     out=dg.Out(Any, io_manager_key=SHARD_IO_MANAGER),
+    required_resource_keys={"warehouse"},
 )
-def score_shard(batch: RepBatch, shared_context: ScoringContext, **tables: Any) -> ShardTables:
-    """Payout engine, books, indicator parts, attribution and reconciliation of one shard's reps."""
-    data, _ = _data(tables.pop(RAW_PLANS), tables)
+def score_shard(
+    context: dg.OpExecutionContext, batch: RepBatch, shared_context: ScoringContext, **inputs: Any
+) -> ShardTables:
+    """Payout engine, books, indicator parts, attribution and reconciliation of one shard's reps, from the
+    shard's own files (`plan_shards` wrote them), scored in batches so that memory follows the batch."""
+    number = context.get_mapping_key()
+    if number is None or not number.isdigit():
+        raise dg.Failure(f"score_shard: expected a shard number as mapping key, got {number!r}")
+    folder = partition_folder(context.resources.warehouse.directory, context.run_id)
+    data = read_partitioned_batch(folder, int(number), inputs[RAW_PLANS])
     return score_shard_in_batches(data, batch, shared_context)
 
 
@@ -275,8 +284,10 @@ def combine_shards(
 def plan_scoring(**tables):
     """Score every plan on the rows that passed validation, one step per shard of reps and one step that
     combines them; keep this run's plan scores in the history."""
-    batches, shared = plan_shards(**tables)
-    parts = batches.map(lambda batch: score_shard(batch=batch, shared_context=shared, **tables)).collect()
+    batches, shared = plan_shards(**{name: tables[name] for name in _TABLE_INS})
+    parts = batches.map(
+        lambda batch: score_shard(batch=batch, shared_context=shared, **{RAW_PLANS: tables[RAW_PLANS]})
+    ).collect()
     return combine_shards(
         parts=parts,
         shared_context=shared,

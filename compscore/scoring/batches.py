@@ -53,15 +53,6 @@ def scoring_view(data: CanonicalData) -> CanonicalData:
     )
 
 
-def collect_for_scoring(table: str, frame: pl.LazyFrame) -> pl.DataFrame:
-    """A canonical table read as `scoring_view` keeps it: without the columns scoring never reads, and
-    not read at all (an empty frame) when scoring reads none of it."""
-    dropped = NOT_READ_BY_SCORING.get(table, ())
-    if dropped is None:
-        return empty_frame(table)
-    return frame.drop(dropped, strict=False).collect()
-
-
 def all_rep_ids(data: CompanyTables) -> pl.Series:
     """Every rep id any rep-keyed table names, sorted (the tables in memory or scanned)."""
     ids = [data[table].lazy().select(pl.col(column).alias("rep_id")) for table, column in REP_COLUMN.items()]
