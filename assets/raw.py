@@ -18,6 +18,9 @@ rejects join `raw_load_rejects`. A drop folder whose month has not been loaded y
 out: load it with `incoming_monthly` first (the `incoming_drops` sensor does).
 """
 
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +43,22 @@ from common.versions import code_version, frame_version, object_version
 from compscore import warehouse as wh
 from compscore.adapters.pull import safe_location
 from compscore.canonical_io import FORMATS, table_path
-from compscore.loaders import load_canonical_dir
+from compscore.loaders import REJECTS_SCHEMA, TableLoad, load_tables, open_canonical_dir
 from compscore.plans import Plan
-from compscore.schema import DATA_QUALITY_REJECTS, EVENT_TABLES, INCOMING_DIR, TABLES, Table
+from compscore.schema import (
+    DATA_QUALITY_REJECTS,
+    EVENT_TABLES,
+    INCOMING_DIR,
+    TABLES,
+    Table,
+    empty_frame,
+)
+from compscore.schema import (
+    table as table_spec,
+)
 
 CODE_VERSION = code_version(__file__)
+_SPILL_PREFIX = ".raw-spill-"
 
 
 def _table_spec(table: Table) -> dg.AssetSpec:
@@ -228,74 +242,111 @@ def _pulled_outputs(context: AssetExecutionContext, source: SourceFolder, wareho
     yield dg.Output(pulled.data.plans, output_name=PLANS, metadata=_plans_metadata(pulled.data.plans))
 
 
+@dataclass(frozen=True)
+class _Spilled:
+    """One raw table read, merged with its stored drops and written to the step's spill folder."""
+
+    path: Path
+    version: dg.DataVersion
+    metadata: dict[str, dg.MetadataValue]
+    rejects: pl.DataFrame
+
+
+def _spill(
+    load: TableLoad | None, table: Table, months: list[str], directory: Path, root: Path, spill: Path
+) -> _Spilled:
+    """`load` (None: the source has no file of `table`) merged with the table's stored monthly drops,
+    written to `spill/<table>.parquet`, with its metadata; the frame is released on return."""
+    base = load.data if load is not None else empty_frame(table.name)
+    event_table = table.name in {t.name for t in EVENT_TABLES}
+    by_month = stored_drops(incoming_asset_name(table.name), months, root) if event_table else {}
+    frame = merge_drops(base, list(by_month.values()), table)
+    from_drops = sum(f.height for f in by_month.values())
+    file = _source_file(directory, table.name)
+    origin = file or (str(directory / INCOMING_DIR) if by_month else None)
+    path = spill / f"{table.name}.parquet"
+    frame.write_parquet(path)
+    warnings = load.warnings if load is not None else []
+    metadata = {
+        "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),
+        "rows_received": dg.MetadataValue.int((load.received if load is not None else 0) + from_drops),
+        "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none"),
+        **(
+            {
+                "drop_months": dg.MetadataValue.text(", ".join(k[:7] for k in by_month)),
+                "rows_from_drops": dg.MetadataValue.int(from_drops),
+                "rows_superseded": dg.MetadataValue.int(base.height + from_drops - frame.height),
+            }
+            if by_month
+            else {}
+        ),
+    }
+    rejects = load.rejects if load is not None else pl.DataFrame(schema=REJECTS_SCHEMA)
+    return _Spilled(path, frame_version(frame), metadata, rejects)
+
+
 def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
-    directory = source.directory
+    """The canonical folder's tables, each read, merged with its stored drops and spilled to a private
+    folder in the warehouse one at a time (memory holds one table, not the company); only when every file
+    has been read are the tables emitted, as scans of the spill files that the IO manager streams to the
+    raw layer, so a file that cannot be read fails the step before any raw table is replaced."""
+    directory, root = source.directory, warehouse.directory
     months = drop_partitions(directory)
     context.log.info(
         f"reading canonical folder {directory}"
         + (f" with the drops of {len(months)} month(s) {months[0]} .. {months[-1]}" if months else "")
     )
     with failure_on_load_error():
-        result = load_canonical_dir(directory, may_be_absent=[t.name for t in EVENT_TABLES] if months else ())
-    for warning in result.warnings:
-        context.log.warning(warning)
-
-    drops = {
-        t.name: stored_drops(incoming_asset_name(t.name), months, warehouse.directory) for t in EVENT_TABLES
-    }
-    drop_rejects = list(stored_drops(INCOMING_REJECTS, months, warehouse.directory).values())
-    not_loaded = sorted(set(months) - {k for by_month in drops.values() for k in by_month})
+        folder = open_canonical_dir(directory, may_be_absent=[t.name for t in EVENT_TABLES] if months else ())
+    stored = {k for t in EVENT_TABLES for k in wh.list_partitions(incoming_asset_name(t.name), root)}
+    not_loaded = sorted(set(months) - stored)
     if not_loaded:
         context.log.warning(
             f"drop folders {', '.join(k[:7] for k in not_loaded)} are not loaded yet and are left out; "
             "run incoming_monthly for those partitions first"
         )
-
-    rejects = pl.concat([result.rejects, *drop_rejects])
-    rejected = dict(rejects.group_by("source_table").len().iter_rows())
-    for table in TABLES:
-        base: pl.DataFrame = result.data.tables[table.name]
-        by_month = drops.get(table.name, {})
-        frame = merge_drops(base, list(by_month.values()), table)
-        from_drops = sum(f.height for f in by_month.values())
-        file = _source_file(directory, table.name)
-        origin = file or (str(directory / INCOMING_DIR) if by_month else None)
+    spill = Path(tempfile.mkdtemp(prefix=_SPILL_PREFIX, dir=root))
+    try:
+        with failure_on_load_error():
+            spilled = {
+                load.table: _spill(load, table_spec(load.table), months, directory, root, spill)
+                for load in load_tables(folder)
+            }
+        for warning in folder.warnings:
+            context.log.warning(warning)
+        for spec in TABLES:
+            if spec.name not in spilled:
+                spilled[spec.name] = _spill(None, spec, months, directory, root, spill)
+        drop_rejects = stored_drops(INCOMING_REJECTS, months, root).values()
+        rejects = pl.concat([*(spilled[t.name].rejects for t in TABLES), *drop_rejects])
+        rejected = dict(rejects.group_by("source_table").len().iter_rows())
+        for spec in TABLES:
+            found = spilled[spec.name]
+            yield dg.Output(
+                pl.scan_parquet(found.path, glob=False),
+                output_name=raw_asset_name(spec.name),
+                data_version=found.version,
+                metadata={
+                    **found.metadata,
+                    "cell_problems_rejected": dg.MetadataValue.int(rejected.get(spec.name, 0)),
+                },
+            )
         yield dg.Output(
-            frame,
-            output_name=raw_asset_name(table.name),
-            data_version=frame_version(frame),
+            rejects.with_columns(pl.lit(context.run.run_id).alias("run_id")),
+            output_name=LOAD_REJECTS,
+            data_version=frame_version(rejects),
+            metadata={"rejects_by_table": dg.MetadataValue.json(rejected)},
+        )
+        yield dg.Output(pl.DataFrame(schema=DATA_QUALITY_REJECTS.polars_schema), output_name=FINDINGS)
+        add_run_tags(context, {SOURCE_TAG: str(directory)})
+        yield dg.Output(
+            folder.plans,
+            output_name=PLANS,
+            data_version=object_version(sorted(folder.plans.items())),
             metadata={
-                "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),
-                "rows_received": dg.MetadataValue.int(result.received[table.name] + from_drops),
-                "cell_problems_rejected": dg.MetadataValue.int(rejected.get(table.name, 0)),
-                "warnings": dg.MetadataValue.md(
-                    "\n".join(f"- {w}" for w in result.warnings if file and w.startswith(file)) or "none"
-                ),
-                **(
-                    {
-                        "drop_months": dg.MetadataValue.text(", ".join(k[:7] for k in by_month)),
-                        "rows_from_drops": dg.MetadataValue.int(from_drops),
-                        "rows_superseded": dg.MetadataValue.int(base.height + from_drops - frame.height),
-                    }
-                    if by_month
-                    else {}
-                ),
+                **_plans_metadata(folder.plans),
+                SOURCE_METADATA: dg.MetadataValue.path(str(directory)),
             },
         )
-    yield dg.Output(
-        rejects.with_columns(pl.lit(context.run.run_id).alias("run_id")),
-        output_name=LOAD_REJECTS,
-        data_version=frame_version(rejects),
-        metadata={"rejects_by_table": dg.MetadataValue.json(rejected)},
-    )
-    yield dg.Output(pl.DataFrame(schema=DATA_QUALITY_REJECTS.polars_schema), output_name=FINDINGS)
-    add_run_tags(context, {SOURCE_TAG: str(directory)})
-    yield dg.Output(
-        result.data.plans,
-        output_name=PLANS,
-        data_version=object_version(sorted(result.data.plans.items())),
-        metadata={
-            **_plans_metadata(result.data.plans),
-            SOURCE_METADATA: dg.MetadataValue.path(str(directory)),
-        },
-    )
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)

@@ -128,6 +128,28 @@ def test_a_missing_column_fails_the_step_with_its_located_cause(tmp_path: Path) 
     assert user_failure.metadata["line"].value == "1"
 
 
+def test_a_bad_file_read_after_others_replaces_no_raw_table(tmp_path: Path) -> None:
+    """raw_source reads and spills the tables one at a time, but emits them only once every file has been
+    read: a table that fails late (commission lines come after deals) leaves the earlier run's raw tables
+    as they were, and no spill folder behind."""
+    wh = tmp_path / "wh"
+    _materialize_raw(FIXTURE, wh)
+    before = {name: warehouse.read_table(name, wh) for name in warehouse.list_tables(wh)}
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURE, source)
+    pl.read_csv(source / "deals.csv", infer_schema=False).head(3).write_csv(source / "deals.csv")
+    lines = pl.read_csv(source / "commission_lines.csv", infer_schema=False)
+    lines.drop("amount").write_csv(source / "commission_lines.csv")
+
+    with pytest.raises(Exception, match="column 'amount': required column is missing"):
+        _materialize_raw(source, wh)
+    after = {name: warehouse.read_table(name, wh) for name in warehouse.list_tables(wh)}
+    assert after.keys() == before.keys()
+    for name, frame in before.items():
+        assert after[name].equals(frame), name
+    assert not [p.name for p in wh.iterdir() if p.name.startswith(".raw-spill-")]
+
+
 def test_run_config_moves_the_warehouse(tmp_path: Path) -> None:
     defs = build_definitions(SourceFolder(path=str(FIXTURE)), Warehouse(path=str(tmp_path / "default")))
     job = defs.resolve_job_def("validation_only")
