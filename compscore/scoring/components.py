@@ -9,19 +9,16 @@ plan's components at an attainment sum to its incentive curve there.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 import polars as pl
 
 from compscore.dataset import CanonicalData
 from compscore.engine.payout import converted_referrals, referral_conversions, won_deals_under_plan
 from compscore.engine.plan_tables import PlanTables, plan_tables
-from compscore.scoring.scores import DealSizes, incentive_curves
+from compscore.scoring.scores import DealSizes, incentive_curves_of, plan_typical_sizes
 
 _SEPARATOR = "\x1f"
 """Joins plan and component ids into the key of a one-component plan (no plan id contains it)."""
 MARGINAL_COLUMNS = ("marginal_same_day", "marginal_retention", "marginal_referral")
-Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _deal_sizes(data: CanonicalData, pt: PlanTables) -> DealSizes:
@@ -33,16 +30,15 @@ def _deal_sizes(data: CanonicalData, pt: PlanTables) -> DealSizes:
     return DealSizes(won_deals=won, converted_referrals=referrals)
 
 
-def _one_plan_per_component(pt: PlanTables, sizes: DealSizes) -> tuple[PlanTables, DealSizes]:
-    """Every component as a plan of its own, keyed `<plan_id><sep><component_id>`, with its plan's deals."""
+def _one_plan_per_component(pt: PlanTables, plan_sizes: pl.DataFrame) -> tuple[PlanTables, pl.DataFrame]:
+    """Every component as a plan of its own, keyed `<plan_id><sep><component_id>`, with its plan's typical
+    sizes (the same Δ for each component of a plan: the medians are the plan's)."""
     key = pl.concat_str("plan_id", pl.lit(_SEPARATOR), "component_id")
     pairs = pt.components.select("plan_id", "component_id", split_id=key)
 
-    def rekey(frame: Frame, on: list[str]) -> Frame:
-        columns = frame.collect_schema().names()
-        right = pairs.select(*on, "split_id")
-        joined = frame.join(right.lazy() if isinstance(frame, pl.LazyFrame) else right, on=on, how="inner")
-        return joined.drop("plan_id").rename({"split_id": "plan_id"}).select(columns)
+    def rekey(frame: pl.DataFrame, on: list[str]) -> pl.DataFrame:
+        joined = frame.join(pairs.select(*on, "split_id"), on=on, how="inner")
+        return joined.drop("plan_id").rename({"split_id": "plan_id"}).select(frame.columns)
 
     split = PlanTables(
         plans=rekey(pt.plans, ["plan_id"]),
@@ -50,11 +46,7 @@ def _one_plan_per_component(pt: PlanTables, sizes: DealSizes) -> tuple[PlanTable
         applies=rekey(pt.applies, ["plan_id", "component_id"]),
         max_tiers=pt.max_tiers,
     )
-    split_sizes = DealSizes(
-        won_deals=rekey(sizes.won_deals, ["plan_id"]),
-        converted_referrals=rekey(sizes.converted_referrals, ["plan_id"]),
-    )
-    return split, split_sizes
+    return split, rekey(plan_sizes, ["plan_id"])
 
 
 def component_marginals(data: CanonicalData) -> pl.DataFrame:
@@ -66,13 +58,8 @@ def component_marginals(data: CanonicalData) -> pl.DataFrame:
 def component_marginals_of(pt: PlanTables, sizes: DealSizes) -> pl.DataFrame:
     """`component_marginals` from the deals a scoring run already placed under their plans (its
     `DealSizes`), instead of placing every deal again."""
-    as_text = pl.col("plan_id").cast(pl.String)
-    sizes = DealSizes(
-        won_deals=sizes.won_deals.lazy().with_columns(as_text),
-        converted_referrals=sizes.converted_referrals.lazy().with_columns(as_text),
-    )
-    split, sizes = _one_plan_per_component(pt, sizes)
-    curves = incentive_curves(sizes, split)
+    split, split_sizes = _one_plan_per_component(pt, plan_typical_sizes(sizes))
+    curves = incentive_curves_of(split_sizes, split)
     kinds = pt.components.select("plan_id", "component_id", component_kind="kind")
     return (
         curves.with_columns(

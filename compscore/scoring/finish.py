@@ -4,16 +4,18 @@ as they are written, with the per-component marginals, float residue rounded off
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 import polars as pl
 
 from compscore.engine.plan_tables import plan_tables
 from compscore.plans import Plan
 from compscore.provenance import Provenance, with_provenance
-from compscore.scoring.components import Frame, component_marginals_of
+from compscore.scoring.components import component_marginals_of
 from compscore.scoring.scores import ScoreTables
 
 COMPONENT_MARGINALS = "plan_component_marginals"
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 STORED_DECIMALS = 10
 """Figures are stored rounded to 10 decimals: far below a cent or a basis point, and it turns the
 floating-point residue of a difference of equal numbers (2.2e-16 where the exact value is 0) into 0."""

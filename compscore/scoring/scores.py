@@ -129,10 +129,18 @@ def _typical_sizes(sizes: DealSizes, keys: list[str]) -> pl.LazyFrame:
     )
 
 
-def _with_plan_fallback(units: pl.LazyFrame, sizes: DealSizes) -> pl.LazyFrame:
-    """A Δ the plan-period lacks is taken over all the plan's periods before SPEC's own fallbacks apply,
-    so a quarter without new business does not price every deal at the arbitrary 10,000."""
-    plan_wide = _typical_sizes(sizes, ["plan_id"]).select(
+def plan_typical_sizes(sizes: DealSizes) -> pl.DataFrame:
+    """Δ_S, Δ_R, Δ_F and renewal/expansion dollars per plan, over all its periods: computed once (medians
+    over every won deal of the company), read by the plan-period fallback, the incentive curves and the
+    component marginals."""
+    return _typical_sizes(sizes, ["plan_id"]).collect()
+
+
+def _with_plan_fallback(units: pl.LazyFrame, plan_sizes: pl.DataFrame) -> pl.LazyFrame:
+    """A Δ the plan-period lacks is taken over all the plan's periods (`plan_typical_sizes`) before SPEC's
+    own fallbacks apply, so a quarter without new business does not price every deal at the arbitrary
+    10,000."""
+    plan_wide = plan_sizes.lazy().select(
         pl.col("plan_id").cast(units.collect_schema()["plan_id"]),
         *[pl.col(c).alias(f"{c}_plan") for c in DELTA_COLUMNS],
     )
@@ -155,7 +163,12 @@ def _fill_deltas(lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _unit_marginals(
-    books: pl.DataFrame, sizes: DealSizes, paid_so_far: pl.DataFrame, pt: PlanTables, as_of: dt.date
+    books: pl.DataFrame,
+    sizes: DealSizes,
+    plan_sizes: pl.DataFrame,
+    paid_so_far: pl.DataFrame,
+    pt: PlanTables,
+    as_of: dt.date,
 ) -> pl.DataFrame:
     """m_S, m_R, m_F per rep-period; pay of a Δ_S deal on the period's last day and the next's first."""
     deltas = _typical_sizes(sizes, PLAN_PERIOD)
@@ -165,7 +178,7 @@ def _unit_marginals(
     units = (
         _categorical_ids(books)
         .join(_categorical_ids(deltas), on=PLAN_PERIOD, how="left")
-        .pipe(_with_plan_fallback, sizes)
+        .pipe(_with_plan_fallback, plan_sizes)
         .pipe(_fill_deltas)
         .join(_categorical_ids(plan_terms), on="plan_id", how="left")
         .join(_categorical_ids(_component_frame(pt)), on="plan_id", how="inner")
@@ -317,6 +330,11 @@ def incentive_curves(sizes: DealSizes, pt: PlanTables) -> pl.DataFrame:
 
     Retention bonuses are left out: they depend on a rep's renewals, not on attainment (see methodology).
     """
+    return incentive_curves_of(plan_typical_sizes(sizes), pt)
+
+
+def incentive_curves_of(plan_sizes: pl.DataFrame, pt: PlanTables) -> pl.DataFrame:
+    """`incentive_curves` from the plans' typical sizes (`plan_typical_sizes`)."""
     grid = pt.plans.join(pl.DataFrame({"attainment": CURVE_ATTAINMENTS}), how="cross").with_columns(
         period_days=pl.col("period_kind").replace_strict(_TYPICAL_PERIOD_DAYS, return_dtype=pl.Float64),
         credited=pl.col("attainment") * pl.col("quota").fill_null(0.0),
@@ -324,11 +342,10 @@ def incentive_curves(sizes: DealSizes, pt: PlanTables) -> pl.DataFrame:
         won_renewal=pl.lit(0.0),
         lost=pl.lit(0.0),
     )
-    deltas = _typical_sizes(sizes, ["plan_id"])
     components = _component_frame(pt).filter(pl.col("kind") != "retention_bonus")
     units = (
         grid.lazy()
-        .join(deltas, on="plan_id", how="left")
+        .join(plan_sizes.lazy(), on="plan_id", how="left")
         .pipe(_fill_deltas)
         .join(components.lazy(), on="plan_id", how="inner")
     )
@@ -411,14 +428,15 @@ def combine_shards(
     attribution = _combined_attribution([p.attribution for p in parts])
     reconciliation = pl.concat([p.reconciliation for p in parts])
     reconciliation = reconciliation.sort(RECONCILIATION_ORDER)
-    marginals = _unit_marginals(books, sizes, paid_so_far, pt, as_of)
+    plan_sizes = plan_typical_sizes(sizes)
+    marginals = _unit_marginals(books, sizes, plan_sizes, paid_so_far, pt, as_of)
     units = _rep_period_units(books, marginals, indicators)
     score_rows, outcome_rows = _plan_period_statistics(units, as_of)
     return ScoreTables(
         plan_scores=_assemble_scores(units, score_rows, realized, pt, data_quality_status),
         pay_attribution=attribution,
         rep_period_books=_rep_books(units, pt),
-        plan_incentive_curves=incentive_curves(sizes, pt),
+        plan_incentive_curves=incentive_curves_of(plan_sizes, pt),
         plan_outcomes=pl.DataFrame(outcome_rows, schema=OUTCOME_SCHEMA),
         pay_reconciliation=reconciliation,
         as_of=as_of,
