@@ -1,7 +1,9 @@
 """Dagster asset checks on the raw tables: the data-quality rules of `compscore.quality`, and their GX suites.
 
-Two multi-asset checks, each one step over every raw table, with the raw tables and `raw_plans` as inputs
-(read once per step by the IO manager; the foreign keys are judged against those same frames):
+Two multi-asset checks, each one step over every raw table, with the raw tables (lazy scans from the IO
+manager) and `raw_plans` as inputs. Each step takes one table at a time: it reads that table, and of the
+tables it refers to only the key columns its foreign keys are judged against (`references_of`), so
+memory holds one table, not the company:
 
 * `raw_quality`: the check `quality` of each `raw_<table>`. It runs every rule in Polars
   (`check_table`, the same counts `validated` quarantines by), writes the table's HTML report page
@@ -38,12 +40,13 @@ import polars as pl
 
 from common.metadata import previous_from_same_source
 from common.names import RAW_PLANS as PLANS
-from common.names import raw_asset_name
+from common.names import TABLE_SCAN_INPUT_MANAGER, raw_asset_name
 from common.resources import Warehouse
 from common.ui_metadata import check_description, file_url, flag_if_failed
 from compscore.plans import Plan
-from compscore.quality import RuleResult, TableCheck, check_table, received_references
+from compscore.quality import RuleResult, TableCheck, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES
+from compscore.quality.evaluate import references_of, schema_broken
 from compscore.quality.report import write_expectations_report, write_table_report
 from compscore.quality.suites import ExpectationOutcome, run_table_suite
 from compscore.schema import TABLES
@@ -57,13 +60,20 @@ GX_STEP = "raw_expectations"
 GX_PRIORITY = -1
 """`dagster/priority` of the GX step: with every step slot taken, the critical path goes first."""
 
-_INS = {name: dg.AssetIn(name) for name in [*(raw_asset_name(t.name) for t in TABLES), PLANS]}
-"""Every raw table and the plans (the checked assets and `raw_plans`, each also a dependency of the specs,
-which is why these carry no Dagster type: the step's `**inputs` take any value)."""
+_INS = {
+    **{
+        raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), input_manager_key=TABLE_SCAN_INPUT_MANAGER)
+        for t in TABLES
+    },
+    PLANS: dg.AssetIn(PLANS),
+}
+"""Every raw table, as a lazy scan (each step reads one table at a time; an asset check's input cannot carry
+a Dagster type, so the input manager says it), and the plans (`raw_plans`, also a dependency of the
+specs)."""
 
 
-def _received(inputs: dict[str, Any]) -> tuple[dict[str, pl.DataFrame], dict[str, Plan]]:
-    """The raw tables by canonical name, and the plans, from the step's inputs."""
+def _received(inputs: dict[str, Any]) -> tuple[dict[str, pl.LazyFrame], dict[str, Plan]]:
+    """The raw tables (scans) by canonical name, and the plans, from the step's inputs."""
     return {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}, inputs[PLANS]
 
 
@@ -156,15 +166,15 @@ QUALITY_SPECS = [
 )
 def raw_quality(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
     """Every rule of every raw table on the frames as received, each table's report page and verdict."""
-    tables, plans = _received(inputs)
-    refs = received_references(tables, plans)
+    scans, plans = _received(inputs)
+    broken = schema_broken(scans)
     run_id = context.run.run_id
     for spec in TABLES:
         target = raw_asset_name(spec.name)
         check = check_table(
             spec,
-            tables[spec.name],
-            refs,
+            scans[spec.name].collect(),
+            references_of(spec, scans, broken, plans),
             nonempty_required=spec.name in NONEMPTY_TABLES,
             previous_count=previous_row_count(context.instance, target, run_id),
         )
@@ -172,7 +182,7 @@ def raw_quality(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **
         for failure in check.blocking:
             context.log.error(f"blocking: {failure}")
         result = quality_result(check, str(report))
-        del check  # the flag columns of one table at a time
+        del check  # one table and its flag columns at a time
         yield flag_if_failed(context, result)
 
 
@@ -277,20 +287,25 @@ EXPECTATION_SPECS = [
 )
 def raw_expectations(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
     """Every raw table's GX suite on the frames as received; one page for all of them, one result each."""
-    tables, plans = _received(inputs)
-    refs = received_references(tables, plans)
+    scans, plans = _received(inputs)
+    broken = schema_broken(scans)
     found: dict[str, list[ExpectationOutcome] | str] = {}  # outcomes, or why the suite did not run
+    rows: dict[str, int] = {}
     for spec in TABLES:
+        table = scans[spec.name].collect()
+        rows[spec.name] = table.height
         try:
-            outcomes = run_table_suite(spec, tables[spec.name], refs)
+            outcomes = run_table_suite(spec, table, references_of(spec, scans, broken, plans))
         except Exception as error:  # GX only reports: its failure on one table must not fail the run
             context.log.exception(f"GX suite of {spec.name} failed")
             found[spec.name] = f"{type(error).__name__}: {error}"
             continue
+        finally:
+            del table
         found[spec.name] = (
             outcomes if outcomes is not None else "the table's schema is broken (see its quality check)"
         )
     report = str(write_expectations_report(warehouse.directory, context.run.run_id, found))
     for spec in TABLES:
-        result = expectations_result(spec.name, found[spec.name], tables[spec.name].height, report)
+        result = expectations_result(spec.name, found[spec.name], rows[spec.name], report)
         yield flag_if_failed(context, result)

@@ -36,3 +36,7 @@ def raw_asset_name(table: str) -> str:
 def incoming_asset_name(table: str) -> str:
     """The monthly-partitioned asset holding the drops of event table `table`: `incoming_<table>`."""
     return f"{INCOMING_PREFIX}{table}"
+
+
+TABLE_SCAN_INPUT_MANAGER = "table_scan_input_manager"
+"""The input manager that gives a warehouse table as a lazy scan (`pipelines.io_managers`)."""

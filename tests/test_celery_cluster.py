@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,16 +101,20 @@ def cluster_env(services, company: Path, tmp_path_factory: pytest.TempPathFactor
 def workers(cluster_env: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     """Two Celery workers, one step at a time each, listening on the test's own queue."""
     names = [f"compscore-test-w{i}@{socket.gethostname()}" for i in (1, 2)]
-    processes = [
-        subprocess.Popen(
-            [*WORKER, "-n", name, "-Q", cluster_env["COMPSCORE_CELERY_QUEUE"], "--concurrency", "1"],
-            env=cluster_env,
-            start_new_session=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for name in names
-    ]
+    logs = [tmp_path_factory.mktemp("worker_logs") / f"w{i}.log" for i in (1, 2)]
+    processes = []
+    for name, log in zip(names, logs, strict=True):
+        with log.open("wb") as out:
+            processes.append(
+                subprocess.Popen(
+                    [*WORKER, "-n", name, "-Q", cluster_env["COMPSCORE_CELERY_QUEUE"], "--concurrency", "1"],
+                    env=cluster_env,
+                    start_new_session=True,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    _wait_until_ready(logs)
     yield names
     for process in processes:
         os.killpg(process.pid, signal.SIGTERM)
@@ -118,6 +123,18 @@ def workers(cluster_env: dict, tmp_path_factory: pytest.TempPathFactory) -> Iter
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+def _wait_until_ready(logs: list[Path], timeout_s: int = 120) -> None:
+    """Both workers have logged that they are ready before the run starts: a worker still importing when
+    the steps are queued (a busy machine) would leave every step to the other, and the test of the spread
+    would fail for it."""
+    deadline = time.monotonic() + timeout_s
+    waiting = list(logs)
+    while waiting and time.monotonic() < deadline:
+        waiting = [log for log in waiting if " ready." not in log.read_text(errors="replace")]
+        time.sleep(0.5)
+    assert not waiting, f"Celery workers not ready after {timeout_s} s; see {waiting}"
 
 
 def _execute(job: str, env: dict) -> subprocess.CompletedProcess:

@@ -26,6 +26,7 @@ from checks.asset_checks import (
     raw_expectations,
     raw_quality,
 )
+from common.names import TABLE_SCAN_INPUT_MANAGER
 from common.resources import SourceFolder, Warehouse
 from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
 from compscore import warehouse
@@ -34,7 +35,7 @@ from compscore.canonical_io import write_canonical_dir
 from compscore.loaders import load_canonical_dir
 from compscore.quality.corrupt import corrupt
 from compscore.schema import TABLES
-from pipelines.io_managers import warehouse_io_manager
+from pipelines.io_managers import table_scan_input_manager, warehouse_io_manager
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 RAW = sorted(f"raw_{t.name}" for t in TABLES)
@@ -47,6 +48,7 @@ def _run(source: Path, wh: Path, instance: dg.DagsterInstance | None = None) -> 
             "source": SourceFolder(path=str(source)),
             "warehouse": Warehouse(path=str(wh)),
             "io_manager": warehouse_io_manager,
+            TABLE_SCAN_INPUT_MANAGER: table_scan_input_manager,
         },
         instance=instance,
         raise_on_error=False,
@@ -89,19 +91,23 @@ def test_no_check_step_holds_validated_back() -> None:
 @pytest.mark.slow
 def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path, monkeypatch) -> None:
     reads: dict[str, int] = {}
-    read_table = warehouse.read_table
 
-    def counted(name: str, root: Path) -> pl.DataFrame:
-        reads[name] = reads.get(name, 0) + 1
-        return read_table(name, root)
+    def counted(read):
+        def opened(name: str, root: Path):
+            reads[name] = reads.get(name, 0) + 1
+            return read(name, root)
 
-    monkeypatch.setattr(warehouse, "read_table", counted)
+        return opened
+
+    monkeypatch.setattr(warehouse, "read_table", counted(warehouse.read_table))
+    monkeypatch.setattr(warehouse, "scan_table", counted(warehouse.scan_table))
     result = _run(FIXTURE, tmp_path)
     assert result.success
     # One step runs every table's rules, another every table's GX suite.
     assert _check_steps(result) == {CHECK_NAME: {RULES_STEP}, GX_CHECK_NAME: {GX_STEP}}
-    # Each raw table is read once by each step that takes it: the rules, GX and validated; no check step
-    # reads again the tables its foreign keys point at.
+    # Each raw table is opened once by each step that takes it (read, or scanned by the checks, which take
+    # one table at a time): the rules, GX and validated; no check step opens again the tables its foreign
+    # keys point at (it projects their key columns from the same scans).
     assert {name: reads.get(name, 0) for name in RAW} == dict.fromkeys(RAW, 3)
     checks = _checks(result)
     assert sorted(checks) == RAW

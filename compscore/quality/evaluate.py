@@ -98,6 +98,28 @@ def received_references(tables: Mapping[str, pl.DataFrame], plans: Mapping[str, 
     )
 
 
+def schema_broken(scans: Mapping[str, pl.LazyFrame]) -> set[str]:
+    """The tables among `scans` whose schema is broken (`schema_failures`, read from the scans' schemas
+    without their rows)."""
+    return {
+        name for name, scan in scans.items() if schema_failures(TABLES_BY_NAME[name], scan.head(0).collect())
+    }
+
+
+def references_of(
+    spec: Table, scans: Mapping[str, pl.LazyFrame], broken: set[str], plans: Mapping[str, Plan]
+) -> References:
+    """What `spec`'s foreign keys are judged against, as `received_references` gives them, but read from
+    `scans` (the tables as received) with only the referenced key columns: a step that checks one table
+    at a time then holds that table and a few key columns, not every table. `broken`: `schema_broken`."""
+    wanted: dict[str, list[str]] = {}
+    for _col, fk in spec.foreign_keys():
+        if fk.ref_table in scans and fk.ref_table not in broken:
+            wanted.setdefault(fk.ref_table, []).append(fk.ref_column)
+    columns = {name: scans[name].select(list(dict.fromkeys(cols))).collect() for name, cols in wanted.items()}
+    return References.from_tables(columns, plans)
+
+
 def check_table(
     spec: Table,
     df: pl.DataFrame,
