@@ -6,10 +6,11 @@ but the clean tables are written to `clean_dir/<table>.parquet` instead of retur
 tables do not fit in memory together can still be validated. The work, in three passes:
 
 1. Load: each table is read with `load_table` (the loader's own checks and rejects) and written as read
-   to a spill file (Parquet) in a private folder under `clean_dir`; then it is released. Absent optional
-   tables get an empty spill file, as `CanonicalData` gives them empty frames. ROW_INDEX (a row's position)
-   is not stored: every read of a spill file adds it (`row_index_name`), so a table without a rejected row
-   is already its clean file and is moved there, not rewritten.
+   to a spill file (Parquet, LZ4: cheaper to write and read than zstd) in a private folder under
+   `clean_dir`; then it is released. Absent optional tables get an empty spill file, as `CanonicalData`
+   gives them empty frames. ROW_INDEX (a row's position) is not stored: every read of a spill file adds it
+   (`row_index_name`), so a table without a rejected row is already its clean file and is moved there,
+   not rewritten.
 2. Check: each table is read back from its spill file and checked (`check_table`) against the key
    columns of the tables it refers to, read from their spill files by projection: the referenced values
    are the rows the loader produced, exactly what `received_references` gives `validate`.
@@ -61,6 +62,10 @@ TableChecked = Callable[[Table, TableCheck], None]
 """Called once per table with its check (the table with its flag columns), before the table is released."""
 
 _SPILL_PREFIX = ".spill-"
+_SPILL_COMPRESSION = "lz4"
+"""Spill files are written LZ4-compressed: at 5.5M deals (3M lines) a write takes 3.5 s of CPU instead of
+5.4 s (zstd, Polars' default) and a whole read 0.6 s instead of 1.0-1.7 s, for a file 1.8x as large.
+Still Parquet, so a spill file without rejected rows is moved as the clean file as it is."""
 
 
 @dataclass
@@ -236,7 +241,7 @@ def _load_and_spill(folder: CanonicalFolder, spill_dir: Path) -> _Loaded:
 def _spill(name: str, data: pl.DataFrame, spill_dir: Path, loaded: _Loaded) -> None:
     """Write one table as received and note its height and whether its schema is broken."""
     path = spill_dir / f"{name}.parquet"
-    data.write_parquet(path)
+    data.write_parquet(path, compression=_SPILL_COMPRESSION)
     loaded.spills[name] = path
     loaded.heights[name] = data.height
     if schema_failures(table(name), data):
