@@ -11,17 +11,20 @@ tables do not fit in memory together can still be validated. The work, in three 
    gives them empty frames. ROW_INDEX (a row's position) is not stored: every read of a spill file adds it
    (`row_index_name`), so a table without a rejected row is already its clean file and is moved there,
    not rewritten.
-2. Check: each table is read back from its spill file and checked (`check_table`) against the key
-   columns of the tables it refers to, read from their spill files by projection: the referenced values
-   are the rows the loader produced, exactly what `received_references` gives `validate`.
-   `on_table_checked` sees the check (the GX suites run there) before the table is released.
+2. Check: each table is checked against the key columns of the tables it refers to, read from their
+   spill files by projection: the referenced values are the rows the loader produced, exactly what
+   `received_references` gives `validate`. Without `on_table_checked` the table is read a few columns
+   at a time (`check_scan`: the row rules in one streaming pass, each flag rule on its own columns, the
+   failing rows at the end); with it, whole (`check_table`), and `on_table_checked` sees the check (the
+   GX suites run there) before the table is released.
 3. Cascade, status and clean tables, from lazy scans of the spill files that read only the columns each
    step needs: the cascade reads ROW_INDEX, keys and foreign keys; the status the few columns it counts;
    the clean tables stream from spill file to output file. The spill folder is deleted at the end, also
    when loading fails.
 
-Memory at the peak: one table as the loader produces it (pass 1), or one table with its rule flags plus
-the key columns it refers to (pass 2); deals are the largest at company scale.
+Memory at the peak: one table as the loader produces it (pass 1), or in pass 2 the largest flag rule's
+columns plus the key column it refers to (with `on_table_checked`: one whole table with its rule flags
+plus those key columns); deals are the largest at company scale.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from compscore.quality.blocking import (
     Thresholds,
     schema_failures,
 )
-from compscore.quality.evaluate import RuleResult, TableCheck, check_table, reject_rows
+from compscore.quality.evaluate import RuleResult, TableCheck, check_scan, check_table, reject_rows
 from compscore.quality.rules import ROW_INDEX, References
 from compscore.quality.status import STATUS_INPUTS, status_input, status_of_inputs
 from compscore.quality.validate import (
@@ -276,19 +279,35 @@ def _check_spilled(
     previous_count: int | None,
     sample_size: int,
 ) -> _Checked:
-    """Pass 2 for one table: read it back whole, check it, hand the check on; keep rejects and verdicts."""
+    """Pass 2 for one table: check it and hand the check on; keep rejects and verdicts.
+
+    With a callback the table is read back whole (the callback, e.g. a GX suite, reads the check's
+    `flagged` table); without, a few columns at a time (`check_scan`), which lowers the peak."""
     refs = _references(spec, loaded, folder.plans)
-    check = check_table(
-        spec,
-        pl.read_parquet(loaded.spills[spec.name], row_index_name=ROW_INDEX),
-        refs,
-        nonempty_required=nonempty_required(spec, folder.given_commission_lines),
-        previous_count=previous_count,
-        thresholds=thresholds,
-        sample_size=sample_size,
-    )
-    if on_table_checked is not None:
+    spill = loaded.spills[spec.name]
+    required = nonempty_required(spec, folder.given_commission_lines)
+    if on_table_checked is None:
+        check = check_scan(
+            spec,
+            _scan(spill),
+            refs,
+            nonempty_required=required,
+            previous_count=previous_count,
+            thresholds=thresholds,
+            sample_size=sample_size,
+        )
+    else:
+        check = check_table(
+            spec,
+            pl.read_parquet(spill, row_index_name=ROW_INDEX),
+            refs,
+            nonempty_required=required,
+            previous_count=previous_count,
+            thresholds=thresholds,
+            sample_size=sample_size,
+        )
         on_table_checked(spec, check)
+    del refs
     return _Checked(reject_rows(spec, check, run_id), rejected_by_rules(check), check.results, check.blocking)
 
 
