@@ -22,9 +22,10 @@ tables do not fit in memory together can still be validated. The work, in three 
    the clean tables stream from spill file to output file. The spill folder is deleted at the end, also
    when loading fails.
 
-Memory at the peak: one table as the loader produces it (pass 1), or in pass 2 the largest flag rule's
-columns plus the key column it refers to (with `on_table_checked`: one whole table with its rule flags
-plus those key columns); deals are the largest at company scale.
+Memory at the peak: one table as the loader produces it (pass 1: the deals at company scale, the peak
+of the whole validation without a callback), or in pass 2 the largest flag rule's columns plus the key
+column it refers to (with `on_table_checked`: one whole table with its rule flags plus those key columns,
+more than pass 1).
 """
 
 from __future__ import annotations

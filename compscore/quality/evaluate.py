@@ -133,13 +133,15 @@ def check_scan(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     sample_size: int = 5,
 ) -> TableCheck:
-    """`check_table` on a table read from `scan` (with ROW_INDEX) a few columns at a time, never whole.
+    """`check_table` on a table read from `scan` (with ROW_INDEX) a few columns at a time.
 
     The same rules, results, blocking failures and reject rows, but the check holds only the rows that
     fail some rule: `failed` (ROW_INDEX and every rule's column) and `flagged` (ROW_INDEX, the key and the
     failing rules' columns, no flag column), row for row. The row rules are evaluated by the streaming
     engine in one pass; each flag rule reads only its own columns; the failing rows are read at the end.
     For a schema-broken table, which rejects every row, the table is read whole and given to `check_table`.
+    Without the whole table the check has no flag columns for GX to read: `validate_by_table` uses it only
+    when there is no `on_table_checked` callback.
     """
     header = pl.DataFrame(schema=scan.collect_schema())
     if schema_failures(spec, header):
