@@ -53,9 +53,11 @@ class TableCheck:
     rows: int
     rules: list[Rule]
     flagged: pl.DataFrame
-    """The table with ROW_INDEX and every flag column: what GX validates."""
+    """The table with ROW_INDEX and every flag column: what GX validates. From `check_scan`: only the
+    rows failing some rule, with ROW_INDEX, the key and the failing rules' columns."""
     failed: pl.DataFrame
-    """ROW_INDEX plus one boolean column per rule name, True where the row fails it."""
+    """ROW_INDEX plus one boolean column per rule name, True where the row fails it; from `check_scan`,
+    only the rows failing some rule (row for row with `flagged`)."""
     results: list[RuleResult]
     blocking: list[BlockingFailure]
     schema_ok: bool
