@@ -327,11 +327,12 @@ def _as_wall_clock(source: pl.Series, target: pl.DataType, path: Path, warnings:
 def _has_case_twins(ids: pl.Series) -> bool:
     """True when two of `ids` differ only by case. ASCII ids can only when one holds an upper-case letter
     and another a lower-case one, which a quick scan rules out for most exports (generated and most CRM
-    ids have one case); otherwise the distinct ids are counted with and without case, both in one
-    parallel pass (at 18M deals, the earlier unique-then-fold took 7.7 of the load's 9.5 s)."""
-    frame = ids.to_frame("id").lazy()
+    ids have one case) without a copy of the ids. Otherwise (`_has_folded_twins`) by the hashes of the
+    ids folded to lower case."""
     upper, lower, not_ascii = (
-        frame.select(
+        ids.to_frame("id")
+        .lazy()
+        .select(
             pl.col("id").str.contains("[A-Z]").any(),
             pl.col("id").str.contains("[a-z]").any().alias("lower"),
             pl.col("id").str.contains(r"[^\x00-\x7F]").any().alias("not_ascii"),
@@ -339,13 +340,25 @@ def _has_case_twins(ids: pl.Series) -> bool:
         .collect()
         .row(0)
     )
-    if not (not_ascii or (upper and lower)):
+    return bool(not_ascii or (upper and lower)) and _has_folded_twins(ids)
+
+
+def _has_folded_twins(ids: pl.Series) -> bool:
+    """True when fewer of `ids` are distinct once folded to lower case. Two such ids have the same folded
+    hash, so only the ids whose folded hash repeats (none, for most exports; an exact duplicate, a hash
+    collision) are counted with and without case. Sorting the 64-bit hashes, computed by the streaming
+    engine without a folded copy of the ids, is several times cheaper than counting the distinct texts
+    twice (3M statement-line ids, which mix cases: 0.3 s instead of 3.7 s)."""
+    folded_hash = pl.col("id").str.to_lowercase().hash()
+    hashes = ids.to_frame("id").lazy().select(folded_hash).collect(engine="streaming").to_series()
+    ordered = hashes.sort()
+    repeated = ordered.filter(ordered == ordered.shift(1)).unique()
+    if repeated.len() == 0:
         return False
-    exact, folded = (
-        frame.select(pl.col("id").n_unique(), pl.col("id").str.to_lowercase().n_unique().alias("folded"))
-        .collect()
-        .row(0)
-    )
+    candidates = ids.filter(hashes.is_in(repeated.implode())).to_frame("id")
+    exact, folded = candidates.select(
+        pl.col("id").n_unique(), pl.col("id").str.to_lowercase().n_unique().alias("folded")
+    ).row(0)
     return folded < exact
 
 

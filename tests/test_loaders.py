@@ -11,7 +11,7 @@ import pytest
 from compscore.canonical_io import write_canonical_dir, write_table
 from compscore.dataset import CanonicalData
 from compscore.errors import LoadError
-from compscore.loaders import REJECTS_SCHEMA, load_canonical_dir, load_table
+from compscore.loaders import REJECTS_SCHEMA, _has_case_twins, load_canonical_dir, load_table
 from compscore.plans import PlanError
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES, table
 
@@ -524,3 +524,18 @@ def test_rejects_schema_is_the_data_quality_rejects_table():
 def test_readme_in_a_canonical_folder_is_not_warned_about(canonical_small_copy):
     (canonical_small_copy / "README.md").write_text("what this folder is")
     assert not [w for w in load_canonical_dir(canonical_small_copy).warnings if "README" in w]
+
+
+@pytest.mark.parametrize(
+    ("ids", "twins"),
+    [
+        (["D1", "D2", "d3", None], False),
+        (["D1", "D1", "D2", None, None], False),  # exact duplicates and nulls repeat, but are no twins
+        (["D1", "D2", "d1"], True),
+        (["x", "D1", "D1", "d1", None], True),
+        (["É1", "é1"], True),
+        ([], False),
+    ],
+)
+def test_case_twins_are_found_exactly(ids, twins):
+    assert _has_case_twins(pl.Series(ids, dtype=pl.String)) is twins

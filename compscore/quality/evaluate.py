@@ -53,9 +53,11 @@ class TableCheck:
     rows: int
     rules: list[Rule]
     flagged: pl.DataFrame
-    """The table with ROW_INDEX and every flag column: what GX validates."""
+    """The table with ROW_INDEX and every flag column: what GX validates. From `check_scan`: only the
+    rows failing some rule, with ROW_INDEX, the key and the failing rules' columns."""
     failed: pl.DataFrame
-    """ROW_INDEX plus one boolean column per rule name, True where the row fails it."""
+    """ROW_INDEX plus one boolean column per rule name, True where the row fails it; from `check_scan`,
+    only the rows failing some rule (row for row with `flagged`)."""
     results: list[RuleResult]
     blocking: list[BlockingFailure]
     schema_ok: bool
@@ -133,13 +135,7 @@ def check_table(
     """Run every rule of `spec` on `df` (as received, before any cascade) and the table-level checks."""
     df = with_row_index(df)
     rows = df.height
-    blocking = schema_failures(spec, df)
-    for failure in (
-        row_count_failure(spec, rows, nonempty_required),
-        volume_failure(spec, rows, previous_count, thresholds),
-    ):
-        if failure is not None:
-            blocking.append(failure)
+    blocking = table_blocking(spec, df, rows, nonempty_required, previous_count, thresholds)
     if any(f.rule == "schema" for f in blocking):
         empty = df.select(ROW_INDEX)
         return TableCheck(spec.name, rows, [], df, empty, [], blocking, schema_ok=False)
@@ -147,8 +143,104 @@ def check_table(
     rules = table_rules(spec, refs)
     flagged = with_flags(df, rules)
     failed = flagged.select(ROW_INDEX, *[(~rule.passes).alias(rule.name) for rule in rules])
+    results = rule_results(spec, rules, rows, flagged, failed, blocking, thresholds, sample_size)
+    return TableCheck(spec.name, rows, rules, flagged, failed, results, blocking, schema_ok=True)
+
+
+def check_scan(
+    spec: Table,
+    scan: pl.LazyFrame,
+    refs: References,
+    *,
+    nonempty_required: bool,
+    previous_count: int | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    sample_size: int = 5,
+) -> TableCheck:
+    """`check_table` on a table read from `scan` (with ROW_INDEX) a few columns at a time.
+
+    The same rules, results, blocking failures and reject rows, but the check holds only the rows that
+    fail some rule: `failed` (ROW_INDEX and every rule's column) and `flagged` (ROW_INDEX, the key and the
+    failing rules' columns, no flag column), row for row. The row rules are evaluated by the streaming
+    engine in one pass; each flag rule reads only its own columns; the failing rows are read at the end.
+    For a schema-broken table, which rejects every row, the table is read whole and given to `check_table`.
+    Without the whole table the check has no flag columns for GX to read: `validate_by_table` uses it only
+    when there is no `on_table_checked` callback.
+    """
+    header = pl.DataFrame(schema=scan.collect_schema())
+    if schema_failures(spec, header):
+        return check_table(
+            spec,
+            scan.collect(),
+            refs,
+            nonempty_required=nonempty_required,
+            previous_count=previous_count,
+            thresholds=thresholds,
+            sample_size=sample_size,
+        )
+    rules = table_rules(spec, refs)
+    failed = _failed_by_scan(scan, rules)
+    rows = failed.height
+    blocking = table_blocking(spec, header, rows, nonempty_required, previous_count, thresholds)
+    failed = failed.filter(pl.any_horizontal(pl.col(r.name) for r in rules)) if rules else failed.clear()
+    failing = {c for r in rules if failed.get_column(r.name).any() for c in r.columns}
+    columns = [c for c in header.columns if c == ROW_INDEX or c in spec.key or c in failing]
+    flagged = scan.select(columns).clear().collect()
+    if failed.height:
+        positions = failed.get_column(ROW_INDEX).implode()
+        flagged = scan.select(columns).filter(pl.col(ROW_INDEX).is_in(positions)).collect()
+    results = rule_results(spec, rules, rows, flagged, failed, blocking, thresholds, sample_size)
+    return TableCheck(spec.name, rows, rules, flagged, failed, results, blocking, schema_ok=True)
+
+
+def _failed_by_scan(scan: pl.LazyFrame, rules: list[Rule]) -> pl.DataFrame:
+    """ROW_INDEX of every row and one boolean column per rule, True where the row fails it: the row
+    rules in one streaming pass, each flag rule on a frame of only ROW_INDEX and its own columns."""
+    row_rules = [(~r.passes).alias(r.name) for r in rules if r.flag is None]
+    failed = scan.select(ROW_INDEX, *row_rules).collect(engine="streaming")
+    flags = {}
+    for rule in rules:
+        if rule.flag is not None:
+            columns = scan.select(ROW_INDEX, *(c for c in rule.columns if c != ROW_INDEX)).collect()
+            ok = rule.flag(columns).alias(rule.flag_column).to_frame()
+            del columns
+            flags[rule.name] = ok.select((~rule.passes).alias(rule.name)).to_series()
+    return failed.with_columns(flags.values()).select(ROW_INDEX, *(r.name for r in rules))
+
+
+def table_blocking(
+    spec: Table,
+    df: pl.DataFrame,
+    rows: int,
+    nonempty_required: bool,
+    previous_count: int | None,
+    thresholds: Thresholds,
+) -> list[BlockingFailure]:
+    """The table-level failures: the schema of `df` (only its schema is read), row count and volume."""
+    blocking = schema_failures(spec, df)
+    for failure in (
+        row_count_failure(spec, rows, nonempty_required),
+        volume_failure(spec, rows, previous_count, thresholds),
+    ):
+        if failure is not None:
+            blocking.append(failure)
+    return blocking
+
+
+def rule_results(
+    spec: Table,
+    rules: list[Rule],
+    rows: int,
+    flagged: pl.DataFrame,
+    failed: pl.DataFrame,
+    blocking: list[BlockingFailure],
+    thresholds: Thresholds,
+    sample_size: int,
+) -> list[RuleResult]:
+    """Each rule's result, with samples from `flagged` (row for row with `failed`); a foreign key broken
+    by too many of the table's `rows` is added to `blocking`."""
     counts = failed.select(pl.col(r.name).sum() for r in rules).row(0) if rules else ()
-    key = row_key_text(spec, df.columns)
+    key = row_key_text(spec, flagged.columns)
     results = []
     for rule, count in zip(rules, counts, strict=True):
         samples = pl.DataFrame({"k": [], "v": []}, schema={"k": pl.String, "v": pl.String})
@@ -181,7 +273,7 @@ def check_table(
                     f"(blocking above {thresholds.foreign_key_blocking_share:.0%}); e.g. {samples.row(0)[1]}",
                 )
             )
-    return TableCheck(spec.name, rows, rules, flagged, failed, results, blocking, schema_ok=True)
+    return results
 
 
 def reject_rows(spec: Table, check: TableCheck, run_id: str) -> pl.DataFrame:
