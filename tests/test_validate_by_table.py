@@ -26,7 +26,7 @@ from compscore.loaders import REJECTS_SCHEMA, LoadResult, TableLoad, load_canoni
 from compscore.plans import PlanError
 from compscore.quality import TableCheck, ValidationResult, validate
 from compscore.quality.blocking import Thresholds
-from compscore.quality.by_table import TableByTableValidation, validate_by_table
+from compscore.quality.by_table import TableByTableValidation, validate_by_table, validate_tables
 from compscore.quality.corrupt import corrupt
 from compscore.quality.report import render_run_report
 from compscore.quality.status import data_quality_status
@@ -324,3 +324,44 @@ def test_gx_suite_in_the_callback_gives_the_same_report(canonical_small_dir, tmp
     assert sum(o.unexpected_count for o in outcomes["deals"]) > 0
     page = write_run_report(tmp_path / "a", got, outcomes, got.status).read_text()
     assert page == write_run_report(tmp_path / "b", expected, outcomes, status).read_text()
+
+
+def _assert_tables_path_same_as_validate(directory: Path, clean_dir: Path, **options) -> None:
+    """`validate_tables` of the loaded tables (as a Dagster run's raw layer gives them: lazy tables and
+    the loader's rejects) equals `validate` of the same tables."""
+    loaded, expected, status = _oracle(directory, "run-t", **options)
+    got = validate_tables(
+        {name: frame.lazy() for name, frame in loaded.data.tables.items()},
+        loaded.data.plans,
+        loaded.rejects,
+        "run-t",
+        clean_dir,
+        given_commission_lines=loaded.data.given_commission_lines,
+        **options,
+    )
+    assert_frame_equal(got.rejects, expected.rejects)
+    assert_frame_equal(got.counts, expected.counts)
+    assert_frame_equal(got.status, status)
+    assert got.blocking == expected.blocking
+    assert got.rule_results == expected.rule_results
+    assert got.received == loaded.received
+    for spec in TABLES:
+        assert_frame_equal(pl.read_parquet(got.clean_files[spec.name]), expected.clean.tables[spec.name])
+    assert sorted(p.name for p in clean_dir.iterdir()) == CLEAN_FILES
+
+
+def test_tables_already_loaded_corrupted_copy(canonical_small_dir, tmp_path):
+    write_canonical_dir(corrupt(_small_data(canonical_small_dir)).data, tmp_path / "in", "csv")
+    _assert_tables_path_same_as_validate(tmp_path / "in", tmp_path / "clean")
+
+
+def test_tables_already_loaded_with_loader_rejects_and_a_volume_drop(canonical_small_copy, tmp_path):
+    _set_cell(canonical_small_copy / "deals.csv", "D002", "amount", "lots")
+    _set_cell(canonical_small_copy / "accounts.csv", "A001", "created_date", "2024-02-30")
+    previous = {"deals": 1000}
+    _assert_tables_path_same_as_validate(canonical_small_copy, tmp_path / "clean", previous_counts=previous)
+
+
+def test_tables_already_loaded_generated_company(generated, tmp_path):
+    write_canonical_dir(generated, tmp_path / "in", "parquet")
+    _assert_tables_path_same_as_validate(tmp_path / "in", tmp_path / "clean")

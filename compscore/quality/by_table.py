@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,14 @@ from compscore.quality.blocking import (
     Thresholds,
     schema_failures,
 )
-from compscore.quality.evaluate import RuleResult, TableCheck, check_scan, check_table, reject_rows
+from compscore.quality.evaluate import (
+    RuleResult,
+    TableCheck,
+    check_scan,
+    check_table,
+    references_of,
+    reject_rows,
+)
 from compscore.quality.rules import ROW_INDEX, References
 from compscore.quality.status import STATUS_INPUTS, status_input, status_of_inputs
 from compscore.quality.validate import (
@@ -162,38 +170,106 @@ def validate_by_table(
     `check.schema_ok`) while the table is in memory.
     """
     folder = open_canonical_dir(directory)
+    with _spill_folder(clean_dir) as spill_dir:
+        loaded = _load_and_spill(folder, spill_dir)
+        return _validate_spilled(
+            loaded,
+            folder.plans,
+            folder.given_commission_lines,
+            run_id,
+            Path(clean_dir),
+            on_table_checked=on_table_checked,
+            thresholds=thresholds,
+            previous_counts=previous_counts,
+            sample_size=sample_size,
+        )
+
+
+def validate_tables(
+    tables: Mapping[str, pl.LazyFrame],
+    plans: dict[str, Plan],
+    loader_rejects: pl.DataFrame,
+    run_id: str,
+    clean_dir: str | Path,
+    *,
+    given_commission_lines: bool,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    previous_counts: Mapping[str, int] | None = None,
+    sample_size: int = 5,
+) -> TableByTableValidation:
+    """`validate_by_table` of tables already read by the loader (a Dagster run's raw layer: every
+    canonical table as a lazy scan, and the loader's rejects), instead of a folder to read: each table is
+    streamed to a spill file (never held whole), then validated as `validate_by_table` validates. The
+    result's `received` counts the rows that reached validation plus the loader's rejected rows."""
+    with _spill_folder(clean_dir) as spill_dir:
+        loaded = _Loaded({}, {}, set(), loader_rejects, [], {})
+        for spec in TABLES:
+            path = spill_dir / f"{spec.name}.parquet"
+            tables[spec.name].sink_parquet(path, compression=_SPILL_COMPRESSION)
+            _note_spill(spec.name, path, pl.scan_parquet(path).head(0).collect(), _rows(path), loaded)
+        by_loader = loader_counts(loader_rejects)
+        loaded.received = {n: loaded.heights[n] + by_loader.get(n, 0) for n in loaded.heights}
+        return _validate_spilled(
+            loaded,
+            plans,
+            given_commission_lines,
+            run_id,
+            Path(clean_dir),
+            thresholds=thresholds,
+            previous_counts=previous_counts,
+            sample_size=sample_size,
+        )
+
+
+@contextmanager
+def _spill_folder(clean_dir: str | Path) -> Iterator[Path]:
+    """A private spill folder under `clean_dir` (created), deleted on the way out, also on an error."""
     clean_dir = Path(clean_dir)
     clean_dir.mkdir(parents=True, exist_ok=True)
     spill_dir = Path(tempfile.mkdtemp(prefix=_SPILL_PREFIX, dir=clean_dir))
     try:
-        loaded = _load_and_spill(folder, spill_dir)
-        checked = {
-            spec.name: _check_spilled(
-                spec,
-                loaded,
-                folder,
-                run_id,
-                on_table_checked,
-                thresholds=thresholds,
-                previous_count=(previous_counts or {}).get(spec.name),
-                sample_size=sample_size,
-            )
-            for spec in TABLES
-        }
-        scans = {name: _scan(path) for name, path in loaded.spills.items()}
-        rejected = {name: c.rejected for name, c in checked.items()}
-        by_rules = {name: s.len() for name, s in rejected.items()}
-        cascaded, cascade_frames = cascade(scans, rejected, loaded.broken, run_id)
-        status = status_of_inputs(
-            folder.plans,
-            {name: status_input(scans[name], name, rejected[name]) for name in STATUS_INPUTS},
-            thresholds,
-        )
-        clean_files = {
-            spec.name: _write_clean(spec, loaded, rejected[spec.name], clean_dir) for spec in TABLES
-        }
+        yield spill_dir
     finally:
         shutil.rmtree(spill_dir, ignore_errors=True)
+
+
+def _validate_spilled(
+    loaded: _Loaded,
+    plans: dict[str, Plan],
+    given_commission_lines: bool,
+    run_id: str,
+    clean_dir: Path,
+    *,
+    on_table_checked: TableChecked | None = None,
+    thresholds: Thresholds,
+    previous_counts: Mapping[str, int] | None,
+    sample_size: int,
+) -> TableByTableValidation:
+    """Passes 2 and 3 over the spilled tables: check each, cascade, status, clean tables."""
+    checked = {
+        spec.name: _check_spilled(
+            spec,
+            loaded,
+            plans,
+            given_commission_lines,
+            run_id,
+            on_table_checked,
+            thresholds=thresholds,
+            previous_count=(previous_counts or {}).get(spec.name),
+            sample_size=sample_size,
+        )
+        for spec in TABLES
+    }
+    scans = {name: _scan(path) for name, path in loaded.spills.items()}
+    rejected = {name: c.rejected for name, c in checked.items()}
+    by_rules = {name: s.len() for name, s in rejected.items()}
+    cascaded, cascade_frames = cascade(scans, rejected, loaded.broken, run_id)
+    status = status_of_inputs(
+        plans,
+        {name: status_input(scans[name], name, rejected[name]) for name in STATUS_INPUTS},
+        thresholds,
+    )
+    clean_files = {spec.name: _write_clean(spec, loaded, rejected[spec.name], clean_dir) for spec in TABLES}
     return TableByTableValidation(
         run_id=run_id,
         clean_dir=clean_dir,
@@ -214,11 +290,11 @@ def validate_by_table(
             {name: s.len() for name, s in cascaded.items()},
         ),
         rule_results=[r for c in checked.values() for r in c.results],
-        blocking=[*plans_blocking(folder.plans), *(f for c in checked.values() for f in c.blocking)],
+        blocking=[*plans_blocking(plans), *(f for c in checked.values() for f in c.blocking)],
         status=status,
         warnings=loaded.warnings,
-        plans=folder.plans,
-        given_commission_lines=folder.given_commission_lines,
+        plans=plans,
+        given_commission_lines=given_commission_lines,
         received=loaded.received,
     )
 
@@ -243,36 +319,33 @@ def _load_and_spill(folder: CanonicalFolder, spill_dir: Path) -> _Loaded:
 
 
 def _spill(name: str, data: pl.DataFrame, spill_dir: Path, loaded: _Loaded) -> None:
-    """Write one table as received and note its height and whether its schema is broken."""
+    """Write one table as received and note it (`_note_spill`)."""
     path = spill_dir / f"{name}.parquet"
     data.write_parquet(path, compression=_SPILL_COMPRESSION)
+    _note_spill(name, path, data, data.height, loaded)
+
+
+def _note_spill(name: str, path: Path, data: pl.DataFrame, height: int, loaded: _Loaded) -> None:
+    """Note a spilled table's file, its height and whether its schema is broken (`data`: the table, or
+    only its columns: the schema is what is judged)."""
     loaded.spills[name] = path
-    loaded.heights[name] = data.height
+    loaded.heights[name] = height
     if schema_failures(table(name), data):
         loaded.broken.add(name)
 
 
 def _references(spec: Table, loaded: _Loaded, plans: Mapping[str, Plan]) -> References:
-    """The key columns `spec`'s foreign keys point at, read from the spill files (only those columns).
-
-    As `received_references`: the referenced tables as received, except schema-broken ones (their
-    references are then not checked). Only the referenced columns are read, which `References.targets`
-    is all that the rules ask of."""
-    wanted: dict[str, list[str]] = {}
-    for _col, fk in spec.foreign_keys():
-        if fk.ref_table in loaded.spills and fk.ref_table not in loaded.broken:
-            wanted.setdefault(fk.ref_table, []).append(fk.ref_column)
-    columns = {
-        name: pl.scan_parquet(loaded.spills[name]).select(list(dict.fromkeys(cols))).collect()
-        for name, cols in wanted.items()
-    }
-    return References.from_tables(columns, plans)
+    """The key columns `spec`'s foreign keys point at, read from the spill files (only those columns), as
+    `received_references` gives them (`references_of`)."""
+    scans = {name: pl.scan_parquet(path) for name, path in loaded.spills.items()}
+    return references_of(spec, scans, loaded.broken, plans)
 
 
 def _check_spilled(
     spec: Table,
     loaded: _Loaded,
-    folder: CanonicalFolder,
+    plans: Mapping[str, Plan],
+    given_commission_lines: bool,
     run_id: str,
     on_table_checked: TableChecked | None,
     *,
@@ -284,9 +357,9 @@ def _check_spilled(
 
     With a callback the table is read back whole (the callback, e.g. a GX suite, reads the check's
     `flagged` table); without, a few columns at a time (`check_scan`), which lowers the peak."""
-    refs = _references(spec, loaded, folder.plans)
+    refs = _references(spec, loaded, plans)
     spill = loaded.spills[spec.name]
-    required = nonempty_required(spec, folder.given_commission_lines)
+    required = nonempty_required(spec, given_commission_lines)
     if on_table_checked is None:
         check = check_scan(
             spec,
