@@ -1,7 +1,8 @@
 """The `validated` layer: each canonical table's rows that passed data quality, and the quarantine.
 
-One step runs `compscore.quality.validate` on all raw tables together (foreign keys and the cascade need
-them all) and emits one asset per canonical table (named after the table: `deals`, `reps`, ...), plus
+One step validates all raw tables together (foreign keys and the cascade need them all), one table at a
+time (`compscore.quality.by_table.validate_tables`: memory holds one table and the key columns it refers
+to) and emits one asset per canonical table (named after the table: `deals`, `reps`, ...), plus
 `data_quality_rejects` (every row left out, the loader's and the rules'), `data_quality_counts` (received
 = passed + rejected per table) and `data_quality_status` (ok / warn / fail per plan and period). It also
 writes the run's HTML report next to the warehouse.
@@ -12,6 +13,9 @@ previous outputs stay in the warehouse: this step is the gate. The `quality` che
 hold this step back.
 """
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -25,14 +29,13 @@ from common.names import VALIDATED as GROUP
 from common.names import raw_asset_name
 from common.resources import Warehouse
 from common.versions import code_version
-from compscore.dataset import CanonicalData
-from compscore.quality import validate
+from compscore.quality.by_table import TableByTableValidation, validate_tables
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.report import write_run_report
-from compscore.quality.status import data_quality_status
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES
 
 CODE_VERSION = code_version(__file__)
+_WORK_PREFIX = ".validated-"
 _OUTS = {
     **{
         t.name: dg.AssetOut(
@@ -87,7 +90,10 @@ def previous_received(instance: dg.DagsterInstance, run_id: str) -> dict[str, in
 @dg.multi_asset(
     outs=_OUTS,
     ins={
-        **{raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), dagster_type=Any) for t in TABLES},
+        **{
+            raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), dagster_type=pl.LazyFrame)
+            for t in TABLES
+        },
         LOAD_REJECTS: dg.AssetIn(LOAD_REJECTS, dagster_type=Any),
         PLANS: dg.AssetIn(PLANS, dagster_type=Any),
     },
@@ -96,18 +102,32 @@ def previous_received(instance: dg.DagsterInstance, run_id: str) -> dict[str, in
     op_tags={"dagster/priority": "1"},
 )
 def validated(context: dg.AssetExecutionContext, warehouse: Warehouse, **inputs: Any):
-    """Quarantine the rows that fail data quality; emit the clean tables, rejects, counts and status."""
+    """Quarantine the rows that fail data quality; emit the clean tables, rejects, counts and status.
+
+    The raw tables come in as lazy scans and are validated one at a time (`validate_tables`: memory
+    holds one table, not the company); the clean tables are written to a private folder in the warehouse
+    and emitted as scans, which the IO manager streams to the validated layer."""
     tables = {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}
-    data = CanonicalData(
-        tables=tables, plans=inputs[PLANS], given_commission_lines=tables["commission_lines"].height > 0
-    )
-    result = validate(
-        data,
-        context.run.run_id,
-        loader_rejects=inputs[LOAD_REJECTS],
-        previous_counts=previous_received(context.instance, context.run.run_id),
-    )
-    status = data_quality_status(data, result)
+    given = tables["commission_lines"].select(pl.len()).collect().item() > 0
+    work = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=warehouse.directory))
+    try:
+        result = validate_tables(
+            tables,
+            inputs[PLANS],
+            inputs[LOAD_REJECTS],
+            context.run.run_id,
+            work,
+            given_commission_lines=given,
+            previous_counts=previous_received(context.instance, context.run.run_id),
+        )
+        yield from _outputs(result, warehouse)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _outputs(result: TableByTableValidation, warehouse: Warehouse):
+    """The step's outputs, or a failure naming the blocking rules (after the report is written)."""
+    status = result.status
     report = write_run_report(warehouse.directory, result, status=status)
     if result.blocking:
         raise dg.Failure(
@@ -118,7 +138,7 @@ def validated(context: dg.AssetExecutionContext, warehouse: Warehouse, **inputs:
     link = dg.MetadataValue.path(str(report))
     for row in result.counts.iter_rows(named=True):
         yield dg.Output(
-            result.clean[row["table"]],
+            pl.scan_parquet(result.clean_files[row["table"]], glob=False),
             output_name=row["table"],
             metadata={
                 **{k: dg.MetadataValue.int(v) for k, v in row.items() if k != "table"},
