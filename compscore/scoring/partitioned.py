@@ -52,6 +52,7 @@ zstd's time, for twice its size (uncompressed: half the time, five times the siz
 _BATCH_FOLDER = re.compile(rf"{BATCH_FOLDER_PREFIX}[0-9]+")
 _BATCH = "__batch"
 _NEEDED_BY = "__needed_by_batch"
+_HASH = "__deal_hash"
 
 
 @dataclass(frozen=True)
@@ -188,27 +189,54 @@ def _table_by_batch(scans: CanonicalScans, table: str, numbers: pl.DataFrame) ->
     return _with_batch(scans[table].select(scoring_columns(table)), REP_COLUMN[table], numbers)
 
 
-def _needed_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
-    """`deal_id` and the batch (`_NEEDED_BY`) of every deal a batch's statement lines can name: the
-    converted deal of its referrals (its referral bonuses) and, when statement lines are given, the deal
-    of its given lines. Its computed deal lines name its own deals."""
+def _named_deals(scans: CanonicalScans) -> pl.LazyFrame:
+    """`deal_id` and `referring_rep_id` of every deal a rep's statement lines can name: the converted deal
+    of its referrals (its referral bonuses) and, when statement lines are given, the deal of its given
+    lines. Its computed deal lines name its own deals."""
     named = [scans.referrals.select(pl.col("converted_deal_id").alias("deal_id"), "referring_rep_id")]
     if scans.given_commission_lines:
         lines = scans.commission_lines.select("deal_id", pl.col("rep_id").alias("referring_rep_id"))
         named.append(lines)
+    return pl.concat(named).drop_nulls("deal_id")
+
+
+def _hashed_batch(frame: pl.LazyFrame, column: str, numbers: pl.DataFrame, name: str) -> pl.LazyFrame:
+    """`_HASH` (of `deal_id`) and the batch of the rep in `column` as `name`, joined on the rep ids' hashes:
+    numeric keys, where the string joins of millions of ids cost three times as much. A hash two rep ids
+    share can only give a row a second batch, which `_foreign_deals` then checks on the ids themselves; a
+    null rep keeps a null hash, so it falls in batch 0 as in `_with_batch`."""
+    batch_of = numbers.lazy().select(__rep_hash=pl.col("rep_id").hash(), **{name: pl.col("batch")})
+    rep = pl.col(column)
+    rep_hash = pl.when(rep.is_not_null()).then(rep.hash())
     return (
-        _with_batch(pl.concat(named).drop_nulls("deal_id"), "referring_rep_id", numbers, _NEEDED_BY)
-        .select("deal_id", _NEEDED_BY)
-        .unique()
+        frame.select(pl.col("deal_id").hash().alias(_HASH), __rep_hash=rep_hash)
+        .join(batch_of, on="__rep_hash", how="left")
+        .select(_HASH, pl.col(name).fill_null(0))
     )
 
 
 def _foreign_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.DataFrame:
-    """`deal_id` and the batch (`_BATCH`) of every deal a batch needs (`_needed_deals`) and does not own,
-    a row per such deal and batch, found from the deals' ids and owners only."""
-    owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id"), "owner_rep_id", numbers)
+    """`deal_id` and the batch (`_BATCH`) of every deal a batch's lines name (`_named_deals`) and the batch
+    does not own, a row per such deal and batch.
+
+    The candidates are found on hashes of the ids (`_hashed_batch`); they are few (none on generated
+    companies, a few thousand lines name another rep's deal, mostly of the same batch), and the exact
+    answer is then computed on the ids of the candidates' rows only. Equal ids have equal hashes, so no
+    foreign deal is missed; a collision only adds a candidate, which the exact join drops."""
+    candidates = (
+        _hashed_batch(_named_deals(scans), "referring_rep_id", numbers, _NEEDED_BY)
+        .join(_hashed_batch(scans.deals, "owner_rep_id", numbers, _BATCH), on=_HASH, how="inner")
+        .filter(pl.col(_NEEDED_BY) != pl.col(_BATCH))
+        .select(_HASH)
+        .unique()
+        .collect()
+    )
+    among = pl.col("deal_id").hash().is_in(candidates[_HASH].implode())
+    needed = _with_batch(_named_deals(scans).filter(among), "referring_rep_id", numbers, _NEEDED_BY)
+    owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id").filter(among), "owner_rep_id", numbers)
     return (
-        _needed_deals(scans, numbers)
+        needed.select("deal_id", _NEEDED_BY)
+        .unique()
         .join(owners.select("deal_id", _BATCH), on="deal_id", how="inner")
         .filter(pl.col(_NEEDED_BY) != pl.col(_BATCH))
         .select("deal_id", pl.col(_NEEDED_BY).alias(_BATCH))
