@@ -4,7 +4,7 @@
 out of it. Here validation has written the clean tables to a folder (`<clean_dir>/<table>.parquet`):
 `partition_for_scoring` computes the scoring context from lazy scans of those files (each query reads
 its columns only) and streams each rep-keyed table once to the batches' files
-`<work_dir>/batch-<n>/<table>.parquet` (the deals after a narrow look at the ids the lines name);
+`<work_dir>/batch-<n>/<table>.arrow` (the deals after a narrow look at the ids the lines name);
 `score_partitioned` then reads one batch at a time and runs the same `score_shard` and `combine_shards`
 as `score_company`, so the tables are the same.
 
@@ -46,9 +46,10 @@ from compscore.scoring.shards import AttributionSink, ScoringContext, score_shar
 SHARED_TABLES = ("churn_events",)
 """Tables not cut by rep that scoring reads: written once to the work folder, shared by every batch."""
 BATCH_FOLDER_PREFIX = "batch-"
-WORK_COMPRESSION = "lz4"
-"""Of the work files, written once and read once: at 1M lines lz4 writes the deals in three quarters of
-zstd's time, for twice its size (uncompressed: half the time, five times the size)."""
+WORK_SUFFIX = ".arrow"
+"""The work files are Arrow IPC, uncompressed: written once and read once, so that encoding them is the
+cost to avoid. At 3M lines Parquet with lz4 (174 MiB) cost about 2.7 s CPU more to write the deals and
+lines and 0.7 s less to read them back than IPC (1.4 GiB on disk); see docs/performance.md."""
 _BATCH_FOLDER = re.compile(rf"{BATCH_FOLDER_PREFIX}[0-9]+")
 _BATCH = "__batch"
 _NEEDED_BY = "__needed_by_batch"
@@ -70,15 +71,13 @@ class PartitionedCompany:
         return batch_folder(self.work_dir, number)
 
     def shared_tables(self) -> dict[str, pl.DataFrame]:
-        return {
-            table: pl.read_parquet(self.work_dir / f"{table}.parquet", glob=False) for table in SHARED_TABLES
-        }
+        return {table: pl.read_ipc(work_file(self.work_dir, table)) for table in SHARED_TABLES}
 
     def batch_data(self, number: int, shared: dict[str, pl.DataFrame]) -> CanonicalData:
         """Batch `number`'s rep-keyed tables read from its folder (a table it has no row of is empty), with
         the `shared` tables; the tables scoring does not read are empty, as in `scoring_view`."""
         folder = self.batch_folder(number)
-        tables = {table: _read_or_empty(folder / f"{table}.parquet", table) for table in REP_COLUMN}
+        tables = {table: _read_or_empty(work_file(folder, table), table) for table in REP_COLUMN}
         return CanonicalData(
             tables={**tables, **shared}, plans=self.plans, given_commission_lines=self.given_commission_lines
         )
@@ -91,6 +90,10 @@ def batch_folder(work_dir: Path, number: int) -> Path:
     return work_dir / f"{BATCH_FOLDER_PREFIX}{number}"
 
 
+def work_file(folder: Path, table: str) -> Path:
+    return folder / f"{table}{WORK_SUFFIX}"
+
+
 def scoring_columns(table: str) -> list[str]:
     """The columns of `table` that scoring reads (`NOT_READ_BY_SCORING` left out), in schema order."""
     dropped = NOT_READ_BY_SCORING.get(table) or ()
@@ -99,7 +102,7 @@ def scoring_columns(table: str) -> list[str]:
 
 def _read_or_empty(path: Path, table: str) -> pl.DataFrame:
     if path.exists():
-        return pl.read_parquet(path, glob=False)
+        return pl.read_ipc(path)
     return empty_frame(table).select(scoring_columns(table))
 
 
@@ -112,7 +115,7 @@ def remove_partitions(work_dir: Path) -> None:
         if path.is_dir() and _BATCH_FOLDER.fullmatch(path.name):
             shutil.rmtree(path)
     for table in SHARED_TABLES:
-        (work_dir / f"{table}.parquet").unlink(missing_ok=True)
+        work_file(work_dir, table).unlink(missing_ok=True)
 
 
 def partition_for_scoring(
@@ -142,9 +145,7 @@ def partition_for_scoring(
     remove_partitions(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     for table in SHARED_TABLES:
-        scans[table].select(scoring_columns(table)).sink_parquet(
-            work_dir / f"{table}.parquet", compression=WORK_COMPRESSION
-        )
+        scans[table].select(scoring_columns(table)).sink_ipc(work_file(work_dir, table))
     for table in REP_COLUMN:
         rows = _deals_by_batch(scans, numbers) if table == "deals" else _table_by_batch(scans, table, numbers)
         _write_by_batch(rows, work_dir, table)
@@ -254,18 +255,18 @@ def _deals_by_batch(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFram
 
 
 def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
-    """Stream `rows` to `work_dir/batch-<n>/<table>.parquet` by their batch number (no file for a batch
+    """Stream `rows` to `work_dir/batch-<n>/<table>.arrow` by their batch number (no file for a batch
     without rows)."""
 
     def path_of(args: FileProviderArgs) -> str:
         if args.index_in_partition:
             raise RuntimeError(f"{table}: a batch's rows were split over several files")
-        return f"{BATCH_FOLDER_PREFIX}{args.partition_keys[_BATCH][0]}/{table}.parquet"
+        return f"{BATCH_FOLDER_PREFIX}{args.partition_keys[_BATCH][0]}/{table}{WORK_SUFFIX}"
 
     partitions = pl.PartitionBy(
         work_dir, key=_BATCH, include_key=False, file_path_provider=path_of, approximate_bytes_per_file=None
     )
-    rows.sink_parquet(partitions, compression=WORK_COMPRESSION, mkdir=True)
+    rows.sink_ipc(partitions, compression="uncompressed", mkdir=True)
 
 
 def score_partitioned(
