@@ -100,9 +100,15 @@ def scoring_columns(table: str) -> list[str]:
     return [c for c in empty_frame(table).columns if c not in dropped]
 
 
+def _read_work_file(path: Path) -> pl.DataFrame:
+    """A work file read whole: through a scan, which at 3M lines spent half the system time of
+    `pl.read_ipc` (its memory map's page faults) on the same files."""
+    return pl.scan_ipc(path, glob=False).collect()
+
+
 def _read_or_empty(path: Path, table: str) -> pl.DataFrame:
     if path.exists():
-        return pl.read_ipc(path)
+        return _read_work_file(path)
     return empty_frame(table).select(scoring_columns(table))
 
 
@@ -247,11 +253,18 @@ def _foreign_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.DataFrame
 
 def _deals_by_batch(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
     """Each batch's own deals (by owner), then the other reps' deals its lines need, each under the
-    batch that needs it (`_foreign_deals`)."""
-    foreign = scans.deals.select(scoring_columns("deals")).join(
-        _foreign_deals(scans, numbers).lazy(), on="deal_id", how="inner"
+    batch that needs it (`_foreign_deals`).
+
+    The foreign deals' rows are filtered in the scan before the join: joined on the whole scan, all the
+    deals were read into the join (at 3M lines in batches of 2,000 reps, a peak of 1.22 GiB for the
+    step against 1.09 GiB)."""
+    foreign = _foreign_deals(scans, numbers)
+    rows = (
+        scans.deals.select(scoring_columns("deals"))
+        .filter(pl.col("deal_id").is_in(foreign["deal_id"].implode()))
+        .join(foreign.lazy(), on="deal_id", how="inner")
     )
-    return pl.concat([_table_by_batch(scans, "deals", numbers), foreign])
+    return pl.concat([_table_by_batch(scans, "deals", numbers), rows])
 
 
 def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
