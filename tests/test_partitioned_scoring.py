@@ -232,7 +232,7 @@ def test_the_work_folder_is_emptied_after_use_and_before_a_new_partition(clean, 
     ) as company:
         assert not stale.exists()
         folders = {f"batch-{n}" for n in range(len(company.batches))}
-        expected = {"notes.txt", "batch-notes", "churn_events.parquet", "partition.json", *folders}
+        expected = {"notes.txt", "batch-notes", "churn_events.arrow", "partition.json", *folders}
         assert {p.name for p in tmp_path.iterdir()} == expected
         score_partitioned(company)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["batch-notes", "notes.txt"]

@@ -20,11 +20,13 @@ ORDER = ["earned_date", "rep_id", "component_id", "plan_id", "line_type", "deal_
 
 
 def given_plan_periods(given: pl.DataFrame | pl.LazyFrame, plans: dict[str, Plan]) -> pl.DataFrame:
-    """The (plan_id, period) pairs that have given statement lines (`given` in memory or scanned)."""
+    """The (plan_id, period) pairs that have given statement lines (`given` in memory or scanned).
+
+    The lines' distinct (plan, date) pairs are placed, not every line: a few thousand pairs for millions
+    of lines (0.2 s CPU instead of 0.5–0.7 s at 3M lines)."""
     kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
-    placed = with_period(
-        given.lazy().select("plan_id", "earned_date").join(kinds, on="plan_id"), "earned_date"
-    )
+    dates = given.lazy().select("plan_id", "earned_date").unique()
+    placed = with_period(dates.join(kinds, on="plan_id"), "earned_date")
     return placed.select("plan_id", "period").unique().collect()
 
 

@@ -4,7 +4,7 @@
 out of it. Here validation has written the clean tables to a folder (`<clean_dir>/<table>.parquet`):
 `partition_for_scoring` computes the scoring context from lazy scans of those files (each query reads
 its columns only) and streams each rep-keyed table once to the batches' files
-`<work_dir>/batch-<n>/<table>.parquet` (the deals after a narrow look at the ids the lines name);
+`<work_dir>/batch-<n>/<table>.arrow` (the deals after a narrow look at the ids the lines name);
 `score_partitioned` then reads one batch at a time and runs the same `score_shard` and `combine_shards`
 as `score_company`, so the tables are the same.
 
@@ -39,7 +39,6 @@ from compscore.scoring.batches import (
     RepBatch,
     all_rep_ids,
     cut_rep_ids,
-    rep_batch_numbers,
 )
 from compscore.scoring.scores import ScoreTables, combine_shards
 from compscore.scoring.shards import AttributionSink, ScoringContext, score_shard, scoring_context
@@ -49,12 +48,14 @@ SHARED_TABLES = ("churn_events",)
 BATCH_FOLDER_PREFIX = "batch-"
 PARTITION_MANIFEST = "partition.json"
 PARTITION_FORMAT = 1
-WORK_COMPRESSION = "lz4"
-"""Of the work files, written once and read once: at 1M lines lz4 writes the deals in three quarters of
-zstd's time, for twice its size (uncompressed: half the time, five times the size)."""
+WORK_SUFFIX = ".arrow"
+"""The work files are Arrow IPC, uncompressed: written once and read once, so that encoding them is the
+cost to avoid. At 3M lines Parquet with lz4 (174 MiB) cost about 2.7 s CPU more to write the deals and
+lines and 0.7 s less to read them back than IPC (1.4 GiB on disk); see docs/performance.md."""
 _BATCH_FOLDER = re.compile(rf"{BATCH_FOLDER_PREFIX}[0-9]+")
 _BATCH = "__batch"
 _NEEDED_BY = "__needed_by_batch"
+_HASH = "__deal_hash"
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,25 @@ def batch_folder(work_dir: Path, number: int) -> Path:
     return work_dir / f"{BATCH_FOLDER_PREFIX}{number}"
 
 
+def work_file(folder: Path, table: str) -> Path:
+    return folder / f"{table}{WORK_SUFFIX}"
+
+
 def scoring_columns(table: str) -> list[str]:
     """The columns of `table` that scoring reads (`NOT_READ_BY_SCORING` left out), in schema order."""
     dropped = NOT_READ_BY_SCORING.get(table) or ()
     return [c for c in empty_frame(table).columns if c not in dropped]
 
 
+def _read_work_file(path: Path) -> pl.DataFrame:
+    """A work file read whole: through a scan, which at 3M lines spent half the system time of
+    `pl.read_ipc` (its memory map's page faults) on the same files."""
+    return pl.scan_ipc(path, glob=False).collect()
+
+
 def _read_or_empty(path: Path, table: str) -> pl.DataFrame:
     if path.exists():
-        return pl.read_parquet(path, glob=False)
+        return _read_work_file(path)
     return empty_frame(table).select(scoring_columns(table))
 
 
@@ -107,7 +118,7 @@ def remove_partitions(work_dir: Path) -> None:
         if path.is_dir() and _BATCH_FOLDER.fullmatch(path.name):
             shutil.rmtree(path)
     for table in SHARED_TABLES:
-        (work_dir / f"{table}.parquet").unlink(missing_ok=True)
+        work_file(work_dir, table).unlink(missing_ok=True)
     (work_dir / PARTITION_MANIFEST).unlink(missing_ok=True)
 
 
@@ -137,25 +148,23 @@ def partition_scans(
     what an earlier call left there is removed first), with the scoring context as of `as_of` (by default
     `data_as_of` the data).
 
-    Batches are cut from the sorted rep ids as `rep_batches` cuts them; rows without a known rep go to
-    batch 0. No table is held whole: the context's queries read their columns from the files, and each
-    table is streamed once to its batch files. `work_dir/partition.json` records what a reader of one
-    batch needs besides its files (`read_partitioned_batch`).
+    Batches are cut from the sorted rep ids as `rep_batches` cuts them; rows without a rep go to batch 0.
+    No table is held whole: the context's queries read their columns from the files, and each table is
+    streamed once to its batch files. `work_dir/partition.json` records what a reader of one batch needs
+    besides its files (`read_partitioned_batch`).
     """
     work_dir = Path(work_dir)
     ids = all_rep_ids(scans)
     batches = cut_rep_ids(ids, batch_reps)
-    numbers = rep_batch_numbers(ids, batch_reps)
+    firsts = _first_rep_ids(batches)
     del ids
     context = scoring_context(scans, as_of or data_as_of(scans))
     remove_partitions(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     for table in SHARED_TABLES:
-        scans[table].select(scoring_columns(table)).sink_parquet(
-            work_dir / f"{table}.parquet", compression=WORK_COMPRESSION
-        )
+        scans[table].select(scoring_columns(table)).sink_ipc(work_file(work_dir, table))
     for table in REP_COLUMN:
-        rows = _deals_by_batch(scans, numbers) if table == "deals" else _table_by_batch(scans, table, numbers)
+        rows = _deals_by_batch(scans, firsts) if table == "deals" else _table_by_batch(scans, table, firsts)
         _write_by_batch(rows, work_dir, table)
     manifest = {"format": PARTITION_FORMAT, "given_commission_lines": scans.given_commission_lines}
     (work_dir / PARTITION_MANIFEST).write_text(json.dumps(manifest))
@@ -180,7 +189,7 @@ def read_partitioned_batch(work_dir: Path, number: int, plans: dict[str, Plan]) 
 
 
 def _shared_tables(work_dir: Path) -> dict[str, pl.DataFrame]:
-    return {table: pl.read_parquet(work_dir / f"{table}.parquet", glob=False) for table in SHARED_TABLES}
+    return {table: _read_work_file(work_file(work_dir, table)) for table in SHARED_TABLES}
 
 
 def _batch_data(
@@ -189,7 +198,7 @@ def _batch_data(
     """Batch `number`'s rep-keyed tables read from its folder (a table it has no row of is empty), with
     the `shared` tables; the tables scoring does not read are empty, as in `scoring_view`."""
     folder = batch_folder(work_dir, number)
-    tables = {table: _read_or_empty(folder / f"{table}.parquet", table) for table in REP_COLUMN}
+    tables = {table: _read_or_empty(work_file(folder, table), table) for table in REP_COLUMN}
     return CanonicalData(tables={**tables, **shared}, plans=plans, given_commission_lines=given)
 
 
@@ -212,40 +221,70 @@ def partitioned_for_scoring(
         remove_partitions(Path(work_dir))
 
 
-def _with_batch(frame: pl.LazyFrame, column: str, numbers: pl.DataFrame, name: str = _BATCH) -> pl.LazyFrame:
-    """`frame` with the batch of the rep in `column` as `name` (0 when the rep is null or unknown)."""
-    batch_of = numbers.lazy().rename({"rep_id": column, "batch": name})
-    return frame.join(batch_of, on=column, how="left", maintain_order="left").with_columns(
-        pl.col(name).fill_null(0)
-    )
+def _first_rep_ids(batches: list[RepBatch]) -> pl.Series:
+    """The first (smallest) rep id of every batch but the first, in order."""
+    return pl.Series("rep_id", [batch.rep_ids[0] for batch in batches[1:]], dtype=pl.String)
 
 
-def _table_by_batch(scans: CanonicalScans, table: str, numbers: pl.DataFrame) -> pl.LazyFrame:
+def _batch_of(column: str, firsts: pl.Series) -> pl.Expr:
+    """The number of the batch of the rep in `column` (UInt32; 0 for a null rep): how many batches after
+    the first start at or before it (`firsts`, `_first_rep_ids`). Every rep the rep-keyed tables name is
+    in a batch, so this is its batch in `rep_batch_numbers`; a binary search over a few sorted ids, where
+    a join on the rep→batch map cost 0.4 to 0.8 s CPU more for the 5.5M deals at 3M lines."""
+    rep = pl.col(column)
+    found = pl.lit(firsts).search_sorted(rep, side="right")
+    return pl.when(rep.is_not_null()).then(found).otherwise(0).cast(pl.UInt32)
+
+
+def _with_batch(frame: pl.LazyFrame, column: str, firsts: pl.Series, name: str = _BATCH) -> pl.LazyFrame:
+    """`frame` with the batch of the rep in `column` as `name` (`_batch_of`)."""
+    return frame.with_columns(_batch_of(column, firsts).alias(name))
+
+
+def _table_by_batch(scans: CanonicalScans, table: str, firsts: pl.Series) -> pl.LazyFrame:
     """`table`'s columns that scoring reads, and the batch of each row."""
-    return _with_batch(scans[table].select(scoring_columns(table)), REP_COLUMN[table], numbers)
+    return _with_batch(scans[table].select(scoring_columns(table)), REP_COLUMN[table], firsts)
 
 
-def _needed_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
-    """`deal_id` and the batch (`_NEEDED_BY`) of every deal a batch's statement lines can name: the
-    converted deal of its referrals (its referral bonuses) and, when statement lines are given, the deal
-    of its given lines. Its computed deal lines name its own deals."""
+def _named_deals(scans: CanonicalScans) -> pl.LazyFrame:
+    """`deal_id` and `referring_rep_id` of every deal a rep's statement lines can name: the converted deal
+    of its referrals (its referral bonuses) and, when statement lines are given, the deal of its given
+    lines. Its computed deal lines name its own deals."""
     named = [scans.referrals.select(pl.col("converted_deal_id").alias("deal_id"), "referring_rep_id")]
     if scans.given_commission_lines:
         lines = scans.commission_lines.select("deal_id", pl.col("rep_id").alias("referring_rep_id"))
         named.append(lines)
-    return (
-        _with_batch(pl.concat(named).drop_nulls("deal_id"), "referring_rep_id", numbers, _NEEDED_BY)
-        .select("deal_id", _NEEDED_BY)
+    return pl.concat(named).drop_nulls("deal_id")
+
+
+def _hashed_batch(frame: pl.LazyFrame, column: str, firsts: pl.Series, name: str) -> pl.LazyFrame:
+    """`_HASH` (of `deal_id`) and the batch of the rep in `column` as `name`: a join on numeric keys,
+    where the string join of millions of deal ids costs three times as much."""
+    return frame.select(pl.col("deal_id").hash().alias(_HASH), _batch_of(column, firsts).alias(name))
+
+
+def _foreign_deals(scans: CanonicalScans, firsts: pl.Series) -> pl.DataFrame:
+    """`deal_id` and the batch (`_BATCH`) of every deal a batch's lines name (`_named_deals`) and the batch
+    does not own, a row per such deal and batch.
+
+    The candidates are found on hashes of the ids (`_hashed_batch`); they are few (none on generated
+    companies, a few thousand lines name another rep's deal, mostly of the same batch), and the exact
+    answer is then computed on the ids of the candidates' rows only. Equal ids have equal hashes, so no
+    foreign deal is missed; a collision only adds a candidate, which the exact join drops."""
+    candidates = (
+        _hashed_batch(_named_deals(scans), "referring_rep_id", firsts, _NEEDED_BY)
+        .join(_hashed_batch(scans.deals, "owner_rep_id", firsts, _BATCH), on=_HASH, how="inner")
+        .filter(pl.col(_NEEDED_BY) != pl.col(_BATCH))
+        .select(_HASH)
         .unique()
+        .collect()
     )
-
-
-def _foreign_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.DataFrame:
-    """`deal_id` and the batch (`_BATCH`) of every deal a batch needs (`_needed_deals`) and does not own,
-    a row per such deal and batch, found from the deals' ids and owners only."""
-    owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id"), "owner_rep_id", numbers)
+    among = pl.col("deal_id").hash().is_in(candidates[_HASH].implode())
+    needed = _with_batch(_named_deals(scans).filter(among), "referring_rep_id", firsts, _NEEDED_BY)
+    owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id").filter(among), "owner_rep_id", firsts)
     return (
-        _needed_deals(scans, numbers)
+        needed.select("deal_id", _NEEDED_BY)
+        .unique()
         .join(owners.select("deal_id", _BATCH), on="deal_id", how="inner")
         .filter(pl.col(_NEEDED_BY) != pl.col(_BATCH))
         .select("deal_id", pl.col(_NEEDED_BY).alias(_BATCH))
@@ -253,28 +292,35 @@ def _foreign_deals(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.DataFrame
     )
 
 
-def _deals_by_batch(scans: CanonicalScans, numbers: pl.DataFrame) -> pl.LazyFrame:
+def _deals_by_batch(scans: CanonicalScans, firsts: pl.Series) -> pl.LazyFrame:
     """Each batch's own deals (by owner), then the other reps' deals its lines need, each under the
-    batch that needs it (`_foreign_deals`)."""
-    foreign = scans.deals.select(scoring_columns("deals")).join(
-        _foreign_deals(scans, numbers).lazy(), on="deal_id", how="inner"
+    batch that needs it (`_foreign_deals`).
+
+    The foreign deals' rows are filtered in the scan before the join: joined on the whole scan, all the
+    deals were read into the join (at 3M lines in batches of 2,000 reps, a peak of 1.22 GiB for the
+    step against 1.09 GiB)."""
+    foreign = _foreign_deals(scans, firsts)
+    rows = (
+        scans.deals.select(scoring_columns("deals"))
+        .filter(pl.col("deal_id").is_in(foreign["deal_id"].implode()))
+        .join(foreign.lazy(), on="deal_id", how="inner")
     )
-    return pl.concat([_table_by_batch(scans, "deals", numbers), foreign])
+    return pl.concat([_table_by_batch(scans, "deals", firsts), rows])
 
 
 def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
-    """Stream `rows` to `work_dir/batch-<n>/<table>.parquet` by their batch number (no file for a batch
+    """Stream `rows` to `work_dir/batch-<n>/<table>.arrow` by their batch number (no file for a batch
     without rows)."""
 
     def path_of(args: FileProviderArgs) -> str:
         if args.index_in_partition:
             raise RuntimeError(f"{table}: a batch's rows were split over several files")
-        return f"{BATCH_FOLDER_PREFIX}{args.partition_keys[_BATCH][0]}/{table}.parquet"
+        return f"{BATCH_FOLDER_PREFIX}{args.partition_keys[_BATCH][0]}/{table}{WORK_SUFFIX}"
 
     partitions = pl.PartitionBy(
         work_dir, key=_BATCH, include_key=False, file_path_provider=path_of, approximate_bytes_per_file=None
     )
-    rows.sink_parquet(partitions, compression=WORK_COMPRESSION, mkdir=True)
+    rows.sink_ipc(partitions, compression="uncompressed", mkdir=True)
 
 
 def score_partitioned(
