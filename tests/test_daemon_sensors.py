@@ -83,7 +83,7 @@ def test_the_daemon_records_a_failed_run_and_a_killed_one(tmp_path, daemon):
     execute = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions"]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         _wait(
-            lambda: _sensor_has_ticked(instance, "record_run_failure"), 120, "the run-failure sensor ticked"
+            lambda: _sensor_has_ticked(instance, "record_run_failure"), 240, "the run-failure sensor ticked"
         )
 
         missing = tmp_path / "no-such-source"
