@@ -60,6 +60,11 @@ def daemon(tmp_path):
     home, warehouse = tmp_path / "home", tmp_path / "warehouse"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # Create the instance's SQLite storage before the daemon and its code server open it: opened by
+    # several processes at once, a fresh storage can be stamped twice ("alembic_version has more than one
+    # head") and the code location then never loads.
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_runs(limit=1)
     env = _environment(home, REPO / "data" / "sample", warehouse)
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
