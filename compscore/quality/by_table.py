@@ -44,7 +44,6 @@ from compscore.loaders import REJECTS_SCHEMA, CanonicalFolder, load_tables, open
 from compscore.plans import Plan
 from compscore.quality.blocking import (
     DEFAULT_THRESHOLDS,
-    BlockingError,
     BlockingFailure,
     Thresholds,
     schema_failures,
@@ -60,6 +59,7 @@ from compscore.quality.evaluate import (
 from compscore.quality.rules import ROW_INDEX, References
 from compscore.quality.status import STATUS_INPUTS, status_input, status_of_inputs
 from compscore.quality.validate import (
+    Verdicts,
     cascade,
     count_frame,
     loader_counts,
@@ -81,7 +81,7 @@ Still Parquet, so a spill file without rejected rows is moved as the clean file 
 
 
 @dataclass
-class TableByTableValidation:
+class TableByTableValidation(Verdicts):
     """What `validate_by_table` found; the clean tables are files (`clean_files`), not frames.
 
     Has what the run report reads (`compscore.quality.report.ReportedValidation`)."""
@@ -104,17 +104,6 @@ class TableByTableValidation:
     given_commission_lines: bool
     received: dict[str, int]
     """Data rows read per canonical table by the loader (good and rejected); 0 for an absent table."""
-
-    @property
-    def ok(self) -> bool:
-        return not self.blocking
-
-    def raise_if_blocking(self) -> None:
-        if self.blocking:
-            raise BlockingError(self.blocking)
-
-    def count(self, table: str) -> dict[str, int]:
-        return self.counts.filter(pl.col("table") == table).to_dicts()[0]
 
     def read_clean(self) -> CanonicalData:
         """The clean tables read back whole, as `validate` returns them in `ValidationResult.clean`."""

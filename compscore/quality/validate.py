@@ -55,8 +55,27 @@ COUNT_SCHEMA = pl.Schema(
 )
 
 
+class Verdicts:
+    """What a validation result says of itself, from its `blocking` failures and `counts` (shared by
+    `ValidationResult` and the table-by-table result)."""
+
+    blocking: list[BlockingFailure]
+    counts: pl.DataFrame
+
+    @property
+    def ok(self) -> bool:
+        return not self.blocking
+
+    def raise_if_blocking(self) -> None:
+        if self.blocking:
+            raise BlockingError(self.blocking)
+
+    def count(self, table: str) -> dict[str, int]:
+        return self.counts.filter(pl.col("table") == table).to_dicts()[0]
+
+
 @dataclass
-class ValidationResult:
+class ValidationResult(Verdicts):
     run_id: str
     clean: CanonicalData
     """The rows that passed, conformed to the canonical schema; what scoring reads."""
@@ -69,17 +88,6 @@ class ValidationResult:
     rejected_rows: dict[str, pl.Series] = field(repr=False)
     """Per table, the ROW_INDEX (position in the table as received) of every rejected row."""
     checks: dict[str, TableCheck] = field(repr=False, default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.blocking
-
-    def raise_if_blocking(self) -> None:
-        if self.blocking:
-            raise BlockingError(self.blocking)
-
-    def count(self, table: str) -> dict[str, int]:
-        return self.counts.filter(pl.col("table") == table).to_dicts()[0]
 
 
 def nonempty_required(spec: Table, given_commission_lines: bool) -> bool:
