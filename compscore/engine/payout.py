@@ -457,7 +457,9 @@ def compute_payout(
     as_of = as_of or data_as_of(data)
     cross = cross or cross_rep_frames(data)
     pt = plan_tables(data.plans)
-    won = won_deals_under_plan(data, pt).collect()
+    # Engines chosen per query by measurement (docs/performance.md, "Engine per query"): the as-of joins
+    # and the final sort run faster on the in-memory engine, the ordered window sums on the streaming one.
+    won = won_deals_under_plan(data, pt).collect(engine="in-memory")
     deal_pay = deal_component_pay(won.lazy(), pt).collect()
     churn = cross.churn.lazy()
     converted = converted_referrals(cross.conversions.lazy(), data, pt).collect()
@@ -488,7 +490,7 @@ def compute_payout(
         .select(COMMISSION_LINES.column_names)
         .with_columns(origin=pl.lit(COMPUTED))
         .sort("earned_date", "line_id")
-        .collect()
+        .collect(engine="in-memory")
     )
     return PayoutResult(
         lines=lines,
