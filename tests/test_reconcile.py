@@ -137,3 +137,25 @@ def test_mismatches_carry_their_line_ids_rounded_differences_and_unknown_plans()
     ]
     totals = reconciliation_totals(found.filter(pl.col("plan_id") == "p"))
     assert totals.select("period", "amount_differs_total").rows() == [("2026-Q1", 1.23), ("2026-Q2", -10.0)]
+
+
+def test_a_key_of_several_lines_carries_its_smallest_line_id_on_each_side_also_with_null_ids():
+    # Three given lines on one key (sum 30) against one computed line of 25, and a key without a deal (an
+    # adjustment-like line with null deal and referral ids) on both sides: null ids match null ids.
+    given = statement(
+        ("G9", "nb", "earning", "D1", 10.0, FEB),
+        ("G4", "nb", "earning", "D1", 10.0, FEB),
+        ("G7", "nb", "earning", "D1", 10.0, FEB),
+        ("G2", "nb", "earning", None, 5.0, FEB),
+        ("G1", "nb", "earning", None, 1.0, FEB),
+    )
+    computed = statement(
+        ("C8", "nb", "earning", "D1", 25.0, FEB),
+        ("C5", "nb", "earning", None, 2.0, FEB),
+        ("C3", "nb", "earning", None, 2.0, FEB),
+    )
+    found = reconcile(given, computed, PLANS).sort("deal_id", nulls_last=True)
+    assert found.select("deal_id", "status", "difference", "given_line_id", "computed_line_id").rows() == [
+        ("D1", "amount_differs", 5.0, "G4", "C8"),
+        (None, "amount_differs", 2.0, "G1", "C3"),  # 5 + 1 − (2 + 2)
+    ]
