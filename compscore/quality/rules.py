@@ -238,24 +238,58 @@ def _foreign_key(spec: Table, col: Column, refs: References) -> Rule | None:
     known = targets.cast(pl.String).to_frame(name)
 
     def flag(df: pl.DataFrame) -> pl.Series:
-        """The referring rows whose value is not among `known`, by an anti join on the streaming engine:
-        it holds the hash table of the referenced values and a morsel of referring rows at a time, half
-        the memory of the in-memory join (5.5M deals against 4M accounts: +0.31 GiB, not +0.62 GiB) for
-        the same time. Its output order does not matter: the positions are scattered into a mask."""
-        probe = df.lazy().select(pl.col(name).cast(pl.String), _pos=pl.int_range(pl.len(), dtype=pl.UInt32))
+        """The referring rows whose value is not among `known` (`_absent_positions`)."""
         present = known
         if (df.height - df.get_column(name).null_count()) * _FEW_REFERRING_ROWS < known.height:
             # Few referring rows, many referenced ones (churn events into accounts): look the referenced
             # values up in the small set of referring values instead of hashing every referenced key.
             wanted = df.get_column(name).cast(pl.String).drop_nulls().unique()
             present = known.filter(pl.col(name).is_in(wanted.implode()))
-        anti = probe.drop_nulls(name).join(present.lazy(), on=name, how="anti")
-        broken = anti.collect(engine="streaming").get_column("_pos")
+        broken = _absent_positions(df.get_column(name).cast(pl.String), present.get_column(name))
         return failing_mask(df.height, broken)
 
     where = "a plan file" if fk.ref_table == "plans" else f"{fk.ref_table}.{fk.ref_column}"
     return _flag_rule(
         spec.name, f"foreign_key:{name}->{fk.ref_table}", (name,), f"{name} exists in {where}", flag, "schema"
+    )
+
+
+def _absent_positions(
+    values: pl.Series, known: pl.Series, hash_of: Callable[[pl.Expr], pl.Expr] = pl.Expr.hash
+) -> pl.Series:
+    """The positions of the non-null `values` that are not among `known`, exactly, in no order.
+
+    Joined on 64-bit hashes of the text, then checked: a value whose hash meets no known hash is absent;
+    one that meets a known hash whose text differs (a collision) is a candidate, looked up by its text
+    among the few known values of the same hash. Equal texts have equal hashes, so nothing absent is
+    missed. At 10M lines this cost 2.8 s CPU for 18M deals against 13.5M accounts where the anti join on
+    the text cost 4.8 s (docs/performance.md). The join runs on the streaming engine, a morsel of
+    referring rows at a time against the hash table of the known values. (`hash_of` is for tests, which
+    pass a hash that collides.)"""
+    name = values.name
+    probe = (
+        values.to_frame()
+        .lazy()
+        .select(name, _hash=hash_of(pl.col(name)), _pos=pl.int_range(pl.len(), dtype=pl.UInt32))
+    )
+    table = known.drop_nulls().to_frame("_known").lazy().with_columns(_hash=hash_of(pl.col("_known")))
+    candidates = (
+        probe.drop_nulls(name)
+        .join(table, on="_hash", how="left")
+        .filter(pl.col("_known").is_null() | (pl.col("_known") != pl.col(name)))
+        .select(name, "_hash", "_pos")
+        .unique("_pos")
+        .collect(engine="streaming")
+    )
+    if candidates.height == 0:
+        return candidates.get_column("_pos")
+    same_hash = table.filter(pl.col("_hash").is_in(candidates.get_column("_hash").implode()))
+    return (
+        candidates.lazy()
+        .join(same_hash.select(pl.col("_known").alias(name)), on=name, how="anti")
+        .select("_pos")
+        .collect()
+        .get_column("_pos")
     )
 
 
