@@ -34,16 +34,15 @@ from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.report.files import report_paths
 from compscore.schema import TABLES
-from compscore.scoring.batches import RepBatch, all_rep_ids
+from compscore.scoring.batches import DEFAULT_BATCH_REPS, all_rep_ids
 from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
-from compscore.scoring.partitioned import partition_scans, read_partitioned_batch
+from compscore.scoring.partitioned import ShardBatches, partition_scans, score_batches, shard_batch_numbers
 from compscore.scoring.scores import combine_shards as combine
 from compscore.scoring.shards import (
     ScoringContext,
     ShardTables,
     run_shards_folder,
-    score_shard_in_batches,
     shard_run_ids,
 )
 
@@ -205,12 +204,14 @@ def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **table
     if removed:
         context.log.info(f"removed the shards left by ended runs {', '.join(removed)}")
     scans = _validated_scans(tables.pop(RAW_PLANS), tables)
-    shard_reps = max(1, math.ceil(all_rep_ids(scans).len() / shard_count(config)))
-    company = partition_scans(scans, partition_folder(root, context.run_id), batch_reps=shard_reps)
+    shards = shard_count(config)
+    batch_reps = min(DEFAULT_BATCH_REPS, max(1, math.ceil(all_rep_ids(scans).len() / shards)))
+    company = partition_scans(scans, partition_folder(root, context.run_id), batch_reps=batch_reps)
     yield dg.Output(company.context, output_name="shared_context")
-    context.log.info(f"{len(company.batches)} shards of up to {shard_reps:,} reps")
-    for number, batch in enumerate(company.batches):
-        yield dg.DynamicOutput(batch, mapping_key=str(number), output_name="batches")
+    groups = shard_batch_numbers(len(company.batches), shards)
+    context.log.info(f"{len(groups)} shards of up to {len(groups[0])} batches of up to {batch_reps:,} reps")
+    for number, numbers in enumerate(groups):
+        yield dg.DynamicOutput(ShardBatches(tuple(numbers)), mapping_key=str(number), output_name="batches")
 
 
 @dg.op(
@@ -219,16 +220,13 @@ def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **table
     required_resource_keys={"warehouse"},
 )
 def score_shard(
-    context: dg.OpExecutionContext, batch: RepBatch, shared_context: ScoringContext, **inputs: Any
+    context: dg.OpExecutionContext, batch: ShardBatches, shared_context: ScoringContext, **inputs: Any
 ) -> ShardTables:
-    """Payout engine, books, indicator parts, attribution and reconciliation of one shard's reps, from the
-    shard's own files (`plan_shards` wrote them), scored in batches so that memory follows the batch."""
-    number = context.get_mapping_key()
-    if number is None or not number.isdigit():
-        raise dg.Failure(f"score_shard: expected a shard number as mapping key, got {number!r}")
+    """Payout engine, books, indicator parts, attribution and reconciliation of one shard's reps: its
+    batches (`plan_shards` wrote their files) read and scored one at a time, so that memory follows the
+    batch (`compscore.scoring.partitioned.score_batches`)."""
     folder = partition_folder(context.resources.warehouse.directory, context.run_id)
-    data = read_partitioned_batch(folder, int(number), inputs[RAW_PLANS])
-    return score_shard_in_batches(data, batch, shared_context)
+    return score_batches(folder, list(batch.numbers), inputs[RAW_PLANS], shared_context)
 
 
 @dg.op(

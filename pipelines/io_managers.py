@@ -24,7 +24,7 @@ import polars as pl
 from common.metadata import column_descriptions, frame_metadata
 from compscore import warehouse
 from compscore.scoring import shards
-from compscore.scoring.batches import RepBatch
+from compscore.scoring.partitioned import ShardBatches
 from pipelines.step_guard import refuse_if_run_over, watch_run_worker
 from pipelines.warehouse_lock import hold_warehouse
 
@@ -120,8 +120,8 @@ class ShardIOManager(dg.IOManager):
     """Passes scoring's shards between steps (`assets.scoring`): each output in
     `<warehouse>/.shards/<run_id>/<step_key>/<output>[/<mapping_key>]/`, a folder every worker reaches
     because the warehouse is shared storage. A `ShardTables` is written by its own `write` (Parquet +
-    JSON), the run's `ScoringContext` by `write_context`, a shard's `RepBatch` by `write_batch`; no
-    pickle."""
+    JSON), the run's `ScoringContext` by `write_context`, a shard's `ShardBatches` (its batch
+    numbers) by its own `write` (JSON); no pickle."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -139,8 +139,8 @@ class ShardIOManager(dg.IOManager):
             obj.write(folder)
         elif isinstance(obj, shards.ScoringContext):
             shards.write_context(obj, folder)
-        elif isinstance(obj, RepBatch):
-            shards.write_batch(obj, folder)
+        elif isinstance(obj, ShardBatches):
+            obj.write(folder)
         else:
             raise TypeError(f"{context.step_key}: shards only, got {type(obj).__name__}")
         context.add_output_metadata({"path": dg.MetadataValue.path(str(folder))})
@@ -151,7 +151,7 @@ class ShardIOManager(dg.IOManager):
             return shards.ShardTables.read(folder, scan_attribution=True)
         if (folder / shards.CONTEXT_MANIFEST).is_file():
             return shards.read_context(folder)
-        return shards.read_batch(folder)
+        return ShardBatches.read(folder)
 
 
 @dg.io_manager(

@@ -21,7 +21,6 @@ from compscore.scoring.shards import (
     ShardTables,
     read_context,
     score_shard,
-    score_shard_in_batches,
     scoring_context,
     shard_batches,
     write_context,
@@ -145,19 +144,3 @@ def test_categorical_deal_sizes_survive_the_round_trip(tmp_path):
     back = ShardTables.read(tmp_path)
     assert back.won_deals.schema == shard.won_deals.schema
     assert back.won_deals.schema["deal_type"] == pl.Categorical
-
-
-def test_a_shard_scored_in_batches_equals_the_shard_scored_at_once(data):
-    """A Dagster shard step scores its reps in batches (memory follows the batch): every frame of the
-    shard is the same rows as one `score_shard` over all its reps."""
-    context = scoring_context(data, data_as_of(data))
-    shard = shard_batches(data, 2)[0]
-    at_once = score_shard(data, shard, context)
-    in_batches = score_shard_in_batches(data, shard, context, batch_reps=1)
-    assert shard.rep_ids.len() > 1  # so that there are several batches
-    for name in ("books", "indicators", "paid_so_far", "attribution", "reconciliation", "won_deals"):
-        expected, got = getattr(at_once, name), getattr(in_batches, name)
-        assert expected.height == got.height, name
-        assert_frame_equal(
-            got.sort(got.columns, nulls_last=True), expected.sort(expected.columns, nulls_last=True)
-        )

@@ -15,6 +15,7 @@ from polars.testing import assert_frame_equal
 from assets.scoring import SHARDS_ENV_VAR, ShardPlanConfig, remove_shards_of_ended_runs, shard_count
 from compscore.engine.payout import data_as_of
 from compscore.loaders import load_canonical_dir
+from compscore.scoring.partitioned import ShardBatches
 from compscore.scoring.shards import (
     ShardTables,
     run_shards_folder,
@@ -47,10 +48,10 @@ def _output(run_id: str, step_key: str, mapping_key: str | None = None) -> dg.Ou
     return dg.build_output_context(step_key=step_key, name="result", run_id=run_id, mapping_key=mapping_key)
 
 
-def test_shards_and_their_rep_batches_travel_through_the_warehouse_folder(tmp_path):
+def test_shards_and_their_batch_numbers_travel_through_the_warehouse_folder(tmp_path):
     data = load_canonical_dir(CANONICAL_SMALL).data
-    batch = shard_batches(data, 2)[1]
-    shard = score_shard(data, batch, scoring_context(data, data_as_of(data)))
+    shard = score_shard(data, shard_batches(data, 2)[1], scoring_context(data, data_as_of(data)))
+    batch = ShardBatches((3, 4))
     manager, run_id = ShardIOManager(tmp_path), str(uuid.uuid4())
     plan = _output(run_id, "plan_scoring.plan_shards", mapping_key="1")
     scored = _output(run_id, "plan_scoring.score_shard[1]")
@@ -62,7 +63,7 @@ def test_shards_and_their_rep_batches_travel_through_the_warehouse_folder(tmp_pa
 
     assert (tmp_path / ".shards" / run_id / "plan_scoring.score_shard[1]" / "result" / "shard.json").is_file()
     assert (tmp_path / ".shards" / run_id / "plan_scoring.plan_shards" / "result" / "1").is_dir()
-    assert batch_back.rep_ids.to_list() == batch.rep_ids.to_list() and batch_back.holds_null is False
+    assert batch_back == ShardBatches((3, 4))
     assert isinstance(shard_back, ShardTables)
     # the attribution comes back as a scan of its file: the combine step streams it to the output table
     assert isinstance(shard_back.attribution, pl.LazyFrame)

@@ -25,6 +25,7 @@ from compscore.scoring.batches import (
     rep_batches,
     scoring_view,
 )
+from compscore.scoring.partitioned import partition_for_scoring, score_batches
 from compscore.scoring.shards import (
     CONTEXT_FRAMES,
     ShardTables,
@@ -32,7 +33,6 @@ from compscore.scoring.shards import (
     read_context,
     run_shards_folder,
     score_shard,
-    score_shard_in_batches,
     scoring_context,
     shard_batches,
     write_batch,
@@ -392,17 +392,18 @@ def test_a_context_folder_of_another_format_or_frames_is_refused(tmp_path, manif
         read_context(tmp_path)
 
 
-@pytest.mark.parametrize("batch_reps", [1, 2])
-def test_a_shard_in_batches_is_the_shard_at_once(batch_reps):
-    """A Dagster shard step scores its reps in batches: R1's referral on R2's deal and R2's lost renewal
-    of R1's account cross the batches, and every frame is still the one-pass shard's."""
+def test_a_shard_of_one_rep_batches_from_files_is_the_shard_at_once(tmp_path: Path):
+    """A Dagster shard step scores its batches from the partition's files one at a time: R1's referral on
+    R2's deal and R2's lost renewal of R1's account cross the batches, and every frame is still the
+    one-pass shard's."""
     data = cross_rep_company()
-    context = scoring_context(data, Q1_END)
-    shard = shard_batches(data, 1)[0]
-    assert shard.rep_ids.to_list() == ["R1", "R2"]
-    at_once = score_shard(data, shard, context)
-    batched = score_shard_in_batches(data, shard, context, batch_reps=batch_reps)
-    for name in ("books", "indicators", "paid_so_far", "attribution", "earned", "clawed", "reconciliation"):
+    for name, frame in data.tables.items():
+        frame.write_parquet(tmp_path / f"{name}.parquet")
+    company = partition_for_scoring(tmp_path, data.plans, True, tmp_path / "work", as_of=Q1_END, batch_reps=1)
+    assert [b.rep_ids.to_list() for b in company.batches] == [["R1"], ["R2"]]
+    batched = score_batches(tmp_path / "work", [0, 1], data.plans, company.context)
+    at_once = score_shard(data, shard_batches(data, 1)[0], scoring_context(data, Q1_END))
+    for name in ("books", "indicators", "paid_so_far", "attribution", "reconciliation"):
         expected, got = getattr(at_once, name), getattr(batched, name)
         assert got.height == expected.height, name
         assert_frame_equal(

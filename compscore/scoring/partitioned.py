@@ -6,7 +6,9 @@ out of it. Here validation has written the clean tables to a folder (`<clean_dir
 its columns only) and streams each rep-keyed table once to the batches' files
 `<work_dir>/batch-<n>/<table>.arrow` (the deals after a narrow look at the ids the lines name);
 `score_partitioned` then reads one batch at a time and runs the same `score_shard` and `combine_shards`
-as `score_company`, so the tables are the same.
+as `score_company`, so the tables are the same. Each batch folder also holds the batch's rep ids
+(`write_batch`), so that a Dagster shard step scores its run of batches (`shard_batch_numbers`,
+`score_batches`) from the folder alone.
 
 A batch's deals file holds its reps' deals and, besides them, the other reps' deals that its statement
 lines name (the converted deal of a referral it is paid for, the deal of a given line): the attribution
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import re
 import shutil
 from collections.abc import Callable, Iterator
@@ -41,7 +44,16 @@ from compscore.scoring.batches import (
     cut_rep_ids,
 )
 from compscore.scoring.scores import ScoreTables, combine_shards
-from compscore.scoring.shards import AttributionSink, ScoringContext, score_shard, scoring_context
+from compscore.scoring.shards import (
+    AttributionSink,
+    ScoringContext,
+    ShardTables,
+    concat_shard_tables,
+    read_batch,
+    score_shard,
+    scoring_context,
+    write_batch,
+)
 
 SHARED_TABLES = ("churn_events",)
 """Tables not cut by rep that scoring reads: written once to the work folder, shared by every batch."""
@@ -163,6 +175,8 @@ def partition_scans(
     work_dir.mkdir(parents=True, exist_ok=True)
     for table in SHARED_TABLES:
         scans[table].select(scoring_columns(table)).sink_ipc(work_file(work_dir, table))
+    for number, batch in enumerate(batches):
+        write_batch(batch, batch_folder(work_dir, number))
     for table in REP_COLUMN:
         rows = _deals_by_batch(scans, firsts) if table == "deals" else _table_by_batch(scans, table, firsts)
         _write_by_batch(rows, work_dir, table)
@@ -186,6 +200,60 @@ def read_partitioned_batch(work_dir: Path, number: int, plans: dict[str, Plan]) 
     if manifest.get("format") != PARTITION_FORMAT or not isinstance(given, bool):
         raise ValueError(f"{path}: not a partitioned company of format {PARTITION_FORMAT}")
     return _batch_data(work_dir, number, plans, given, _shared_tables(work_dir))
+
+
+def shard_batch_numbers(batch_count: int, shard_count: int) -> list[list[int]]:
+    """The batch numbers of each of at most `shard_count` shards: consecutive runs of
+    ceil(batch_count / shard_count) batches (fewer shards when there are fewer batches)."""
+    if shard_count < 1:
+        raise ValueError(f"shard_count must be at least 1, got {shard_count}")
+    per_shard = max(1, math.ceil(batch_count / shard_count))
+    firsts = range(0, batch_count, per_shard)
+    return [list(range(first, min(first + per_shard, batch_count))) for first in firsts]
+
+
+SHARD_BATCHES_MANIFEST = "shard_batches.json"
+
+
+@dataclass(frozen=True)
+class ShardBatches:
+    """The numbers of the batches one shard step scores (`shard_batch_numbers`), as it is passed between
+    Dagster steps: `write` stores it as JSON in a folder, `read` reads it back (no pickle)."""
+
+    numbers: tuple[int, ...]
+
+    def write(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = {"format": PARTITION_FORMAT, "batches": list(self.numbers)}
+        (folder / SHARD_BATCHES_MANIFEST).write_text(json.dumps(manifest))
+
+    @staticmethod
+    def read(folder: Path) -> ShardBatches:
+        path = folder / SHARD_BATCHES_MANIFEST
+        manifest = json.loads(path.read_text())
+        numbers = manifest.get("batches")
+        well_formed = isinstance(numbers, list) and all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in numbers
+        )
+        if manifest.get("format") != PARTITION_FORMAT or not well_formed or not numbers:
+            raise ValueError(f"{path}: not a shard's batch numbers of format {PARTITION_FORMAT}")
+        return ShardBatches(tuple(numbers))
+
+
+def score_batches(
+    work_dir: Path, numbers: list[int], plans: dict[str, Plan], context: ScoringContext
+) -> ShardTables:
+    """`score_shard` of batches `numbers` of the company `partition_scans` wrote in `work_dir`, one batch
+    read and scored at a time, their tables concatenated in order: a Dagster shard step's work, whose
+    memory then follows one batch, as `score_partitioned`'s does."""
+    if not numbers:
+        raise ValueError(f"{work_dir}: a shard needs at least one batch")
+    parts = []
+    for number in numbers:
+        data = read_partitioned_batch(work_dir, number, plans)
+        parts.append(score_shard(data, read_batch(batch_folder(work_dir, number)), context))
+        del data
+    return concat_shard_tables(parts)
 
 
 def _shared_tables(work_dir: Path) -> dict[str, pl.DataFrame]:

@@ -28,7 +28,7 @@ from compscore.engine.payout import CrossRepFrames, PayoutResult, compute_payout
 from compscore.engine.plan_tables import PlanTables, plan_tables
 from compscore.engine.reconcile import given_plan_periods, reconcile
 from compscore.scoring.attribution import RealizedParts, pay_attribution, statement_lines
-from compscore.scoring.batches import DEFAULT_BATCH_REPS, RepBatch, all_rep_ids, batch_data, rep_batches
+from compscore.scoring.batches import RepBatch, all_rep_ids, batch_data, rep_batches
 from compscore.scoring.books import UNIT_KEYS, population, referrals_credited, rep_period_books
 from compscore.scoring.indicators import indicator_parts
 
@@ -285,18 +285,8 @@ def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
     return pl.concat(pays).group_by(keys).agg(paid_so_far=pl.sum("raw_pay")).collect()
 
 
-def score_shard_in_batches(
-    data: CanonicalData, shard: RepBatch, context: ScoringContext, batch_reps: int = DEFAULT_BATCH_REPS
-) -> ShardTables:
-    """`score_shard` of a shard of any size in batches of at most `batch_reps` of its reps, so that the
-    engine's memory follows the batch, as in `score_company` (a Dagster shard of a 10M-line company
-    holds millions of lines); the batches' tables are concatenated in order."""
-    parts = []
-    for first in range(0, max(shard.rep_ids.len(), 1), batch_reps):
-        batch = RepBatch(
-            rep_ids=shard.rep_ids.slice(first, batch_reps), holds_null=shard.holds_null and first == 0
-        )
-        parts.append(score_shard(data, batch, context))
+def concat_shard_tables(parts: list[ShardTables]) -> ShardTables:
+    """The shards' tables, each concatenated in the order of `parts` (batches of one shard)."""
     return ShardTables(
         **{f.name: pl.concat([getattr(part, f.name) for part in parts]) for f in fields(ShardTables)}
     )
