@@ -481,3 +481,15 @@ def test_references_of_reads_only_the_referenced_key_columns_of_tables_not_broke
     assert sorted(broken.keys) == ["accounts.account_id", "reps.rep_id"]
     without = references_of(table("referrals"), {"reps": scans["reps"]}, set(), {})
     assert sorted(without.keys) == ["reps.rep_id"]
+
+
+def test_a_blocking_foreign_key_without_samples_still_says_how_many_rows_break_it():
+    """`sample_size=0` (no sample rows) once raised an index error where the blocking failure quoted
+    its first sample."""
+    scan = deals_scan([10.0, 20.0], ["D1", "D2"], ["AX", "AY"])
+    check = check_scan(table("deals"), scan, REFS, nonempty_required=True, sample_size=0)
+    assert [r.sample_keys for r in check.results if r.unexpected_count] == [()]
+    assert [f.message for f in check.blocking] == [
+        "2 of 2 rows (100%) break the reference: account_id exists in accounts.account_id "
+        "(blocking above 50%)"
+    ]
