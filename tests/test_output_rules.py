@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import time
 from collections import namedtuple
 from pathlib import Path
 
@@ -137,6 +138,23 @@ def test_leaving_without_a_commit_leaves_the_previous_outputs(tmp_path):
         staged.stream("never")  # no batch came: no Parquet file open
         raise RuntimeError("scoring failed")
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_leaving_without_a_commit_waits_for_the_batch_being_written(tmp_path, monkeypatch):
+    finished: list[str] = []
+    escape = outputs.escape_formulas
+
+    def slow_escape(df: pl.DataFrame) -> pl.DataFrame:
+        time.sleep(0.3)
+        finished.append("csv")
+        return escape(df)
+
+    monkeypatch.setattr(outputs, "escape_formulas", slow_escape)
+    with pytest.raises(RuntimeError), OutputSet(tmp_path) as staged:
+        staged.stream("t").append(rows(1))  # written on the stream's thread
+        raise RuntimeError("scoring failed")
+    assert finished == ["csv"]  # the write ended before the files were closed and the staging removed
+    assert names(tmp_path) == []
 
 
 # --- streamed tables -----------------------------------------------------------------------------------
