@@ -265,12 +265,13 @@ def rule_results(
             and rows
             and count / rows > thresholds.foreign_key_blocking_share
         ):
+            example = f"; e.g. {samples.row(0)[1]}" if samples.height else ""
             blocking.append(
                 BlockingFailure(
                     spec.name,
                     rule.name,
                     f"{count} of {rows} rows ({count / rows:.0%}) break the reference: {rule.detail} "
-                    f"(blocking above {thresholds.foreign_key_blocking_share:.0%}); e.g. {samples.row(0)[1]}",
+                    f"(blocking above {thresholds.foreign_key_blocking_share:.0%}){example}",
                 )
             )
     return results
