@@ -25,6 +25,7 @@ from compscore.schema import empty_frame
 from compscore.scoring.batches import RepBatch
 from compscore.scoring.partitioned import (
     PartitionedCompany,
+    ShardBatches,
     _batch_of,
     _first_rep_ids,
     batch_folder,
@@ -35,7 +36,9 @@ from compscore.scoring.partitioned import (
     remove_partitions,
     score_partitioned,
     scoring_columns,
+    shard_batch_numbers,
 )
+from compscore.scoring.shards import read_batch
 
 DEAL_COLUMNS = [
     "deal_id",
@@ -133,19 +136,32 @@ def test_each_batch_folder_holds_its_reps_rows_and_the_foreign_deals_its_referra
         | {"commission_lines": []},
         {"rep_plan_assignments": ["R5"], "deals": ["D5"], "referrals": [], "commission_lines": []},
     ]
-    # Files only for the tables a batch has rows of; the shared churn events and the manifest at the top.
+    # Files only for the tables a batch has rows of, and each batch's reps (`write_batch`: its rep ids and
+    # whether it holds the rows without a rep); the shared churn events and the manifest at the top.
     files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert files == [
+        "batch-0/batch.json",
         "batch-0/deals.arrow",
         "batch-0/referrals.arrow",
+        "batch-0/rep_ids.parquet",
         "batch-0/rep_plan_assignments.arrow",
+        "batch-1/batch.json",
         "batch-1/deals.arrow",
         "batch-1/referrals.arrow",
+        "batch-1/rep_ids.parquet",
         "batch-1/rep_plan_assignments.arrow",
+        "batch-2/batch.json",
         "batch-2/deals.arrow",
+        "batch-2/rep_ids.parquet",
         "batch-2/rep_plan_assignments.arrow",
         "churn_events.arrow",
         "partition.json",
+    ]
+    stored = [read_batch(batch_folder(tmp_path, n)) for n in range(3)]
+    assert [(b.rep_ids.to_list(), b.holds_null) for b in stored] == [
+        (["R1", "R2"], True),
+        (["R3", "R4"], False),
+        (["R5"], False),
     ]
     assert json.loads((tmp_path / "partition.json").read_text()) == {
         "format": 1,
@@ -405,3 +421,47 @@ def test_scoring_batch_by_batch_streams_the_attribution_and_passes_the_quality_s
         ["earning:p:nb:D5"],
     ]
     assert scores.plan_scores["data_quality_status"].to_list() == ["warn"]
+
+
+@pytest.mark.parametrize(
+    ("batches", "shards", "expected"),
+    [
+        (9, 2, [[0, 1, 2, 3, 4], [5, 6, 7, 8]]),
+        (1, 2, [[0]]),
+        (3, 3, [[0], [1], [2]]),
+        (4, 3, [[0, 1], [2, 3]]),  # two batches a shard: two shards are enough
+        (5, 1, [[0, 1, 2, 3, 4]]),
+    ],
+)
+def test_shards_are_consecutive_runs_of_batches(batches, shards, expected):
+    assert shard_batch_numbers(batches, shards) == expected
+
+
+def test_shard_count_must_be_positive():
+    with pytest.raises(ValueError, match="shard_count must be at least 1, got 0"):
+        shard_batch_numbers(3, 0)
+
+
+def test_a_shards_batch_numbers_round_trip_through_a_step_folder(tmp_path):
+    folder = tmp_path / "plan_scoring.plan_shards" / "batches" / "1"
+    ShardBatches((5, 6, 7)).write(folder)
+    assert ShardBatches.read(folder) == ShardBatches((5, 6, 7))
+    assert json.loads((folder / "shard_batches.json").read_text()) == {"format": 1, "batches": [5, 6, 7]}
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        {"format": 2, "batches": [0]},
+        {"format": 1, "batches": []},
+        {"format": 1, "batches": [0, -1]},
+        {"format": 1, "batches": ["0"]},
+        {"format": 1, "batches": [True]},
+        {"format": 1},
+    ],
+)
+def test_a_folder_that_is_not_a_shards_batch_numbers_is_refused(tmp_path, manifest):
+    (tmp_path / "shard_batches.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError) as error:
+        ShardBatches.read(tmp_path)
+    assert str(error.value) == f"{tmp_path / 'shard_batches.json'}: not a shard's batch numbers of format 1"

@@ -8,7 +8,6 @@ referral bonuses on other reps' deals, so some batch's lines need deals of anoth
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +21,6 @@ from compscore.quality import validate
 from compscore.scoring.batches import RepBatch, all_rep_ids, batch_data
 from compscore.scoring.partitioned import (
     PartitionedCompany,
-    ShardBatches,
     partition_for_scoring,
     partitioned_for_scoring,
     read_partitioned_batch,
@@ -273,25 +271,6 @@ def test_a_folder_that_is_not_a_partition_is_refused(clean, clean_dir, tmp_path)
         read_partitioned_batch(tmp_path, 0, clean.plans)
 
 
-@pytest.mark.parametrize(
-    ("batches", "shards", "expected"),
-    [
-        (9, 2, [[0, 1, 2, 3, 4], [5, 6, 7, 8]]),
-        (1, 2, [[0]]),
-        (3, 3, [[0], [1], [2]]),
-        (4, 3, [[0, 1], [2, 3]]),  # two batches a shard: two shards are enough
-        (5, 1, [[0, 1, 2, 3, 4]]),
-    ],
-)
-def test_shards_are_consecutive_runs_of_batches(batches, shards, expected):
-    assert shard_batch_numbers(batches, shards) == expected
-
-
-def test_shard_count_must_be_positive():
-    with pytest.raises(ValueError, match="shard_count must be at least 1, got 0"):
-        shard_batch_numbers(3, 0)
-
-
 def test_a_shard_of_batches_scored_from_the_folder_is_its_reps_scored_at_once(clean, clean_dir, tmp_path):
     """A Dagster shard step scores its run of batches from the partition's folder alone, one at a time:
     every frame is the one `score_shard` gives for all the shard's reps at once (referral bonuses on
@@ -314,28 +293,3 @@ def test_a_shard_needs_a_batch(clean, clean_dir, tmp_path):
     company = _partition(clean, clean_dir, tmp_path, 7)
     with pytest.raises(ValueError, match="a shard needs at least one batch"):
         score_batches(tmp_path, [], clean.plans, company.context)
-
-
-def test_a_shards_batch_numbers_round_trip_through_a_step_folder(tmp_path):
-    folder = tmp_path / "plan_scoring.plan_shards" / "batches" / "1"
-    ShardBatches((5, 6, 7)).write(folder)
-    assert ShardBatches.read(folder) == ShardBatches((5, 6, 7))
-    assert json.loads((folder / "shard_batches.json").read_text()) == {"format": 1, "batches": [5, 6, 7]}
-
-
-@pytest.mark.parametrize(
-    "manifest",
-    [
-        {"format": 2, "batches": [0]},
-        {"format": 1, "batches": []},
-        {"format": 1, "batches": [0, -1]},
-        {"format": 1, "batches": ["0"]},
-        {"format": 1, "batches": [True]},
-        {"format": 1},
-    ],
-)
-def test_a_folder_that_is_not_a_shards_batch_numbers_is_refused(tmp_path, manifest):
-    (tmp_path / "shard_batches.json").write_text(json.dumps(manifest))
-    with pytest.raises(ValueError) as error:
-        ShardBatches.read(tmp_path)
-    assert str(error.value) == f"{tmp_path / 'shard_batches.json'}: not a shard's batch numbers of format 1"
