@@ -33,3 +33,9 @@ def test_every_value_colliding_with_an_unequal_known_one_is_still_absent():
 def test_nothing_absent_and_nothing_known():
     assert _absent_positions(pl.Series("r", ["R1", "R1"]), pl.Series("r", ["R1"])).to_list() == []
     assert sorted(_absent_positions(pl.Series("r", ["R1", None]), pl.Series("r", [], pl.String))) == [0]
+
+
+def test_a_single_candidate_that_collides_but_is_known_is_not_absent():
+    # A1 meets A2 (same length, so the same colliding hash) as well as A1: the one candidate row is
+    # checked on its text, and A1 is known.
+    assert _absent_positions(pl.Series("a", ["A1"]), pl.Series("a", ["A2", "A1"]), by_length).to_list() == []

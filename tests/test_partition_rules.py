@@ -34,6 +34,7 @@ from compscore.scoring.partitioned import (
     partitioned_for_scoring,
     read_partitioned_batch,
     remove_partitions,
+    score_batches,
     score_partitioned,
     scoring_columns,
     shard_batch_numbers,
@@ -465,3 +466,15 @@ def test_a_folder_that_is_not_a_shards_batch_numbers_is_refused(tmp_path, manife
     with pytest.raises(ValueError) as error:
         ShardBatches.read(tmp_path)
     assert str(error.value) == f"{tmp_path / 'shard_batches.json'}: not a shard's batch numbers of format 1"
+
+
+def test_batch_zero_is_a_batch_number_and_a_step_folder_can_be_written_again(tmp_path):
+    ShardBatches((0, 1)).write(tmp_path)
+    ShardBatches((0,)).write(tmp_path)  # a retried step writes into its folder again
+    assert ShardBatches.read(tmp_path) == ShardBatches((0,))
+
+
+def test_a_shard_without_batches_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError) as error:
+        score_batches(tmp_path, [], {}, None)  # type: ignore[arg-type]  # refused before the context is used
+    assert str(error.value) == f"{tmp_path}: a shard needs at least one batch"

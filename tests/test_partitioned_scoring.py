@@ -287,9 +287,3 @@ def test_a_shard_of_batches_scored_from_the_folder_is_its_reps_scored_at_once(cl
         for name in ("earned", "clawed"):  # sums per plan-period of each batch: summed over the batches
             summed = getattr(got, name).group_by("plan_id", "period_start").agg(pl.all().sum())
             _assert_same_tables({name: getattr(expected, name)}, {name: summed})
-
-
-def test_a_shard_needs_a_batch(clean, clean_dir, tmp_path):
-    company = _partition(clean, clean_dir, tmp_path, 7)
-    with pytest.raises(ValueError, match="a shard needs at least one batch"):
-        score_batches(tmp_path, [], clean.plans, company.context)
