@@ -48,7 +48,6 @@ from compscore.scoring.shards import (
     AttributionSink,
     ScoringContext,
     ShardTables,
-    concat_shard_tables,
     read_batch,
     score_shard,
     scoring_context,
@@ -194,12 +193,17 @@ def partition_scans(
 def read_partitioned_batch(work_dir: Path, number: int, plans: dict[str, Plan]) -> CanonicalData:
     """Batch `number` of the company `partition_scans` wrote in `work_dir`, as a `CanonicalData` to score
     (a process that scores one batch, such as a Dagster shard step, has only the folder)."""
+    return _batch_data(work_dir, number, plans, _given_lines_of(work_dir), _shared_tables(work_dir))
+
+
+def _given_lines_of(work_dir: Path) -> bool:
+    """Whether the partitioned company has given statement lines, from its `partition.json`."""
     path = work_dir / PARTITION_MANIFEST
     manifest = json.loads(path.read_text())
     given = manifest.get("given_commission_lines")
     if manifest.get("format") != PARTITION_FORMAT or not isinstance(given, bool):
         raise ValueError(f"{path}: not a partitioned company of format {PARTITION_FORMAT}")
-    return _batch_data(work_dir, number, plans, given, _shared_tables(work_dir))
+    return given
 
 
 def shard_batch_numbers(batch_count: int, shard_count: int) -> list[list[int]]:
@@ -248,12 +252,13 @@ def score_batches(
     memory then follows one batch, as `score_partitioned`'s does."""
     if not numbers:
         raise ValueError(f"{work_dir}: a shard needs at least one batch")
+    given, shared = _given_lines_of(work_dir), _shared_tables(work_dir)
     parts = []
     for number in numbers:
-        data = read_partitioned_batch(work_dir, number, plans)
+        data = _batch_data(work_dir, number, plans, given, shared)
         parts.append(score_shard(data, read_batch(batch_folder(work_dir, number)), context))
         del data
-    return concat_shard_tables(parts)
+    return ShardTables.concat(parts)
 
 
 def _shared_tables(work_dir: Path) -> dict[str, pl.DataFrame]:

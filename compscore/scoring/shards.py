@@ -202,6 +202,13 @@ class ShardTables:
     def realized(self) -> RealizedParts:
         return RealizedParts(earned=self.earned, clawed=self.clawed)
 
+    @staticmethod
+    def concat(parts: list[ShardTables]) -> ShardTables:
+        """The tables of several batches of one shard, each concatenated in the order of `parts`."""
+        return ShardTables(
+            **{f.name: pl.concat([getattr(part, f.name) for part in parts]) for f in fields(ShardTables)}
+        )
+
     def write(self, folder: Path) -> None:
         """One Parquet file per frame in `folder` (created), and `shard.json` naming them."""
         folder.mkdir(parents=True, exist_ok=True)
@@ -283,13 +290,6 @@ def _paid_so_far(payout: PayoutResult) -> pl.DataFrame:
         payout.referral_pay.lazy().select(*keys, "raw_pay"),
     ]
     return pl.concat(pays).group_by(keys).agg(paid_so_far=pl.sum("raw_pay")).collect()
-
-
-def concat_shard_tables(parts: list[ShardTables]) -> ShardTables:
-    """The shards' tables, each concatenated in the order of `parts` (batches of one shard)."""
-    return ShardTables(
-        **{f.name: pl.concat([getattr(part, f.name) for part in parts]) for f in fields(ShardTables)}
-    )
 
 
 def score_shard(
