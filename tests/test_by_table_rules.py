@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from csv_fixtures import set_cell
 from polars.testing import assert_frame_equal
 
 from compscore.errors import LoadError
@@ -37,18 +38,6 @@ RECEIVED = {
 }
 CLEAN_FILES = sorted(f"{spec.name}.parquet" for spec in TABLES)
 COUNT_COLUMNS = ["table", "received", "passed", "rejected", "rejected_by_loader", "rejected_by_rules"]
-
-
-def set_cell(path: Path, key: str, column: str, value: str) -> None:
-    """Set one cell of a CSV fixture table, in the row whose first cell is `key`."""
-    lines = path.read_text().splitlines()
-    header = lines[0].split(",")
-    for i, line in enumerate(lines[1:], start=1):
-        cells = line.split(",")
-        if cells[0] == key:
-            cells[header.index(column)] = value
-            lines[i] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
 
 
 def counts(result) -> list[tuple]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from csv_fixtures import set_cell
 from polars.testing import assert_frame_equal
 
 from compscore.canonical_io import write_canonical_dir, write_table
@@ -44,42 +45,38 @@ def _oracle(directory: Path, run_id: str, **options) -> tuple[LoadResult, Valida
     return loaded, result, data_quality_status(loaded.data, result, thresholds)
 
 
+def _assert_same_outputs(
+    got: TableByTableValidation, expected: ValidationResult, status: pl.DataFrame
+) -> None:
+    """Rejects, counts, status, verdicts and every clean table equal to `validate`'s."""
+    assert_frame_equal(got.rejects, expected.rejects)
+    assert_frame_equal(got.counts, expected.counts)
+    assert_frame_equal(got.status, status)
+    assert got.blocking == expected.blocking
+    assert got.rule_results == expected.rule_results
+    for spec in TABLES:
+        assert_frame_equal(pl.read_parquet(got.clean_files[spec.name]), expected.clean.tables[spec.name])
+
+
 def assert_same_as_validate(
     directory: Path, clean_dir: Path, run_id: str = "run-1", **options
 ) -> tuple[TableByTableValidation, ValidationResult]:
     """Run both paths on `directory` and assert every output is equal; return both results."""
     loaded, expected, status = _oracle(directory, run_id, **options)
     got = validate_by_table(directory, run_id, clean_dir, **options)
-    assert_frame_equal(got.rejects, expected.rejects)
-    assert_frame_equal(got.counts, expected.counts)
-    assert_frame_equal(got.status, status)
-    assert got.blocking == expected.blocking
-    assert got.rule_results == expected.rule_results
+    _assert_same_outputs(got, expected, status)
     assert got.warnings == loaded.warnings
     assert got.received == loaded.received
     assert got.plans == loaded.data.plans
     assert got.given_commission_lines == loaded.data.given_commission_lines
     for spec in TABLES:
         assert got.clean_files[spec.name] == clean_dir / f"{spec.name}.parquet"
-        assert_frame_equal(pl.read_parquet(got.clean_files[spec.name]), expected.clean.tables[spec.name])
     assert sorted(p.name for p in clean_dir.iterdir()) == CLEAN_FILES  # the spill files are gone
     return got, expected
 
 
 def _small_data(directory: Path) -> CanonicalData:
     return load_canonical_dir(directory).data
-
-
-def _set_cell(path: Path, key: str, column: str, value: str) -> None:
-    """Set one cell of a CSV fixture table, in the row whose first cell is `key`."""
-    lines = path.read_text().splitlines()
-    header = lines[0].split(",")
-    for i, line in enumerate(lines[1:], start=1):
-        cells = line.split(",")
-        if cells[0] == key:
-            cells[header.index(column)] = value
-            lines[i] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
 
 
 # --- clean inputs -------------------------------------------------------------------------------------
@@ -124,7 +121,7 @@ def test_corrupted_copy_duplicates_missing_references_and_cascade(canonical_smal
 
 
 def test_cascade_from_a_referral_through_its_deal(canonical_small_copy, tmp_path):
-    _set_cell(canonical_small_copy / "referrals.csv", "F001", "referring_rep_id", "GHOST")
+    set_cell(canonical_small_copy / "referrals.csv", "F001", "referring_rep_id", "GHOST")
     got, _ = assert_same_as_validate(canonical_small_copy, tmp_path / "clean")
     assert set(got.rejects.select("source_table", "row_key", "rule").rows()) == {
         ("referrals", "referral_id=F001", "foreign_key:referring_rep_id->reps"),
@@ -135,7 +132,7 @@ def test_cascade_from_a_referral_through_its_deal(canonical_small_copy, tmp_path
 
 
 def test_cascade_from_a_deal_through_its_referral(canonical_small_copy, tmp_path):
-    _set_cell(canonical_small_copy / "deals.csv", "D008", "amount", "-1.0")
+    set_cell(canonical_small_copy / "deals.csv", "D008", "amount", "-1.0")
     got, _ = assert_same_as_validate(canonical_small_copy, tmp_path / "clean")
     cascaded = got.rejects.filter(pl.col("rule").str.starts_with("references_rejected"))
     assert ("referrals", "referral_id=F001") in cascaded.select("source_table", "row_key").rows()
@@ -147,10 +144,10 @@ def test_cascade_from_a_deal_through_its_referral(canonical_small_copy, tmp_path
 def test_bad_csv_cells_and_rows(canonical_small_copy, tmp_path):
     """Unparsable numbers and dates, an empty required cell and a short row are the loader's rejects; a
     referenced row the loader rejected is no reference (A001's deals break their foreign key)."""
-    _set_cell(canonical_small_copy / "accounts.csv", "A001", "created_date", "2024-02-30")
-    _set_cell(canonical_small_copy / "deals.csv", "D002", "amount", "lots")
-    _set_cell(canonical_small_copy / "deals.csv", "D003", "close_date", "31/02/2026")
-    _set_cell(canonical_small_copy / "commission_lines.csv", "L0003", "earned_date", "")
+    set_cell(canonical_small_copy / "accounts.csv", "A001", "created_date", "2024-02-30")
+    set_cell(canonical_small_copy / "deals.csv", "D002", "amount", "lots")
+    set_cell(canonical_small_copy / "deals.csv", "D003", "close_date", "31/02/2026")
+    set_cell(canonical_small_copy / "commission_lines.csv", "L0003", "earned_date", "")
     with (canonical_small_copy / "churn_events.csv").open("a") as f:
         f.write("A003,2026-05-01\n\n")
     got, expected = assert_same_as_validate(canonical_small_copy, tmp_path / "clean")
@@ -228,12 +225,7 @@ def test_schema_broken_table_from_a_loader(monkeypatch, canonical_small_dir, tmp
     monkeypatch.setattr("compscore.quality.by_table.load_tables", loads)
     got = validate_by_table(canonical_small_dir, "run-b", tmp_path / "clean")
     expected = validate(broken, "run-b")
-    assert_frame_equal(got.rejects, expected.rejects)
-    assert_frame_equal(got.counts, expected.counts)
-    assert_frame_equal(got.status, data_quality_status(broken, expected))
-    assert got.blocking == expected.blocking and got.rule_results == expected.rule_results
-    for spec in TABLES:
-        assert_frame_equal(pl.read_parquet(got.clean_files[spec.name]), expected.clean.tables[spec.name])
+    _assert_same_outputs(got, expected, data_quality_status(broken, expected))
     assert got.count("deals")["passed"] == 0 and ("deals", "schema") in [
         (f.table, f.rule) for f in got.blocking
     ]
@@ -339,14 +331,8 @@ def _assert_tables_path_same_as_validate(directory: Path, clean_dir: Path, **opt
         given_commission_lines=loaded.data.given_commission_lines,
         **options,
     )
-    assert_frame_equal(got.rejects, expected.rejects)
-    assert_frame_equal(got.counts, expected.counts)
-    assert_frame_equal(got.status, status)
-    assert got.blocking == expected.blocking
-    assert got.rule_results == expected.rule_results
+    _assert_same_outputs(got, expected, status)
     assert got.received == loaded.received
-    for spec in TABLES:
-        assert_frame_equal(pl.read_parquet(got.clean_files[spec.name]), expected.clean.tables[spec.name])
     assert sorted(p.name for p in clean_dir.iterdir()) == CLEAN_FILES
 
 
@@ -356,8 +342,8 @@ def test_tables_already_loaded_corrupted_copy(canonical_small_dir, tmp_path):
 
 
 def test_tables_already_loaded_with_loader_rejects_and_a_volume_drop(canonical_small_copy, tmp_path):
-    _set_cell(canonical_small_copy / "deals.csv", "D002", "amount", "lots")
-    _set_cell(canonical_small_copy / "accounts.csv", "A001", "created_date", "2024-02-30")
+    set_cell(canonical_small_copy / "deals.csv", "D002", "amount", "lots")
+    set_cell(canonical_small_copy / "accounts.csv", "A001", "created_date", "2024-02-30")
     previous = {"deals": 1000}
     _assert_tables_path_same_as_validate(canonical_small_copy, tmp_path / "clean", previous_counts=previous)
 
