@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -136,3 +138,17 @@ def test_a_failed_background_write_is_raised_and_nothing_is_committed(tmp_path: 
         outputs.commit()
     assert not (out / "pay_attribution.parquet").exists()
     assert [p.name for p in out.iterdir()] == []
+
+
+def test_a_subcommand_imports_only_its_own_module():
+    """`compscore score` does not import the other subcommands (the generator's import alone is most of a
+    second); with no subcommand named, every one is listed."""
+    probe = (
+        "import sys; from compscore.cli import build_parser; "
+        "build_parser('score'); print('compscore.commands.generate' in sys.modules); "
+        "print(sorted(build_parser(None)._subparsers._group_actions[0].choices))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    only_score, every = out.splitlines()
+    assert only_score == "False"
+    assert every == str(sorted(["generate", "score", "import", "summary", "whatif", "rebalance", "report"]))
