@@ -446,17 +446,21 @@ def cross_rep_frames(data: CompanyTables) -> CrossRepFrames:
 
 
 def compute_payout(
-    data: CanonicalData, as_of: dt.date | None = None, cross: CrossRepFrames | None = None
+    data: CanonicalData,
+    as_of: dt.date | None = None,
+    cross: CrossRepFrames | None = None,
+    pt: PlanTables | None = None,
 ) -> PayoutResult:
     """Run every plan's rules over the CRM tables; see `PayoutResult` for what comes back.
 
     `data` may hold a batch of reps only (their assignments, owned deals and referrals), with `cross`
     computed over the whole company and cut to the batch, and `as_of` given: the batch's lines are then
-    exactly the whole run's lines of those reps.
+    exactly the whole run's lines of those reps. `pt` is `plan_tables(data.plans)` (computed when not
+    given; a batch whose ids are `Categorical` passes the plan tables with theirs).
     """
     as_of = as_of or data_as_of(data)
     cross = cross or cross_rep_frames(data)
-    pt = plan_tables(data.plans)
+    pt = pt or plan_tables(data.plans)
     # Engines chosen per query by measurement (docs/performance.md, "Engine per query"): the as-of joins
     # and the final sort run faster on the in-memory engine, the ordered window sums on the streaming one.
     won = won_deals_under_plan(data, pt).collect(engine="in-memory")

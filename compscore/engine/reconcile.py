@@ -24,8 +24,8 @@ def given_plan_periods(given: pl.DataFrame | pl.LazyFrame, plans: dict[str, Plan
 
     The lines' distinct (plan, date) pairs are placed, not every line: a few thousand pairs for millions
     of lines (0.2 s CPU instead of 0.5–0.7 s at 3M lines)."""
-    kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
     dates = given.lazy().select("plan_id", "earned_date").unique()
+    kinds = _plan_kinds(plans, dates.collect_schema()["plan_id"])
     placed = with_period(dates.join(kinds, on="plan_id"), "earned_date")
     return placed.select("plan_id", "period").unique().collect()
 
@@ -45,7 +45,7 @@ def reconcile(
     `given_periods` (`given_plan_periods` of all given lines) is needed when `given` and `computed` are a
     batch of reps: a period is reconciled when any rep has given lines in it.
     """
-    kinds = plan_tables(plans).plans.select("plan_id", "period_kind").lazy()
+    kinds = _plan_kinds(plans, given.schema["plan_id"])
     if given_periods is None:
         given_periods = given_plan_periods(given, plans)
     # One group-by over both sides, of plain sums (a filtered aggregation per side cost three times as
@@ -96,6 +96,12 @@ def reconcile(
         .sort(ORDER)
         .collect()
     )
+
+
+def _plan_kinds(plans: dict[str, Plan], plan_id_type: pl.DataType) -> pl.LazyFrame:
+    """`plan_id` (as `plan_id_type`, that of the lines: `String` or `Categorical`) and `period_kind`."""
+    kinds = plan_tables(plans).plans.select("plan_id", "period_kind")
+    return kinds.lazy().with_columns(pl.col("plan_id").cast(plan_id_type))
 
 
 def _side(lines: pl.DataFrame, *, is_given: bool) -> pl.LazyFrame:

@@ -168,6 +168,52 @@ def scoring_context(data: CompanyTables, as_of: dt.date) -> ScoringContext:
     )
 
 
+CATEGORICAL_IDS = ("rep_id", "owner_rep_id", "referring_rep_id", "plan_id")
+"""The id columns a batch is scored on as `Categorical` (few distinct values, in every join, group-by and
+window of the engine): whole-number keys instead of text (docs/performance.md, "Categorical ids"). Deal,
+account and line ids stay text: they are millions, and the categories of a process are never freed."""
+
+
+def ids_as_categories(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its `CATEGORICAL_IDS` columns cast to `Categorical`."""
+    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in CATEGORICAL_IDS if c in frame.columns)
+
+
+def ids_as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """`frame` with its `CATEGORICAL_IDS` columns back to `String` (what the output tables hold)."""
+    return frame.with_columns(pl.col(c).cast(pl.String) for c in CATEGORICAL_IDS if c in frame.columns)
+
+
+def _categorical_context(context: ScoringContext) -> ScoringContext:
+    """`context` with the ids of its frames as `Categorical`, to meet a batch scored on categories."""
+    pt, cross = context.pt, context.cross
+    return ScoringContext(
+        as_of=context.as_of,
+        pt=PlanTables(
+            plans=ids_as_categories(pt.plans),
+            components=ids_as_categories(pt.components),
+            applies=ids_as_categories(pt.applies),
+            max_tiers=pt.max_tiers,
+        ),
+        cross=CrossRepFrames(
+            churn=cross.churn,
+            conversions=ids_as_categories(cross.conversions),
+            churned=ids_as_categories(cross.churned),
+        ),
+        grid=ids_as_categories(context.grid),
+        given_periods=ids_as_categories(context.given_periods),
+    )
+
+
+def _categorical_batch(data: CanonicalData) -> CanonicalData:
+    return CanonicalData(
+        tables={name: ids_as_categories(frame) for name, frame in data.tables.items()},
+        plans=data.plans,
+        given_commission_lines=data.given_commission_lines,
+        warnings=data.warnings,
+    )
+
+
 def shard_batches(data: CanonicalData, shard_count: int) -> list[RepBatch]:
     """At most `shard_count` shards of the sorted rep ids, each of ceil(reps / shard_count) reps (fewer
     shards when there are fewer reps than that asks for)."""
@@ -298,14 +344,19 @@ def score_shard(
     context: ScoringContext,
     attribution_sink: AttributionSink | None = None,
 ) -> ShardTables:
-    """The payout engine, books, indicator parts, attribution and reconciliation of one shard of reps."""
-    part = batch_data(data, batch)
-    payout = compute_payout(part, context.as_of, context.cross.for_reps(batch.predicate()))
-    grid = context.grid.filter(batch.predicate())
+    """The payout engine, books, indicator parts, attribution and reconciliation of one shard of reps.
+
+    The batch is scored with its rep and plan ids as `Categorical` (`CATEGORICAL_IDS`); its tables come
+    back with them as text."""
+    part = _categorical_batch(batch_data(data, batch))
+    context = _categorical_context(context)
+    in_batch = batch.predicate()
+    payout = compute_payout(part, context.as_of, context.cross.for_reps(in_batch), context.pt)
+    grid = context.grid.filter(in_batch)
     books = rep_period_books(payout, grid, referrals_credited(part, context.pt))
     indicators = indicator_parts(part, payout.won_deals, books, UNIT_KEYS, churn=context.cross.churn)
     lines = statement_lines(part, payout, context.pt, context.given_periods)
-    attribution = pay_attribution(lines, data, context.pt)
+    attribution = ids_as_text(pay_attribution(lines, data, context.pt))
     del lines
     realized = RealizedParts.of(attribution)
     if attribution_sink is not None:
@@ -317,13 +368,13 @@ def score_shard(
         reconciliation = reconcile(part.commission_lines.head(0), payout.lines.head(0), data.plans)
     sizes = DealSizes.of(payout)
     return ShardTables(
-        books=books,
-        indicators=indicators,
-        paid_so_far=_paid_so_far(payout),
+        books=ids_as_text(books),
+        indicators=ids_as_text(indicators),
+        paid_so_far=ids_as_text(_paid_so_far(payout)),
         won_deals=sizes.won_deals,
         converted_referrals=sizes.converted_referrals,
         attribution=attribution,
-        earned=realized.earned,
-        clawed=realized.clawed,
-        reconciliation=reconciliation,
+        earned=ids_as_text(realized.earned),
+        clawed=ids_as_text(realized.clawed),
+        reconciliation=ids_as_text(reconciliation),
     )
