@@ -533,7 +533,11 @@ def test_readme_in_a_canonical_folder_is_not_warned_about(canonical_small_copy):
         (["D1", "D1", "D2", None, None], False),  # exact duplicates and nulls repeat, but are no twins
         (["D1", "D2", "d1"], True),
         (["x", "D1", "D1", "d1", None], True),
-        (["É1", "é1"], True),
+        (["É1", "é1"], True),  # no ASCII letter of either case: found by the non-ASCII scan
+        (["É1", "é2"], False),
+        (["ab", "AB"], True),
+        (["ab", "cd", None], False),  # lower case only
+        (["AB", "CD"], False),  # upper case only
         ([], False),
     ],
 )
