@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_score import DEFAULT_CACHE, company, parse_sizes
+from machine_floor import floor_line
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -174,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between samples of /proc")
     args = parser.parse_args(argv)
+    print(floor_line(), flush=True)
     results = []
     for lines in args.sizes:
         folder = company(args.cache, lines)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from machine_floor import floor_line
 
 MANIFEST = ".generator.json"
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "compscore-bench"
@@ -206,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         ["--batch-reps", str(args.batch_reps)] if args.batch_reps else []
     )
 
+    print(floor_line(), flush=True)
     runs = [bench(args.cache, n, args.keep_output, args.max_rss_gib, extra) for n in args.sizes]
     results = [r for r in runs if r is not None]
     print(f"\nsummary ({'--no-gx' if args.no_gx else 'with the GX suites'}; CPU = user + system of the run)")
