@@ -7,7 +7,6 @@ from dagster import AssetExecutionContext
 
 from common.metadata import FINANCE
 from common.names import SCORES
-from compscore.report.build import write_report
 from compscore.report.files import ReportInputs, plan_cost, report_paths
 from compscore.scoring.finish import COMPONENT_MARGINALS
 
@@ -41,7 +40,12 @@ def plan_review_report(
     pay_attribution: pl.LazyFrame,
     plan_scenarios: pl.DataFrame,
 ) -> dg.MaterializeResult:
-    """The report of this run's scores; the what-if scenarios beside their baselines when there are any."""
+    """The report of this run's scores; the what-if scenarios beside their baselines when there are any.
+
+    The report builder is imported here, not at module level: it imports Altair (about 0.4 s), and every
+    step process of every run loads this module with the definitions."""
+    from compscore.report.build import write_report
+
     root = context.resources.warehouse.directory
     inputs = ReportInputs(
         plan_scores=plan_scores,
