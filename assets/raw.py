@@ -288,7 +288,7 @@ def _spill(
 def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
     """The canonical folder's tables, each read, merged with its stored drops and spilled to a private
     folder in the warehouse one at a time (memory holds one table, not the company); only when every file
-    has been read are the tables emitted, as scans of the spill files that the IO manager streams to the
+    has been read are the tables emitted, as the spill files themselves, which the IO manager moves into the
     raw layer, so a file that cannot be read fails the step before any raw table is replaced."""
     directory, root = source.directory, warehouse.directory
     months = drop_partitions(directory)
@@ -323,7 +323,7 @@ def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, war
         for spec in TABLES:
             found = spilled[spec.name]
             yield dg.Output(
-                pl.scan_parquet(found.path, glob=False),
+                wh.ParquetFile(found.path),
                 output_name=raw_asset_name(spec.name),
                 data_version=found.version,
                 metadata={

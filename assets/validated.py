@@ -33,6 +33,7 @@ from compscore.quality.by_table import TableByTableValidation, validate_tables
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.report import write_run_report
 from compscore.schema import DATA_QUALITY_REJECTS, TABLES
+from compscore.warehouse import ParquetFile
 
 CODE_VERSION = code_version(__file__)
 _WORK_PREFIX = ".validated-"
@@ -106,7 +107,7 @@ def validated(context: dg.AssetExecutionContext, warehouse: Warehouse, **inputs:
 
     The raw tables come in as lazy scans and are validated one at a time (`validate_tables`: memory
     holds one table, not the company); the clean tables are written to a private folder in the warehouse
-    and emitted as scans, which the IO manager streams to the validated layer."""
+    and emitted as those files, which the IO manager moves into the validated layer."""
     tables = {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}
     given = tables["commission_lines"].select(pl.len()).collect().item() > 0
     work = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=warehouse.directory))
@@ -138,7 +139,7 @@ def _outputs(result: TableByTableValidation, warehouse: Warehouse):
     link = dg.MetadataValue.path(str(report))
     for row in result.counts.iter_rows(named=True):
         yield dg.Output(
-            pl.scan_parquet(result.clean_files[row["table"]], glob=False),
+            ParquetFile(result.clean_files[row["table"]]),
             output_name=row["table"],
             metadata={
                 **{k: dg.MetadataValue.int(v) for k, v in row.items() if k != "table"},

@@ -34,6 +34,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compscore import stored_objects
@@ -105,8 +107,19 @@ def duckdb_path(root: str | Path | None = None) -> Path:
     return resolve_dir(root) / DUCKDB_FILE
 
 
+@dataclass(frozen=True)
+class ParquetFile:
+    """A finished Parquet file to become a table's file as it is: `write_table` moves it into place instead
+    of reading and encoding its rows again. For a step that has already written the table to a private
+    folder of the warehouse (`raw_source`'s spill files, `validated`'s clean tables): at 10M statement
+    lines that second write was about 20 s of CPU per layer. The file is moved, so it must be the
+    caller's to give away; on the warehouse's file system the move is a rename."""
+
+    path: Path
+
+
 def write_table(
-    df: pl.DataFrame | pl.LazyFrame,
+    df: pl.DataFrame | pl.LazyFrame | ParquetFile,
     name: str,
     root: str | Path | None = None,
     *,
@@ -116,7 +129,9 @@ def write_table(
     """Atomically replace table `name`'s Parquet file with `df`; DuckDB table `<layer>.<name>` follows at
     the next `publish_database`.
 
-    A LazyFrame is streamed to disk with `sink_parquet`, so it is never collected in memory here.
+    A LazyFrame is streamed to disk with `sink_parquet`, so it is never collected in memory here; a
+    `ParquetFile` is moved into place (its rows and schema are then read from its footer, which also
+    refuses a file that is not Parquet).
     """
     folder = _folder(root)
     final = parquet_path(name, folder)
@@ -414,8 +429,14 @@ def read_object(name: str, root: str | Path | None = None) -> Any:
         raise WarehouseError(f"cannot read object {name!r}: {exc}") from exc
 
 
-def _stage(df: pl.DataFrame | pl.LazyFrame, tmp: Path) -> tuple[int, pl.Schema]:
-    """Write `df` to the staging file; return its row count and schema."""
+def _stage(df: pl.DataFrame | pl.LazyFrame | ParquetFile, tmp: Path) -> tuple[int, pl.Schema]:
+    """Write `df` to the staging file (a `ParquetFile` is moved there); return its row count and schema."""
+    if isinstance(df, ParquetFile):
+        shutil.move(df.path, tmp)
+        try:
+            return pq.ParquetFile(tmp).metadata.num_rows, pl.Schema(pl.read_parquet_schema(tmp))
+        except (pa.ArrowException, pl.exceptions.PolarsError) as exc:
+            raise WarehouseError(f"{df.path} is not a Parquet file: {exc}") from exc
     if isinstance(df, pl.LazyFrame):
         df.sink_parquet(tmp)
     else:

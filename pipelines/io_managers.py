@@ -54,7 +54,7 @@ class WarehouseIOManager(dg.IOManager):
             partition = self._single_partition(context)
             written = warehouse.write_partition(obj, name, partition, self.root, **where)
             context.add_output_metadata(frame_metadata(written))
-        elif isinstance(obj, pl.DataFrame | pl.LazyFrame):
+        elif isinstance(obj, pl.DataFrame | pl.LazyFrame | warehouse.ParquetFile):
             written = warehouse.write_table(obj, name, self.root, **where)
             context.add_output_metadata(frame_metadata(written))
         else:

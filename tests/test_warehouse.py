@@ -76,6 +76,39 @@ def test_lazy_frames_are_streamed_and_tables_replaced(tmp_path: Path) -> None:
     assert list((tmp_path / warehouse.STAGING_DIR).iterdir()) == []
 
 
+def test_a_finished_parquet_file_is_moved_into_place_as_the_table(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(5), "deals", tmp_path)
+    warehouse.publish_database(tmp_path)
+    private = tmp_path / ".step-work"
+    private.mkdir()
+    finished = private / "deals.parquet"
+    _frame(3, offset=20).write_parquet(finished, compression="lz4")
+
+    written = warehouse.write_table(warehouse.ParquetFile(finished), "deals", tmp_path, layer="validated")
+    warehouse.publish_database(tmp_path)
+
+    assert not finished.exists()  # moved, not copied
+    assert (written.row_count, written.schema) == (3, _frame(0).schema)
+    assert warehouse.read_table("deals", tmp_path).equals(_frame(3, offset=20))
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3}
+    assert warehouse.duckdb_schemas(tmp_path)["deals"] == "validated"
+
+
+def test_a_finished_file_that_is_not_parquet_is_refused_and_the_table_kept(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(4), "deals", tmp_path)
+    warehouse.publish_database(tmp_path)
+    garbage = tmp_path / "not-parquet.parquet"
+    garbage.write_text("deal_id,amount\nD1,1.0\n")
+
+    with pytest.raises(warehouse.WarehouseError, match=r"not-parquet\.parquet is not a Parquet file"):
+        warehouse.write_table(warehouse.ParquetFile(garbage), "deals", tmp_path)
+
+    assert warehouse.read_table("deals", tmp_path).equals(_frame(4))
+    assert warehouse.pending_tables(tmp_path) == []
+    assert _entries(tmp_path) == ["compscore.duckdb", "deals.parquet"]
+    assert list((tmp_path / warehouse.STAGING_DIR).iterdir()) == []
+
+
 def test_a_failed_publish_keeps_every_previous_table_and_the_notes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
