@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 
 from common.metadata import DATA_ENGINEERING, FINANCE, KINDS, previous_from_same_source, table_schema
 from common.names import QUALITY as QUALITY_GROUP
@@ -36,6 +37,9 @@ from compscore.schema import DATA_QUALITY_REJECTS, TABLES
 from compscore.warehouse import ParquetFile
 
 CODE_VERSION = code_version(__file__)
+TABLE_FILE = dg.PythonObjectDagsterType(Path, name="TableFile")
+"""An input given as its table's Parquet file in the warehouse (the IO manager's `load_input`), read in
+place: never written, since the warehouse replaces a table's file by renaming a new one over it."""
 _WORK_PREFIX = ".validated-"
 _OUTS = {
     **{
@@ -92,7 +96,7 @@ def previous_received(instance: dg.DagsterInstance, run_id: str) -> dict[str, in
     outs=_OUTS,
     ins={
         **{
-            raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), dagster_type=pl.LazyFrame)
+            raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), dagster_type=TABLE_FILE)
             for t in TABLES
         },
         LOAD_REJECTS: dg.AssetIn(LOAD_REJECTS, dagster_type=Any),
@@ -105,11 +109,12 @@ def previous_received(instance: dg.DagsterInstance, run_id: str) -> dict[str, in
 def validated(context: dg.AssetExecutionContext, warehouse: Warehouse, **inputs: Any):
     """Quarantine the rows that fail data quality; emit the clean tables, rejects, counts and status.
 
-    The raw tables come in as lazy scans and are validated one at a time (`validate_tables`: memory
-    holds one table, not the company); the clean tables are written to a private folder in the warehouse
-    and emitted as those files, which the IO manager moves into the validated layer."""
-    tables = {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}
-    given = tables["commission_lines"].select(pl.len()).collect().item() > 0
+    The raw tables come in as their Parquet files, read in place, and are validated one at a time
+    (`validate_tables`: memory holds one table, not the company); the clean tables are written to a
+    private folder in the warehouse and emitted as those files, which the IO manager moves into the
+    validated layer (a table without a rejected row is the raw layer's file, linked)."""
+    tables: dict[str, Path] = {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}
+    given = pq.read_metadata(tables["commission_lines"]).num_rows > 0
     work = Path(tempfile.mkdtemp(prefix=_WORK_PREFIX, dir=warehouse.directory))
     try:
         result = validate_tables(

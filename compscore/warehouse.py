@@ -217,6 +217,18 @@ def scan_table(name: str, root: str | Path | None = None) -> pl.LazyFrame:
     )
 
 
+def table_file(name: str, root: str | Path | None = None) -> Path:
+    """A plain table's Parquet file, for a reader that takes files (never to write to: the warehouse
+    replaces it by renaming a new file over it)."""
+    path = parquet_path(name, root)
+    if not path.is_file():
+        raise WarehouseError(
+            f"table {name!r} is not in the warehouse {path.parent} (no {path.name}); "
+            "materialise its asset first"
+        )
+    return path
+
+
 def has_table(name: str, root: str | Path | None = None) -> bool:
     return parquet_path(name, root).exists() or bool(list_partitions(name, root))
 

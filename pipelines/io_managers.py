@@ -68,6 +68,8 @@ class WarehouseIOManager(dg.IOManager):
             return frame if context.dagster_type.typing_type is pl.LazyFrame else frame.collect()
         if context.dagster_type.typing_type is pl.LazyFrame:
             return warehouse.scan_table(name, self.root)
+        if context.dagster_type.typing_type is Path:
+            return warehouse.table_file(name, self.root)
         if warehouse.has_table(name, self.root):
             return warehouse.read_table(name, self.root)
         return warehouse.read_object(name, self.root)

@@ -91,20 +91,25 @@ def test_no_check_step_holds_validated_back() -> None:
 @pytest.mark.slow
 def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path, monkeypatch) -> None:
     reads: dict[str, int] = {}
-    scan_table = warehouse.scan_table
+    scan_table, table_file = warehouse.scan_table, warehouse.table_file
 
     def counted(name: str, root: Path) -> pl.LazyFrame:  # `read_table` too goes through it
         reads[name] = reads.get(name, 0) + 1
         return scan_table(name, root)
 
+    def counted_file(name: str, root: Path) -> Path:
+        reads[name] = reads.get(name, 0) + 1
+        return table_file(name, root)
+
     monkeypatch.setattr(warehouse, "scan_table", counted)
+    monkeypatch.setattr(warehouse, "table_file", counted_file)
     result = _run(FIXTURE, tmp_path)
     assert result.success
     # One step runs every table's rules, another every table's GX suite.
     assert _check_steps(result) == {CHECK_NAME: {RULES_STEP}, GX_CHECK_NAME: {GX_STEP}}
-    # Each raw table is opened once by each step that takes it (read, or scanned by the checks, which take
-    # one table at a time): the rules, GX and validated; no check step opens again the tables its foreign
-    # keys point at (it projects their key columns from the same scans).
+    # Each raw table is opened once by each step that takes it (scanned by the checks, which take one
+    # table at a time; its file read in place by validated): the rules, GX and validated. No check step
+    # opens again the tables its foreign keys point at (it projects their key columns from the same scans).
     assert {name: reads.get(name, 0) for name in RAW} == dict.fromkeys(RAW, 3)
     checks = _checks(result)
     assert sorted(checks) == RAW

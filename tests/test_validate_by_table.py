@@ -336,6 +336,42 @@ def _assert_tables_path_same_as_validate(directory: Path, clean_dir: Path, **opt
     assert sorted(p.name for p in clean_dir.iterdir()) == CLEAN_FILES
 
 
+def test_tables_given_as_files_are_validated_in_place(canonical_small_copy, tmp_path):
+    """`validate_tables` of the raw layer's own Parquet files (as the Dagster `validated` step gives
+    them) equals `validate` of the same tables, and leaves the files as they were: a table of which
+    validation rejects no row becomes the source file itself (linked), one with rejects a new file."""
+    set_cell(canonical_small_copy / "deals.csv", "D002", "amount", "lots")
+    loaded, expected, status = _oracle(canonical_small_copy, "run-f")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    files = {}
+    for name, frame in loaded.data.tables.items():
+        files[name] = raw / f"{name}.parquet"
+        frame.write_parquet(files[name])
+    before = {name: path.read_bytes() for name, path in files.items()}
+    clean_dir = tmp_path / "clean"
+
+    got = validate_tables(
+        files,
+        loaded.data.plans,
+        loaded.rejects,
+        "run-f",
+        clean_dir,
+        given_commission_lines=loaded.data.given_commission_lines,
+    )
+
+    _assert_same_outputs(got, expected, status)
+    assert {name: path.read_bytes() for name, path in files.items()} == before
+    kept = {
+        name: pl.scan_parquet(path).select(pl.len()).collect().item()
+        for name, path in got.clean_files.items()
+    }
+    shrunk = {name for name, frame in loaded.data.tables.items() if kept[name] < frame.height}
+    assert shrunk == {"commission_lines"}  # the lines of the rejected deal, by the cascade
+    for name, path in files.items():
+        assert got.clean_files[name].samefile(path) is (name not in shrunk), name
+
+
 def test_tables_already_loaded_corrupted_copy(canonical_small_dir, tmp_path):
     write_canonical_dir(corrupt(_small_data(canonical_small_dir)).data, tmp_path / "in", "csv")
     _assert_tables_path_same_as_validate(tmp_path / "in", tmp_path / "clean")
