@@ -59,6 +59,12 @@ from compscore.schema import (
 
 CODE_VERSION = code_version(__file__)
 _SPILL_PREFIX = ".raw-spill-"
+RAW_COMPRESSION = "lz4"
+"""The raw layer's files are LZ4-compressed Parquet, as validation's spill files are: each is written once
+and read by the rules, the GX suites, `validated` (in place) and, as the validated layer's files when
+nothing is rejected, by `plan_shards`; LZ4 writes and reads faster than Polars' default zstd (at 5.5M
+deals: 3.5 s of CPU against 5.4 s to write, 0.6 s against 1.0–1.7 s to read) for files about 1.8x as
+large."""
 
 
 def _table_spec(table: Table) -> dg.AssetSpec:
@@ -265,7 +271,7 @@ def _spill(
     file = _source_file(directory, table.name)
     origin = file or (str(directory / INCOMING_DIR) if by_month else None)
     path = spill / f"{table.name}.parquet"
-    frame.write_parquet(path)
+    frame.write_parquet(path, compression=RAW_COMPRESSION)
     warnings = load.warnings if load is not None else []
     metadata = {
         "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),
