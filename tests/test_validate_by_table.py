@@ -10,6 +10,7 @@ schema-broken tables, and folders the loader refuses.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -370,6 +371,33 @@ def test_tables_given_as_files_are_validated_in_place(canonical_small_copy, tmp_
     assert shrunk == {"commission_lines"}  # the lines of the rejected deal, by the cascade
     for name, path in files.items():
         assert got.clean_files[name].samefile(path) is (name not in shrunk), name
+
+
+def test_table_files_are_copied_where_the_file_system_has_no_links(
+    canonical_small_dir, tmp_path, monkeypatch
+):
+    loaded, expected, status = _oracle(canonical_small_dir, "run-c")
+    files = {}
+    for name, frame in loaded.data.tables.items():
+        files[name] = tmp_path / f"{name}.parquet"
+        frame.write_parquet(files[name])
+
+    def no_links(source, target):
+        raise OSError(f"no hard links here: {source} -> {target}")
+
+    monkeypatch.setattr(os, "link", no_links)
+    got = validate_tables(
+        files,
+        loaded.data.plans,
+        loaded.rejects,
+        "run-c",
+        tmp_path / "clean",
+        given_commission_lines=loaded.data.given_commission_lines,
+    )
+
+    _assert_same_outputs(got, expected, status)
+    for name, path in files.items():
+        assert path.is_file() and not got.clean_files[name].samefile(path), name
 
 
 def test_tables_already_loaded_corrupted_copy(canonical_small_dir, tmp_path):

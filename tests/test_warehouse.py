@@ -109,6 +109,13 @@ def test_a_finished_file_that_is_not_parquet_is_refused_and_the_table_kept(tmp_p
     assert list((tmp_path / warehouse.STAGING_DIR).iterdir()) == []
 
 
+def test_a_table_file_is_given_only_for_a_stored_plain_table(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(2), "deals", tmp_path)
+    assert warehouse.table_file("deals", tmp_path) == tmp_path / "deals.parquet"
+    with pytest.raises(warehouse.WarehouseError, match=r"table 'reps' is not in the warehouse .*materialise"):
+        warehouse.table_file("reps", tmp_path)
+
+
 def test_a_failed_publish_keeps_every_previous_table_and_the_notes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
