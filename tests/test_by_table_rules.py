@@ -11,6 +11,8 @@ L0009 on D002; L0007 and L0008 on D008).
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 from pathlib import Path
 
 import polars as pl
@@ -278,6 +280,45 @@ def test_tables_already_loaded_give_five_samples_by_default(canonical_small_dir,
 
 
 # --- tables already loaded ------------------------------------------------------------------------------
+
+
+def test_tables_given_as_files_are_linked_not_read(broken_deals, tmp_path, monkeypatch):
+    """Files (a Dagster run's raw layer) give what scans of the same tables give; each file becomes its
+    spill file by a link (or, without links, a copy), so a table with no rejected row is the file."""
+    loaded = load_canonical_dir(broken_deals)
+    options = {"given_commission_lines": True, "previous_counts": {"deals": 15}, "sample_size": 1}
+    scans = {name: frame.lazy() for name, frame in loaded.data.tables.items()}
+    expected = validate_tables(scans, loaded.data.plans, loaded.rejects, "run-f", tmp_path / "a", **options)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    files = {name: raw / f"{name}.parquet" for name in loaded.data.tables}
+    for name, frame in loaded.data.tables.items():
+        frame.write_parquet(files[name])
+
+    got = validate_tables(files, loaded.data.plans, loaded.rejects, "run-f", tmp_path / "b", **options)
+
+    assert reject_keys(got) == reject_keys(expected) == EXPECTED_REJECTS
+    assert counts(got) == counts(expected) == EXPECTED_COUNTS
+    assert got.received == expected.received == RECEIVED
+    passed = {row["table"]: row["passed"] for row in got.counts.iter_rows(named=True)}
+    for name, path in files.items():
+        assert path.is_file()
+        linked = got.clean_files[name].samefile(path)
+        assert linked is (passed[name] == loaded.data.tables[name].height), name
+    copied, real_copy = [], shutil.copyfile
+
+    def no_links(source, target):
+        raise OSError("this file system has no hard links")
+
+    def counted_copy(source, target):
+        copied.append(source)
+        return real_copy(source, target)
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(shutil, "copyfile", counted_copy)
+    got = validate_tables(files, loaded.data.plans, loaded.rejects, "run-f", tmp_path / "c", **options)
+    assert counts(got) == EXPECTED_COUNTS
+    assert sorted(copied) == sorted(files.values())
 
 
 def test_tables_already_loaded_count_the_loaders_rejects_as_received(broken_deals, tmp_path):
