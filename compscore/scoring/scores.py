@@ -39,6 +39,7 @@ from compscore.scoring.shards import (
     DealSizes,
     ScoringContext,
     ShardTables,
+    ids_as_categories,
     score_shard,
     scoring_context,
 )
@@ -228,8 +229,7 @@ _IDS = ("rep_id", "plan_id", "component_id")
 def _categorical_ids(frame: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     """`frame` with its rep, plan and component ids as `Categorical`: the marginals join and group a
     million rep-periods per component on them, and whole-number keys halve the time of text ones."""
-    names = frame.lazy().collect_schema().names()
-    return frame.lazy().with_columns(pl.col(c).cast(pl.Categorical) for c in _IDS if c in names)
+    return ids_as_categories(frame.lazy(), _IDS)
 
 
 def _indicator_value(ind: Indicator, sums: dict[str, np.ndarray | float]) -> np.ndarray | float:

@@ -17,9 +17,10 @@ import datetime as dt
 import json
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
@@ -173,10 +174,13 @@ CATEGORICAL_IDS = ("rep_id", "owner_rep_id", "referring_rep_id", "plan_id")
 window of the engine): whole-number keys instead of text (docs/performance.md, "Categorical ids"). Deal,
 account and line ids stay text: they are millions, and the categories of a process are never freed."""
 
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
-def ids_as_categories(frame: pl.DataFrame) -> pl.DataFrame:
-    """`frame` with its `CATEGORICAL_IDS` columns cast to `Categorical`."""
-    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in CATEGORICAL_IDS if c in frame.columns)
+
+def ids_as_categories(frame: Frame, ids: Sequence[str] = CATEGORICAL_IDS) -> Frame:
+    """`frame` with those of the columns `ids` it has cast to `Categorical`."""
+    names = frame.collect_schema().names()
+    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in ids if c in names)
 
 
 def ids_as_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -184,9 +188,11 @@ def ids_as_text(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(pl.col(c).cast(pl.String) for c in CATEGORICAL_IDS if c in frame.columns)
 
 
-def _categorical_context(context: ScoringContext) -> ScoringContext:
-    """`context` with the ids of its frames as `Categorical`, to meet a batch scored on categories."""
-    pt, cross = context.pt, context.cross
+def _batch_context(context: ScoringContext, in_batch: pl.Expr) -> ScoringContext:
+    """`context` cut to a batch's reps (`in_batch`, a predicate on `rep_id`: its grid and rep-keyed cross
+    frames), with the ids of its frames as `Categorical` to meet the batch's. Cut first, then cast: the
+    company's grid is a million rep-periods at 10M lines, a batch's a ninth of it."""
+    pt, cross = context.pt, context.cross.for_reps(in_batch)
     return ScoringContext(
         as_of=context.as_of,
         pt=PlanTables(
@@ -200,17 +206,8 @@ def _categorical_context(context: ScoringContext) -> ScoringContext:
             conversions=ids_as_categories(cross.conversions),
             churned=ids_as_categories(cross.churned),
         ),
-        grid=ids_as_categories(context.grid),
+        grid=ids_as_categories(context.grid.filter(in_batch)),
         given_periods=ids_as_categories(context.given_periods),
-    )
-
-
-def _categorical_batch(data: CanonicalData) -> CanonicalData:
-    return CanonicalData(
-        tables={name: ids_as_categories(frame) for name, frame in data.tables.items()},
-        plans=data.plans,
-        given_commission_lines=data.given_commission_lines,
-        warnings=data.warnings,
     )
 
 
@@ -348,12 +345,11 @@ def score_shard(
 
     The batch is scored with its rep and plan ids as `Categorical` (`CATEGORICAL_IDS`); its tables come
     back with them as text."""
-    part = _categorical_batch(batch_data(data, batch))
-    context = _categorical_context(context)
-    in_batch = batch.predicate()
-    payout = compute_payout(part, context.as_of, context.cross.for_reps(in_batch), context.pt)
-    grid = context.grid.filter(in_batch)
-    books = rep_period_books(payout, grid, referrals_credited(part, context.pt))
+    part = batch_data(data, batch)
+    part = replace(part, tables={name: ids_as_categories(frame) for name, frame in part.tables.items()})
+    context = _batch_context(context, batch.predicate())
+    payout = compute_payout(part, context.as_of, context.cross, context.pt)
+    books = rep_period_books(payout, context.grid, referrals_credited(part, context.pt))
     indicators = indicator_parts(part, payout.won_deals, books, UNIT_KEYS, churn=context.cross.churn)
     lines = statement_lines(part, payout, context.pt, context.given_periods)
     attribution = ids_as_text(pay_attribution(lines, data, context.pt))
