@@ -45,6 +45,7 @@ from compscore.adapters.pull import safe_location
 from compscore.canonical_io import FORMATS, table_path
 from compscore.loaders import REJECTS_SCHEMA, TableLoad, load_tables, open_canonical_dir
 from compscore.plans import Plan
+from compscore.quality.by_table import SPILL_COMPRESSION
 from compscore.schema import (
     DATA_QUALITY_REJECTS,
     EVENT_TABLES,
@@ -59,12 +60,6 @@ from compscore.schema import (
 
 CODE_VERSION = code_version(__file__)
 _SPILL_PREFIX = ".raw-spill-"
-RAW_COMPRESSION = "lz4"
-"""The raw layer's files are LZ4-compressed Parquet, as validation's spill files are: each is written once
-and read by the rules, the GX suites, `validated` (in place) and, as the validated layer's files when
-nothing is rejected, by `plan_shards`; LZ4 writes and reads faster than Polars' default zstd (at 5.5M
-deals: 3.5 s of CPU against 5.4 s to write, 0.6 s against 1.0–1.7 s to read) for files about 1.8x as
-large."""
 
 
 def _table_spec(table: Table) -> dg.AssetSpec:
@@ -271,7 +266,9 @@ def _spill(
     file = _source_file(directory, table.name)
     origin = file or (str(directory / INCOMING_DIR) if by_month else None)
     path = spill / f"{table.name}.parquet"
-    frame.write_parquet(path, compression=RAW_COMPRESSION)
+    # Compressed as validation's spill files are: `validated` takes these files as its spill files (linked),
+    # and they are read by the rules, the GX suites and, as the validated layer, by `plan_shards`.
+    frame.write_parquet(path, compression=SPILL_COMPRESSION)
     warnings = load.warnings if load is not None else []
     metadata = {
         "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),

@@ -128,7 +128,7 @@ def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path, mo
         )
         raw_file = warehouse.parquet_path(f"raw_{spec.name}", tmp_path)
         # Nothing rejected: the validated layer's file is the raw layer's, read in place and linked, not
-        # a copy; and the raw layer is written LZ4-compressed, as the spill files are (`RAW_COMPRESSION`).
+        # a copy; and the raw layer is written LZ4-compressed, as the spill files are (`SPILL_COMPRESSION`).
         assert warehouse.parquet_path(spec.name, tmp_path).samefile(raw_file)
         assert pq.ParquetFile(raw_file).metadata.row_group(0).column(0).compression in {"LZ4", "LZ4_RAW"}
     assert (tmp_path / "data_quality_report.html").is_file()

@@ -75,10 +75,11 @@ TableChecked = Callable[[Table, TableCheck], None]
 """Called once per table with its check (the table with its flag columns), before the table is released."""
 
 _SPILL_PREFIX = ".spill-"
-_SPILL_COMPRESSION = "lz4"
+SPILL_COMPRESSION = "lz4"
 """Spill files are written LZ4-compressed: at 5.5M deals (3M lines) a write takes 3.5 s of CPU instead of
 5.4 s (zstd, Polars' default) and a whole read 0.6 s instead of 1.0-1.7 s, for a file 1.8x as large.
-Still Parquet, so a spill file without rejected rows is moved as the clean file as it is."""
+Still Parquet, so a spill file without rejected rows is moved as the clean file as it is. Dagster's raw
+layer is written so too (`assets/raw.py`): its files become `validate_tables`' spill files, linked."""
 
 
 @dataclass
@@ -201,7 +202,7 @@ def validate_tables(
             if isinstance(given, Path):
                 _spill_file(given, path)
             else:
-                given.sink_parquet(path, compression=_SPILL_COMPRESSION)
+                given.sink_parquet(path, compression=SPILL_COMPRESSION)
             _note_spill(spec.name, path, pl.scan_parquet(path).head(0).collect(), _rows(path), loaded)
         by_loader = loader_counts(loader_rejects)
         loaded.received = {n: loaded.heights[n] + by_loader.get(n, 0) for n in loaded.heights}
@@ -328,7 +329,7 @@ def _load_and_spill(folder: CanonicalFolder, spill_dir: Path) -> _Loaded:
 def _spill(name: str, data: pl.DataFrame, spill_dir: Path, loaded: _Loaded) -> None:
     """Write one table as received and note it (`_note_spill`)."""
     path = spill_dir / f"{name}.parquet"
-    data.write_parquet(path, compression=_SPILL_COMPRESSION)
+    data.write_parquet(path, compression=SPILL_COMPRESSION)
     _note_spill(name, path, data, data.height, loaded)
 
 
