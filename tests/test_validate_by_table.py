@@ -319,19 +319,34 @@ def test_gx_suite_in_the_callback_gives_the_same_report(canonical_small_dir, tmp
     assert page == write_run_report(tmp_path / "b", expected, outcomes, status).read_text()
 
 
-def _assert_tables_path_same_as_validate(directory: Path, clean_dir: Path, **options) -> None:
-    """`validate_tables` of the loaded tables (as a Dagster run's raw layer gives them: lazy tables and
-    the loader's rejects) equals `validate` of the same tables."""
-    loaded, expected, status = _oracle(directory, "run-t", **options)
-    got = validate_tables(
-        {name: frame.lazy() for name, frame in loaded.data.tables.items()},
+def _validate_loaded(loaded, tables: dict, run_id: str, clean_dir: Path, **options) -> TableByTableValidation:
+    """`validate_tables` of `tables` (scans or files of `loaded`'s tables), `loaded`'s plans and rejects."""
+    return validate_tables(
+        tables,
         loaded.data.plans,
         loaded.rejects,
-        "run-t",
+        run_id,
         clean_dir,
         given_commission_lines=loaded.data.given_commission_lines,
         **options,
     )
+
+
+def _as_files(loaded, folder: Path) -> dict[str, Path]:
+    """`loaded`'s tables written as `folder/<table>.parquet`, as the raw layer holds them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {name: folder / f"{name}.parquet" for name in loaded.data.tables}
+    for name, frame in loaded.data.tables.items():
+        frame.write_parquet(files[name])
+    return files
+
+
+def _assert_tables_path_same_as_validate(directory: Path, clean_dir: Path, **options) -> None:
+    """`validate_tables` of the loaded tables (as a Dagster run's raw layer gives them: lazy tables and
+    the loader's rejects) equals `validate` of the same tables."""
+    loaded, expected, status = _oracle(directory, "run-t", **options)
+    scans = {name: frame.lazy() for name, frame in loaded.data.tables.items()}
+    got = _validate_loaded(loaded, scans, "run-t", clean_dir, **options)
     _assert_same_outputs(got, expected, status)
     assert got.received == loaded.received
     assert sorted(p.name for p in clean_dir.iterdir()) == CLEAN_FILES
@@ -343,23 +358,10 @@ def test_tables_given_as_files_are_validated_in_place(canonical_small_copy, tmp_
     validation rejects no row becomes the source file itself (linked), one with rejects a new file."""
     set_cell(canonical_small_copy / "deals.csv", "D002", "amount", "lots")
     loaded, expected, status = _oracle(canonical_small_copy, "run-f")
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    files = {}
-    for name, frame in loaded.data.tables.items():
-        files[name] = raw / f"{name}.parquet"
-        frame.write_parquet(files[name])
+    files = _as_files(loaded, tmp_path / "raw")
     before = {name: path.read_bytes() for name, path in files.items()}
-    clean_dir = tmp_path / "clean"
 
-    got = validate_tables(
-        files,
-        loaded.data.plans,
-        loaded.rejects,
-        "run-f",
-        clean_dir,
-        given_commission_lines=loaded.data.given_commission_lines,
-    )
+    got = _validate_loaded(loaded, files, "run-f", tmp_path / "clean")
 
     _assert_same_outputs(got, expected, status)
     assert {name: path.read_bytes() for name, path in files.items()} == before
@@ -377,23 +379,13 @@ def test_table_files_are_copied_where_the_file_system_has_no_links(
     canonical_small_dir, tmp_path, monkeypatch
 ):
     loaded, expected, status = _oracle(canonical_small_dir, "run-c")
-    files = {}
-    for name, frame in loaded.data.tables.items():
-        files[name] = tmp_path / f"{name}.parquet"
-        frame.write_parquet(files[name])
+    files = _as_files(loaded, tmp_path / "raw")
 
     def no_links(source, target):
         raise OSError(f"no hard links here: {source} -> {target}")
 
     monkeypatch.setattr(os, "link", no_links)
-    got = validate_tables(
-        files,
-        loaded.data.plans,
-        loaded.rejects,
-        "run-c",
-        tmp_path / "clean",
-        given_commission_lines=loaded.data.given_commission_lines,
-    )
+    got = _validate_loaded(loaded, files, "run-c", tmp_path / "clean")
 
     _assert_same_outputs(got, expected, status)
     for name, path in files.items():
