@@ -40,12 +40,17 @@ def warehouse_database_asset(tables: Sequence[dg.AssetKey]) -> dg.AssetsDefiniti
             metadata={
                 "dagster/uri": dg.MetadataValue.path(str(store.duckdb_path(warehouse.directory))),
                 "tables_loaded": len(loaded),
-                "rows_loaded": sum(t.row_count for t in loaded),
+                "rows_loaded": sum(t.row_count for t in loaded if t.view_of is None),
+                "views_of_the_same_file": sum(t.view_of is not None for t in loaded),
                 "loaded": dg.MetadataValue.md(
-                    "\n".join(f"- `{t.layer}.{t.name}`: {t.row_count:,} rows" for t in loaded)
+                    "\n".join(f"- `{t.layer}.{t.name}`: {t.row_count:,} rows{_stored(t)}" for t in loaded)
                     or "nothing new"
                 ),
             }
         )
 
     return warehouse_database
+
+
+def _stored(table: store.WrittenTable) -> str:
+    return "" if table.view_of is None else f" (a view of `{table.view_of}`: the same file, stored once)"

@@ -194,11 +194,19 @@ def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
     [report] = (tmp_path / "reports").glob("*/plan_review.html")
     assert report.with_name("plan_review.xlsx").is_file()
     with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
-        layers = dict(con.execute("select table_name, schema_name from duckdb_tables()").fetchall())
         latest = con.execute("select distinct run_id from scores.latest_plan_scores").fetchall()
+        shared = con.execute(f"select * from {warehouse.SHARED_FILES} order by view_name").fetchall()
+    layers = warehouse.duckdb_schemas(tmp_path)
     expected_layers = {"raw_deals": "raw", "deals": "validated", "data_quality_rejects": "quality"}
     expected_layers |= {"pay_attribution": "marts", "plan_scores": "scores"}
     assert {t: layers[t] for t in expected_layers} == expected_layers
+    # validation rejected no row of the fixture: each validated table is the raw file, stored once
+    assert shared == [
+        ("validated", t.name, "raw", f"raw_{t.name}") for t in sorted(TABLES, key=lambda t: t.name)
+    ]
+    [database] = result.asset_materializations_for_node("warehouse_database")
+    assert database.metadata["views_of_the_same_file"].value == len(TABLES)
+    assert "`validated.deals`: 8 rows (a view of `raw.raw_deals`" in database.metadata["loaded"].value
     assert latest == [(result.run_id,)]
     # The UI's preview of plan_scores has the CLI table's columns and rounding (compscore.scoring.display).
     shown = result.asset_materializations_for_node("plan_scoring")

@@ -12,6 +12,7 @@ import urllib.parse
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -190,6 +191,16 @@ def test_corrupted_copy_warns_quarantines_and_balances(tmp_path: Path) -> None:
     by_rule = dict(rejects.filter(pl.col("source_table") == "deals").group_by("rule").len().iter_rows())
     assert by_rule["range:amount"] == 1 and by_rule["unique_key:deal_id"] == 2
     assert "D001" not in warehouse.read_table("deals", tmp_path / "wh").get_column("deal_id").to_list()
+    # In DuckDB, a table with rejected rows is its own table; one without is a view of its raw table.
+    warehouse.publish_database(tmp_path / "wh")
+    in_duckdb = warehouse.duckdb_row_counts(tmp_path / "wh")
+    passed = dict(counts.select("table", "passed").iter_rows())
+    assert {t.name: in_duckdb[t.name] for t in TABLES} == passed
+    with duckdb.connect(str(tmp_path / "wh" / warehouse.DUCKDB_FILE), read_only=True) as con:
+        views = con.execute("select view_name from duckdb_views() where schema_name = 'validated'").fetchall()
+    rejected = set(counts.filter(pl.col("rejected") > 0).get_column("table"))
+    assert {"deals", "commission_lines"} <= rejected
+    assert {name for (name,) in views} == {t.name for t in TABLES} - rejected
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
 from pathlib import Path
 
 import duckdb
@@ -264,3 +265,111 @@ def test_summary_says_which_tables_are_not_in_duckdb_yet(tmp_path: Path) -> None
     lines = render_summary(tmp_path).splitlines()
     assert any(line.split()[:2] == ["deals", "3"] and "not loaded yet" in line for line in lines)
     assert any(line.split() == ["reps", "1", "ok"] for line in lines)
+
+
+def _linked_table(root: Path, of: str, name: str, layer: str) -> None:
+    """Write table `name` as a hard link of table `of`'s file (what `validated` hands over for a table of
+    which nothing was rejected)."""
+    link = root / f"link-of-{of}.parquet"
+    os.link(warehouse.parquet_path(of, root), link)
+    comments = warehouse.Comments("Deals that passed.", {"amount": "Deal value, USD."})
+    warehouse.write_table(warehouse.ParquetFile(link), name, root, layer=layer, comments=comments)
+
+
+def _objects(root: Path) -> dict[tuple[str, str], str]:
+    """Every (schema, name) of the database with its kind, the bookkeeping table included."""
+    with duckdb.connect(str(root / warehouse.DUCKDB_FILE), read_only=True) as con:
+        return {
+            (schema, name): kind
+            for schema, name, kind in con.execute(
+                "select schema_name, table_name, 'table' from duckdb_tables() "
+                "union all select schema_name, view_name, 'view' from duckdb_views() where not internal"
+            ).fetchall()
+        }
+
+
+def _layer_rows(root: Path, layer: str, name: str) -> list[tuple]:
+    with duckdb.connect(str(root / warehouse.DUCKDB_FILE), read_only=True) as con:
+        return con.execute(f'select * from "{layer}"."{name}" order by 1').fetchall()
+
+
+def test_tables_of_one_file_are_stored_once_and_shown_under_both_names(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(3), "raw_deals", tmp_path, layer="raw")
+    _linked_table(tmp_path, "raw_deals", "deals", "validated")
+
+    published = warehouse.publish_database(tmp_path)
+
+    assert {t.name: (t.layer, t.row_count, t.view_of) for t in published} == {
+        "deals": ("validated", 3, "raw.raw_deals"),
+        "raw_deals": ("raw", 3, None),
+    }
+    assert _objects(tmp_path) == {
+        ("raw", "raw_deals"): "table",  # written first: loaded
+        ("validated", "deals"): "view",  # the same file: a view of it
+        ("main", warehouse.SHARED_FILES): "table",
+    }
+    assert _layer_rows(tmp_path, "validated", "deals") == _layer_rows(tmp_path, "raw", "raw_deals")
+    assert len(_layer_rows(tmp_path, "validated", "deals")) == 3
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3, "raw_deals": 3}
+    assert warehouse.duckdb_schemas(tmp_path) == {"deals": "validated", "raw_deals": "raw"}
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        shared = con.execute(f"select * from {warehouse.SHARED_FILES}").fetchall()
+        view_comment = con.execute("select comment from duckdb_views() where view_name = 'deals'").fetchall()
+        column_comment = con.execute(
+            "select comment from duckdb_columns() where table_name = 'deals' and column_name = 'amount'"
+        ).fetchall()
+    assert shared == [("validated", "deals", "raw", "raw_deals")]
+    assert view_comment == [("Deals that passed.",)]
+    assert column_comment == [("Deal value, USD.",)]
+
+
+def test_a_view_keeps_its_rows_when_the_table_it_reads_is_replaced_alone(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(3), "raw_deals", tmp_path, layer="raw")
+    _linked_table(tmp_path, "raw_deals", "deals", "validated")
+    warehouse.publish_database(tmp_path)
+    before = _layer_rows(tmp_path, "validated", "deals")
+
+    warehouse.write_table(_frame(5, offset=50), "raw_deals", tmp_path, layer="raw")  # raw alone, new rows
+    assert [t.name for t in warehouse.publish_database(tmp_path)] == ["raw_deals"]
+
+    assert _objects(tmp_path)[("validated", "deals")] == "table"
+    assert _layer_rows(tmp_path, "validated", "deals") == before
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3, "raw_deals": 5}
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        assert con.execute(f"select count(*) from {warehouse.SHARED_FILES}").fetchone() == (0,)
+        assert con.execute("select comment from duckdb_tables() where table_name = 'deals'").fetchone() == (
+            "Deals that passed.",
+        )
+        assert con.execute(
+            "select comment from duckdb_columns() where table_name = 'deals' and column_name = 'amount'"
+        ).fetchone() == ("Deal value, USD.",)
+
+
+def test_a_view_becomes_a_table_when_its_own_file_differs_and_a_view_again_when_shared(
+    tmp_path: Path,
+) -> None:
+    warehouse.write_table(_frame(3), "raw_deals", tmp_path, layer="raw")
+    _linked_table(tmp_path, "raw_deals", "deals", "validated")
+    warehouse.publish_database(tmp_path)
+
+    warehouse.write_table(_frame(2), "deals", tmp_path, layer="validated")  # a row rejected: its own file
+    warehouse.publish_database(tmp_path)
+    assert _objects(tmp_path)[("validated", "deals")] == "table"
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 2, "raw_deals": 3}
+
+    warehouse.write_table(_frame(4, offset=10), "raw_deals", tmp_path, layer="raw")
+    _linked_table(tmp_path, "raw_deals", "deals", "validated")
+    warehouse.publish_database(tmp_path)
+    assert _objects(tmp_path)[("validated", "deals")] == "view"
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 4, "raw_deals": 4}
+
+
+def test_a_file_shared_with_a_table_published_earlier_is_loaded_as_a_table(tmp_path: Path) -> None:
+    warehouse.write_table(_frame(3), "raw_deals", tmp_path, layer="raw")
+    warehouse.publish_database(tmp_path)
+    _linked_table(tmp_path, "raw_deals", "deals", "validated")
+
+    warehouse.publish_database(tmp_path)
+
+    assert _objects(tmp_path) == {("raw", "raw_deals"): "table", ("validated", "deals"): "table"}
+    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3, "raw_deals": 3}
