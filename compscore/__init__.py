@@ -5,4 +5,6 @@ on Polars and runs without Dagster; `common/`, `assets/`, `checks/` and `pipelin
 Nothing here imports them (tests/test_layering.py).
 """
 
+from compscore import allocator  # noqa: F401  (first: it must come before anything imports Polars)
+
 __version__ = "0.1.0"
