@@ -6,9 +6,9 @@ so that memory is released promptly: pola-rs/polars#18088), then appends whateve
 holds, which therefore wins. Scoring frees and allocates gigabytes a second (every batch builds and drops
 its frames), so with Polars' setting the kernel maps and zeroes the same memory again and again: at 10M
 statement lines, 69 s of the run's 251 s of CPU was the kernel's (page faults). Keeping freed pages for 5 s
-(`KEEP_FREED_MEMORY`) cut the run from 169 to 131 s wall and 251 to 224 s CPU, for a peak of 4.2 GiB
-instead of 3.7; 30 s was no faster (125–136 s) and held more (4.9 GiB at 10M, 11.0 GiB at 30M lines
-against 10.0 before); docs/performance.md, "Issue 9, session 8".
+(`KEEP_FREED_MEMORY`) cut the run from 169 to 131 s wall and 251 to 224 s CPU, for a peak of 4.0 GiB
+instead of 3.5; 30 s was no faster within the noise (125–136 s) and held more (4.7–4.9 GiB at 10M, 11.0
+GiB at 30M lines against 10.0 before); docs/performance.md, "Issue 9, session 8".
 
 jemalloc reads the variable once, when Polars' library is loaded: so the setting is made by importing
 `compscore` (which imports no Polars itself) before anything imports Polars; a value the user set is kept.

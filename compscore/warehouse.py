@@ -477,7 +477,8 @@ class _Catalog:
         rows = con.execute(
             f"select view_schema, view_name, table_schema, table_name from {_quoted(SHARED_FILES)}"
         ).fetchall()
-        shared = {(row[0], row[1]): (row[2], row[3]) for row in rows}
+        # a view dropped by hand since is no longer one of them
+        shared = {(row[0], row[1]): (row[2], row[3]) for row in rows if kinds.get((row[0], row[1])) == "view"}
         return cls(kinds, shared, {view: _view_comments(con, *view) for view in shared})
 
 
@@ -499,7 +500,8 @@ def _publish_sql(loads: list[_Load], catalog: _Catalog) -> tuple[list[str], list
     be replaced made tables; every table loaded; the views of this publish's shared files made."""
     loaded = {load.key for load in loads}
     statements: list[str] = []
-    if catalog.shared or any(load.same_file_as is not None for load in loads):
+    bookkept = (MAIN_SCHEMA, SHARED_FILES) in catalog.kinds or any(load.same_file_as for load in loads)
+    if bookkept:
         statements += _shared_files_table_sql()
     for view, table in sorted(catalog.shared.items()):
         if table in loaded and view not in loaded:
@@ -507,7 +509,7 @@ def _publish_sql(loads: list[_Load], catalog: _Catalog) -> tuple[list[str], list
     params: list[str] = []
     for load in loads:
         note = load.note
-        if load.key in catalog.shared:
+        if bookkept:
             statements.append(_unshared_sql(*load.key))
         if catalog.kinds.get(load.key) == "view":
             statements.append(f"drop view {_quoted(note.layer)}.{_quoted(note.name)}")
