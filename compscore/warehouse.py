@@ -275,7 +275,7 @@ def duckdb_row_counts(root: str | Path | None = None) -> dict[str, int]:
     with _connect(path, read_only=True) as con:
         return {
             table: con.execute(f"select count(*) from {_quoted(schema)}.{_quoted(table)}").fetchone()[0]
-            for schema, table in sorted(_published_tables(con), key=lambda found: found[1])
+            for schema, table in _published_tables(con)
         }
 
 
@@ -522,7 +522,7 @@ def _publish_sql(loads: list[_Load], catalog: _Catalog) -> tuple[list[str], list
         params.append(str(load.files[0].parent / "*.parquet") if note.partitioned else str(load.files[0]))
     for load in loads:
         if load.same_file_as is not None:
-            statements += _shared_view_sql(load, load.same_file_as, catalog)
+            statements += _shared_view_sql(load, load.same_file_as)
     return statements, params
 
 
@@ -548,20 +548,19 @@ _SHARED_FILES_COMMENT = (
 )
 
 
-def _shared_view_sql(load: _Load, holder: CatalogNote, catalog: _Catalog) -> list[str]:
+def _shared_view_sql(load: _Load, holder: CatalogNote) -> list[str]:
     """Statements making `load`'s table a view of `holder`'s table (loaded in the same publish)."""
     note = load.note
     view = f"{_quoted(note.layer)}.{_quoted(note.name)}"
-    statements = [f"drop table if exists {view}"] if catalog.kinds.get(load.key) == "table" else []
-    statements += [
+    return [
         f"create schema if not exists {_quoted(note.layer)}",
+        f"drop table if exists {view}",  # a view of the name was dropped before (`_publish_sql`)
         f"create view {view} as select * from {_quoted(holder.layer)}.{_quoted(holder.name)}",
         f"insert into {_quoted(SHARED_FILES)} values ({_literal(note.layer)}, {_literal(note.name)}, "
         f"{_literal(holder.layer)}, {_literal(holder.name)})",
-        *_comment_sql(note.layer, note.name, note.comments, load.schema, kind="view"),
+        *_comment_sql(note.layer, note.name, note.comments, load.schema),
         *note.views,
     ]
-    return statements
 
 
 def _view_made_table_sql(schema: str, name: str, comments: Comments) -> list[str]:
@@ -664,15 +663,13 @@ def _partitioned_table_sql(name: str, schema: str = MAIN_SCHEMA) -> list[str]:
     ]
 
 
-def _comment_sql(
-    schema: str, name: str, comments: Comments | None, written: pl.Schema | None, kind: str = "table"
-) -> list[str]:
-    """`COMMENT ON` statements for the table (or view) and those of its columns that have a description
-    (of the columns `written`, or all when None)."""
+def _comment_sql(schema: str, name: str, comments: Comments | None, written: pl.Schema | None) -> list[str]:
+    """`COMMENT ON` statements for the table (or view: DuckDB's `COMMENT ON TABLE` takes both) and those of
+    its columns that have a description (of the columns `written`, or all when None)."""
     if comments is None:
         return []
     table = f"{_quoted(schema)}.{_quoted(name)}"
-    statements = [f"comment on {kind} {table} is {_literal(comments.table)}"] if comments.table else []
+    statements = [f"comment on table {table} is {_literal(comments.table)}"] if comments.table else []
     for column, text in (comments.columns or {}).items():
         if written is None or column in written:
             statements.append(f"comment on column {table}.{_quoted(column)} is {_literal(text)}")

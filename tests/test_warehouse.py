@@ -294,24 +294,40 @@ def _layer_rows(root: Path, layer: str, name: str) -> list[tuple]:
 
 
 def test_tables_of_one_file_are_stored_once_and_shown_under_both_names(tmp_path: Path) -> None:
-    warehouse.write_table(_frame(3), "raw_deals", tmp_path, layer="raw")
+    warehouse.write_partition(_frame(1), "incoming_deals", "2026-01", tmp_path)  # never shared, noted first
+    raw_comments = warehouse.Comments("Deals as received.", {"amount": "As received."})
+    warehouse.write_table(_frame(3), "raw_deals", tmp_path, layer="raw", comments=raw_comments)
     _linked_table(tmp_path, "raw_deals", "deals", "validated")
 
     published = warehouse.publish_database(tmp_path)
 
     assert {t.name: (t.layer, t.row_count, t.view_of) for t in published} == {
         "deals": ("validated", 3, "raw.raw_deals"),
+        "incoming_deals": ("main", 1, None),
         "raw_deals": ("raw", 3, None),
     }
+    deals = next(t for t in published if t.name == "deals")
+    assert deals.parquet_path == tmp_path / "deals.parquet"
+    assert deals.duckdb_path == tmp_path / warehouse.DUCKDB_FILE
+    assert dict(deals.schema) == dict(_frame(0).schema)
     assert _objects(tmp_path) == {
+        ("main", "incoming_deals"): "table",
         ("raw", "raw_deals"): "table",  # written first: loaded
         ("validated", "deals"): "view",  # the same file: a view of it
         ("main", warehouse.SHARED_FILES): "table",
     }
     assert _layer_rows(tmp_path, "validated", "deals") == _layer_rows(tmp_path, "raw", "raw_deals")
     assert len(_layer_rows(tmp_path, "validated", "deals")) == 3
-    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3, "raw_deals": 3}
-    assert warehouse.duckdb_schemas(tmp_path) == {"deals": "validated", "raw_deals": "raw"}
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as reader:  # beside a reader
+        assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3, "incoming_deals": 1, "raw_deals": 3}
+        assert warehouse.duckdb_schemas(tmp_path) == {
+            "deals": "validated",
+            "incoming_deals": "main",
+            "raw_deals": "raw",
+        }
+        assert reader.execute(
+            "select comment from duckdb_tables() where table_name = 'raw_deals'"
+        ).fetchall() == [("Deals as received.",)]
     with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
         shared = con.execute(f"select * from {warehouse.SHARED_FILES}").fetchall()
         view_comment = con.execute("select comment from duckdb_views() where view_name = 'deals'").fetchall()
@@ -326,15 +342,29 @@ def test_tables_of_one_file_are_stored_once_and_shown_under_both_names(tmp_path:
 def test_a_view_keeps_its_rows_when_the_table_it_reads_is_replaced_alone(tmp_path: Path) -> None:
     warehouse.write_table(_frame(3), "raw_deals", tmp_path, layer="raw")
     _linked_table(tmp_path, "raw_deals", "deals", "validated")
+    warehouse.write_table(_frame(2, offset=70), "raw_reps", tmp_path, layer="raw")
+    _linked_table(tmp_path, "raw_reps", "reps", "validated")
     warehouse.publish_database(tmp_path)
     before = _layer_rows(tmp_path, "validated", "deals")
 
+    warehouse.write_table(_frame(1), "accounts", tmp_path, layer="validated")  # unrelated: views stay
+    warehouse.publish_database(tmp_path)
+    assert _objects(tmp_path)[("validated", "deals")] == "view"
+
     warehouse.write_table(_frame(5, offset=50), "raw_deals", tmp_path, layer="raw")  # raw alone, new rows
-    assert [t.name for t in warehouse.publish_database(tmp_path)] == ["raw_deals"]
+    warehouse.write_table(_frame(4, offset=90), "raw_reps", tmp_path, layer="raw")
+    assert [t.name for t in warehouse.publish_database(tmp_path)] == ["raw_deals", "raw_reps"]
 
     assert _objects(tmp_path)[("validated", "deals")] == "table"
+    assert _objects(tmp_path)[("validated", "reps")] == "table"
     assert _layer_rows(tmp_path, "validated", "deals") == before
-    assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3, "raw_deals": 5}
+    assert warehouse.duckdb_row_counts(tmp_path) == {
+        "accounts": 1,
+        "deals": 3,
+        "raw_deals": 5,
+        "raw_reps": 4,
+        "reps": 2,
+    }
     with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
         assert con.execute(f"select count(*) from {warehouse.SHARED_FILES}").fetchone() == (0,)
         assert con.execute("select comment from duckdb_tables() where table_name = 'deals'").fetchone() == (
@@ -373,3 +403,29 @@ def test_a_file_shared_with_a_table_published_earlier_is_loaded_as_a_table(tmp_p
 
     assert _objects(tmp_path) == {("raw", "raw_deals"): "table", ("validated", "deals"): "table"}
     assert warehouse.duckdb_row_counts(tmp_path) == {"deals": 3, "raw_deals": 3}
+
+
+def test_comments_name_only_the_columns_the_table_has(tmp_path: Path) -> None:
+    """A description of a column the file lacks (an optional column) is not commented; a table without a
+    description gets its columns' comments only."""
+    comments = warehouse.Comments(None, {"amount": "Deal value, USD.", "term_months": "Optional, absent."})
+    warehouse.write_table(_frame(2), "raw_deals", tmp_path, layer="raw", comments=comments)
+    link = tmp_path / "link.parquet"
+    os.link(warehouse.parquet_path("raw_deals", tmp_path), link)
+    warehouse.write_table(
+        warehouse.ParquetFile(link), "deals", tmp_path, layer="validated", comments=comments
+    )
+
+    warehouse.publish_database(tmp_path)
+
+    with duckdb.connect(str(tmp_path / warehouse.DUCKDB_FILE), read_only=True) as con:
+        found = con.execute(
+            "select table_name, column_name, comment from duckdb_columns() where comment is not null "
+            "order by 1, 2"
+        ).fetchall()
+        described = con.execute(
+            "select table_name from duckdb_tables() where comment is not null "
+            "union all select view_name from duckdb_views() where comment is not null and not internal"
+        ).fetchall()
+    assert found == [("deals", "amount", "Deal value, USD."), ("raw_deals", "amount", "Deal value, USD.")]
+    assert described == [(warehouse.SHARED_FILES,)]
