@@ -35,13 +35,17 @@ def warehouse_database_asset(tables: Sequence[dg.AssetKey]) -> dg.AssetsDefiniti
     )
     def warehouse_database(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         loaded = store.publish_database(warehouse.directory)
-        context.log.info(f"loaded {len(loaded)} table(s) into {store.duckdb_path(warehouse.directory)}")
+        views = sum(t.view_of is not None for t in loaded)
+        context.log.info(
+            f"loaded {len(loaded) - views} table(s) and {views} view(s) of the same files into "
+            f"{store.duckdb_path(warehouse.directory)}"
+        )
         return dg.MaterializeResult(
             metadata={
                 "dagster/uri": dg.MetadataValue.path(str(store.duckdb_path(warehouse.directory))),
-                "tables_loaded": len(loaded),
+                "tables_loaded": len(loaded) - views,
                 "rows_loaded": sum(t.row_count for t in loaded if t.view_of is None),
-                "views_of_the_same_file": sum(t.view_of is not None for t in loaded),
+                "views_of_the_same_file": views,
                 "loaded": dg.MetadataValue.md(
                     "\n".join(f"- `{t.layer}.{t.name}`: {t.row_count:,} rows{_stored(t)}" for t in loaded)
                     or "nothing new"
