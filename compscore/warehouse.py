@@ -275,7 +275,7 @@ def duckdb_row_counts(root: str | Path | None = None) -> dict[str, int]:
     with _connect(path, read_only=True) as con:
         return {
             table: con.execute(f"select count(*) from {_quoted(schema)}.{_quoted(table)}").fetchone()[0]
-            for schema, table in _published_tables(con)
+            for schema, table in published_tables(con)
         }
 
 
@@ -285,17 +285,19 @@ def duckdb_schemas(root: str | Path | None = None) -> dict[str, str]:
     if not path.exists():
         return {}
     with _connect(path, read_only=True) as con:
-        return {table: schema for schema, table in _published_tables(con)}
+        return {table: schema for schema, table in published_tables(con)}
 
 
-def _published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(schema, name) of every warehouse table in the database: its tables but the bookkeeping of
-    `SHARED_FILES`, and the views that stand for a table."""
+def published_tables(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, str] | None]:
+    """(schema, name) of every warehouse table in the database, with the (schema, name) of the table it is
+    a view of when it is one (`SHARED_FILES`), else None; the bookkeeping table itself left out."""
     catalog = _Catalog.read(con)
-    tables = [
-        key for key, kind in catalog.kinds.items() if kind == "table" and key != (MAIN_SCHEMA, SHARED_FILES)
-    ]
-    return tables + list(catalog.shared)
+    tables = {
+        key: None
+        for key, kind in catalog.kinds.items()
+        if kind == "table" and key != (MAIN_SCHEMA, SHARED_FILES)
+    }
+    return tables | catalog.shared
 
 
 def write_run(

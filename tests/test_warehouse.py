@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
+import re
 from pathlib import Path
 
 import duckdb
@@ -335,6 +336,10 @@ def test_tables_of_one_file_are_stored_once_and_shown_under_both_names(tmp_path:
             "select comment from duckdb_columns() where table_name = 'deals' and column_name = 'amount'"
         ).fetchall()
     assert shared == [("validated", "deals", "raw", "raw_deals")]
+    summary = render_summary(tmp_path)  # the view's rows are read and found equal to its file's
+    assert re.search(r"^deals +3  ok$", summary, flags=re.M) and re.search(
+        r"^raw_deals +3  ok$", summary, flags=re.M
+    )
     assert view_comment == [("Deals that passed.",)]
     assert column_comment == [("Deal value, USD.",)]
 

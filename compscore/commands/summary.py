@@ -44,8 +44,9 @@ def render_summary(root: Path) -> str:
 
 
 def duckdb_health(root: Path) -> dict[str, int | str]:
-    """Rows per DuckDB table, read by scanning every row (a row count alone comes from metadata and
-    succeeds on a truncated file); the first line of the error for a table that cannot be read."""
+    """Rows per DuckDB table (a view of a table of the same file included), read by scanning every row (a
+    row count alone comes from metadata and succeeds on a truncated file); the first line of the error for
+    a table that cannot be read."""
     path = warehouse.duckdb_path(root)
     if not path.exists():
         return {}
@@ -55,8 +56,7 @@ def duckdb_health(root: Path) -> dict[str, int | str]:
         return {name: f"unreadable ({_first_line(exc)})" for name in warehouse.list_tables(root)}
     health: dict[str, int | str] = {}
     try:
-        found = con.execute("select schema_name, table_name from duckdb_tables() order by 2").fetchall()
-        for schema, name in found:
+        for schema, name in warehouse.published_tables(con):
             quoted = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, name))
             try:
                 health[name] = con.execute(f"select count(hash(t)) from {quoted} as t").fetchone()[0]
