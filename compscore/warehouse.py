@@ -288,16 +288,14 @@ def duckdb_schemas(root: str | Path | None = None) -> dict[str, str]:
         return {table: schema for schema, table in published_tables(con)}
 
 
-def published_tables(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], tuple[str, str] | None]:
-    """(schema, name) of every warehouse table in the database, with the (schema, name) of the table it is
-    a view of when it is one (`SHARED_FILES`), else None; the bookkeeping table itself left out."""
+def published_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(schema, name) of every warehouse table in the database: its tables but the bookkeeping table of
+    `SHARED_FILES`, and the views that stand for a table of the same file."""
     catalog = _Catalog.read(con)
-    tables = {
-        key: None
-        for key, kind in catalog.kinds.items()
-        if kind == "table" and key != (MAIN_SCHEMA, SHARED_FILES)
-    }
-    return tables | catalog.shared
+    bookkeeping = (MAIN_SCHEMA, SHARED_FILES)
+    return [key for key, kind in catalog.kinds.items() if kind == "table" and key != bookkeeping] + list(
+        catalog.shared
+    )
 
 
 def write_run(
@@ -389,7 +387,11 @@ def publish_database(root: str | Path | None = None) -> list[WrittenTable]:
             # Rows are not kept in file order (SQL tables have none; query with ORDER BY): loading then
             # runs in parallel and commits faster (8.4 → 4.9 s for the tables of a 1M-line company).
             con.execute("set preserve_insertion_order = false")
-            statements, params = _publish_sql(loads, _Catalog.read(con))
+            catalog = _Catalog.read(con)
+            orphaned = {
+                view: _view_comments(con, *view) for view in _views_losing_their_table(loads, catalog)
+            }
+            statements, params = _publish_sql(loads, catalog, orphaned)
             _in_transaction(con, statements, params)
     for path, text in read:
         if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -459,11 +461,10 @@ def _same_file_as(loads: list[_Load]) -> list[_Load]:
 @dataclass(frozen=True)
 class _Catalog:
     """What the database holds before a publish: each object's kind (`table` or `view`) by (schema, name),
-    and the views of `SHARED_FILES` with the table each reads and the comments each shows."""
+    and the views of `SHARED_FILES` with the table each reads."""
 
     kinds: dict[tuple[str, str], str]
     shared: dict[tuple[str, str], tuple[str, str]]
-    shared_comments: dict[tuple[str, str], Comments]
 
     @classmethod
     def read(cls, con: duckdb.DuckDBPyConnection) -> _Catalog:
@@ -475,13 +476,13 @@ class _Catalog:
             ).fetchall()
         }
         if (MAIN_SCHEMA, SHARED_FILES) not in kinds:
-            return cls(kinds, {}, {})
+            return cls(kinds, {})
         rows = con.execute(
             f"select view_schema, view_name, table_schema, table_name from {_quoted(SHARED_FILES)}"
         ).fetchall()
         # a view dropped by hand since is no longer one of them
         shared = {(row[0], row[1]): (row[2], row[3]) for row in rows if kinds.get((row[0], row[1])) == "view"}
-        return cls(kinds, shared, {view: _view_comments(con, *view) for view in shared})
+        return cls(kinds, shared)
 
 
 def _view_comments(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Comments:
@@ -497,17 +498,25 @@ def _view_comments(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> Co
     return Comments(table, dict(columns))
 
 
-def _publish_sql(loads: list[_Load], catalog: _Catalog) -> tuple[list[str], list[str]]:
-    """The publish's statements and their parameters (the files read), in order: views of tables about to
-    be replaced made tables; every table loaded; the views of this publish's shared files made."""
+def _views_losing_their_table(loads: list[_Load], catalog: _Catalog) -> list[tuple[str, str]]:
+    """The views of `SHARED_FILES` whose table this publish replaces and whose own table it does not load,
+    sorted: they must become tables of the rows they show before their table goes."""
     loaded = {load.key for load in loads}
+    return sorted(view for view, table in catalog.shared.items() if table in loaded and view not in loaded)
+
+
+def _publish_sql(
+    loads: list[_Load], catalog: _Catalog, orphaned: dict[tuple[str, str], Comments]
+) -> tuple[list[str], list[str]]:
+    """The publish's statements and their parameters (the files read), in order: the `orphaned` views
+    (`_views_losing_their_table`, with their comments) made tables; every table loaded; the views of this
+    publish's shared files made."""
     statements: list[str] = []
     bookkept = (MAIN_SCHEMA, SHARED_FILES) in catalog.kinds or any(load.same_file_as for load in loads)
     if bookkept:
         statements += _shared_files_table_sql()
-    for view, table in sorted(catalog.shared.items()):
-        if table in loaded and view not in loaded:
-            statements += _view_made_table_sql(*view, catalog.shared_comments[view])
+    for view, comments in orphaned.items():
+        statements += _view_made_table_sql(*view, comments)
     params: list[str] = []
     for load in loads:
         note = load.note
