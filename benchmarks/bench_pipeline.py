@@ -8,11 +8,15 @@ For each size N (statement lines) the company `CACHE/lines-N` is used (generated
 with COMPSCORE_SOURCE pointing at the company (the project's IO manager writes Parquet, the warehouse
 asset DuckDB). While it runs, the process tree is sampled from /proc every 0.25 s: each process's peak
 RSS and CPU seconds (user + system, at its last sample) are printed with the step it ran (from its command
-line). Total CPU and the largest peak RSS of any one process also come from the kernel
-(`wait4` on the run's process) once the run has ended, which counts every process of the tree, also
-those shorter than a sample.
+line). Total CPU and the largest peak RSS of any one process also come from the kernel, once the run has
+ended: a measuring process runs the command as the subreaper of its tree and reports RUSAGE_CHILDREN,
+which counts every process of the tree, also those shorter than a sample and those orphaned in the run
+(the executor's forkserver and the step processes forked from it).
 
     python benchmarks/bench_pipeline.py --sizes 1e6,1e7 --cache /work/tmp-scale
+
+`--start-method SPAWN` runs the steps as Dagster's default does (a fresh interpreter each), for an A/B
+against the executor's forkserver.
 
 Targets (issue 9): 10M lines ≤ 150 s wall and ≤ 8 GiB in any process; 1M ≤ 30 s. On a shared machine CPU
 seconds and peak RSS are the steadier figures.
@@ -109,13 +113,41 @@ def _label(pid: int) -> str:
     except OSError:
         return "?"
     text = " ".join(argv)
+    if "multiprocessing.forkserver" in text:
+        return "forkserver (the local executor's; step processes fork from it)"
     if "dagster" in text:
         words = [w for w in argv if w and not w.startswith("{")]
         return "dagster " + " ".join(words[3:7])
     return " ".join(argv[:3])[:60]
 
 
-def run_pipeline(folder: Path, work: Path, interval: float) -> tuple[int, float, dict[str, float], Tree]:
+# Runs argv[2:] with its stdout and stderr in the file argv[1] and prints, as JSON, its exit code and the
+# CPU time (user + system) and largest peak RSS of every process of its tree. The measurer is the tree's
+# subreaper (prctl PR_SET_CHILD_SUBREAPER): a process orphaned in the run (the multiprocess executor's
+# forkserver outlives the run process that started it) is reparented to it and reaped by it, so its usage
+# and that of the step processes it forked are counted in RUSAGE_CHILDREN, which wait4 on the run process
+# alone would miss.
+MEASURE = """
+import ctypes, json, os, resource, subprocess, sys
+PR_SET_CHILD_SUBREAPER = 36
+if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+    sys.exit("prctl(PR_SET_CHILD_SUBREAPER) failed: the CPU of orphaned processes would not be counted")
+with open(sys.argv[1], "w") as log:
+    code = subprocess.call(sys.argv[2:], stdout=log, stderr=log)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"returncode": code, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "peak_rss_gib": usage.ru_maxrss / 2**20}))
+"""
+
+
+def run_pipeline(
+    folder: Path, work: Path, interval: float, start_method: str | None = None
+) -> tuple[int, float, dict[str, float], Tree]:
     shutil.rmtree(work, ignore_errors=True)
     (work / "home").mkdir(parents=True)
     env = {
@@ -125,21 +157,26 @@ def run_pipeline(folder: Path, work: Path, interval: float) -> tuple[int, float,
         "COMPSCORE_WAREHOUSE": str(work / "warehouse"),
     }
     command = [sys.executable, "-m", "dagster", "job", "execute", "-m", "pipelines.definitions"]
+    command += ["-j", "full_refresh"]
+    if start_method:
+        config = work / "run_config.yaml"
+        config.write_text(f"execution:\n  config:\n    start_method: {start_method}\n")
+        command += ["-c", str(config)]
     started = time.perf_counter()
-    with (work / "dagster.log").open("w") as log:
-        child = subprocess.Popen([*command, "-j", "full_refresh"], env=env, stdout=log, stderr=log)
-        tree = Tree(child.pid, started)
-        while True:
-            # wait4 on this child alone: the usage of its tree, not of every child this script ever had
-            # (getrusage(RUSAGE_CHILDREN) would count a company generated earlier in the same run).
-            pid, status, rusage = os.wait4(child.pid, os.WNOHANG)
-            if pid == child.pid:
-                break
-            tree.sample()
-            time.sleep(interval)
+    measurer = subprocess.Popen(
+        [sys.executable, "-c", MEASURE, str(work / "dagster.log"), *command],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    tree = Tree(measurer.pid, started)
+    while measurer.poll() is None:
+        tree.sample()
+        time.sleep(interval)
     wall = time.perf_counter() - started
-    usage = {"cpu_s": rusage.ru_utime + rusage.ru_stime, "peak_rss_gib": rusage.ru_maxrss / 2**20}
-    return os.waitstatus_to_exitcode(status), wall, usage, tree
+    measured = json.loads(measurer.stdout.read().strip().splitlines()[-1])
+    code = measured.pop("returncode")
+    return code, wall, measured, tree
 
 
 def steps_by_pid(log: Path) -> dict[int, str]:
@@ -174,6 +211,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes("1e6,1e7"), help="statement lines")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"default {DEFAULT_CACHE}")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between samples of /proc")
+    parser.add_argument(
+        "--start-method",
+        choices=["FORKSERVER", "SPAWN"],
+        help="the local executor's start method for step processes (default: the executor's, FORKSERVER)",
+    )
     args = parser.parse_args(argv)
     print(floor_line(), flush=True)
     results = []
@@ -181,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = company(args.cache, lines)
         work = args.cache / f"pipeline-{lines}"
         print(f"full_refresh on {folder} (DAGSTER_HOME and warehouse under {work}) ...", flush=True)
-        code, wall, usage, tree = run_pipeline(folder, work, args.interval)
+        code, wall, usage, tree = run_pipeline(folder, work, args.interval, args.start_method)
         report(lines, code, wall, usage, tree, work / "dagster.log")
         results.append({"lines": lines, "returncode": code, "wall_s": round(wall, 1), **usage})
     print("\nsummary")

@@ -2,7 +2,8 @@
 
 - `local_executor`: steps in subprocesses on this machine, at most `COMPSCORE_MAX_CONCURRENT_STEPS` at a
   time (default 2: the warehouse serialises DuckDB writes, and two cores is the smallest machine we
-  support). A run's config can still override `max_concurrent`.
+  support), each forked from a server that has imported Dagster once. A run's config can still override
+  `max_concurrent` and the start method.
 - `celery_executor`: steps sent to Celery workers through a broker (RabbitMQ here), so that they spread
   over however many machines run workers. The broker URL, result backend and queue come from
   `COMPSCORE_CELERY_BROKER`, `COMPSCORE_CELERY_BACKEND` and `COMPSCORE_CELERY_QUEUE` (see .env.example
@@ -10,6 +11,8 @@
 """
 
 from __future__ import annotations
+
+import enum
 
 import dagster as dg
 from dagster_celery import celery_executor as _dagster_celery_executor
@@ -46,22 +49,61 @@ def max_concurrent_steps() -> int:
     return int(raw)
 
 
+class StartMethod(enum.Enum):
+    """How the local executor starts a step's process (Python's multiprocessing start methods)."""
+
+    FORKSERVER = "forkserver"
+    SPAWN = "spawn"
+
+
+FORKSERVER_PRELOAD = ["dagster"]
+"""What the forkserver imports before it forks step processes: Dagster alone. Dagster's own default
+preloads the job's module, which here imports Polars, and Polars starts threads on import (jemalloc's
+background threads, its spill-cleaning thread): forking a process that has threads can leave a lock held
+in the child. Dagster starts no thread on import (`tests/test_executors.py` checks both), and is most of a
+step's start; each step then imports Polars and the definitions itself, after `compscore.allocator` has
+set the allocator (`pipelines/__init__.py`)."""
+
+
+def start_method(method: StartMethod | str) -> dict:
+    """The `start_method` config of Dagster's multiprocess executor for `method`."""
+    chosen = method if isinstance(method, StartMethod) else StartMethod[method]
+    if chosen is StartMethod.SPAWN:
+        return {"spawn": {}}
+    return {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}
+
+
 def local_executor() -> dg.ExecutorDefinition:
-    """Steps in subprocesses, `COMPSCORE_MAX_CONCURRENT_STEPS` at a time; a run's config can ask for
+    """Steps in subprocesses, `COMPSCORE_MAX_CONCURRENT_STEPS` at a time, forked from a forkserver that
+    has imported Dagster (`FORKSERVER_PRELOAD`); a run's config can ask for
     `execution: {config: {in_process: true}}` (every step in the run's own process: no process start or
-    library import per step, for small folders and tests) or another `max_concurrent`."""
+    library import per step, for small folders and tests), another `max_concurrent`, or
+    `start_method: SPAWN` (Dagster's default: a fresh interpreter per step)."""
     default = max_concurrent_steps()
 
     def choose(config: dict) -> dict:
         if config["in_process"]:
             return {"in_process": {}}
-        return {"multiprocess": {"max_concurrent": config["max_concurrent"] or default}}
+        return {
+            "multiprocess": {
+                "max_concurrent": config["max_concurrent"] or default,
+                "start_method": start_method(config["start_method"]),
+            }
+        }
 
     return dg.multi_or_in_process_executor.configured(
         choose,
         config_schema={
             "in_process": dg.Field(bool, default_value=False),
             "max_concurrent": dg.Field(int, default_value=0, description=f"0: ${MAX_CONCURRENT_ENV_VAR}"),
+            "start_method": dg.Field(
+                dg.Enum.from_python_enum(StartMethod),
+                default_value=StartMethod.FORKSERVER.name,
+                description=(
+                    "FORKSERVER: step processes forked from a server that has imported Dagster once "
+                    "(a step starts in about a second less); SPAWN: each step a fresh interpreter."
+                ),
+            ),
         },
         name="local",
     )

@@ -1,5 +1,9 @@
 """Executors come from the environment: step concurrency, and the Celery job's broker, backend and queue."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -41,3 +45,32 @@ def test_the_queue_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv(executors.QUEUE_ENV_VAR, "acme-nightly")
     assert executors.celery_queue() == "acme-nightly"
     assert isinstance(executors.celery_executor(), dg.ExecutorDefinition)
+
+
+# --- how step processes start --------------------------------------------------------------------------
+
+
+def test_steps_are_forked_from_a_server_that_preloads_dagster_alone_unless_a_run_asks_for_spawn() -> None:
+    assert executors.start_method(executors.StartMethod.FORKSERVER) == {
+        "forkserver": {"preload_modules": ["dagster"]}
+    }
+    assert executors.start_method("FORKSERVER") == executors.start_method(executors.StartMethod.FORKSERVER)
+    assert executors.start_method("SPAWN") == {"spawn": {}}
+    schema = executors.local_executor().config_schema.as_field().config_type.fields
+    assert schema["start_method"].default_value == "FORKSERVER"
+
+
+def _threads_and_polars_after_importing(module: str) -> tuple[int, bool]:
+    probe = f"import os, sys, {module}; print(len(os.listdir('/proc/self/task')), 'polars' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    threads, polars = out.stdout.split()
+    return int(threads), polars == "True"
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_the_forkserver_preload_starts_no_thread_where_the_definitions_would() -> None:
+    """Forking a process that has threads can leave a lock held in the child: the forkserver imports
+    Dagster alone, which starts none, not the job's module (Dagster's default), which imports Polars."""
+    assert _threads_and_polars_after_importing(executors.FORKSERVER_PRELOAD[0]) == (1, False)
+    threads, polars = _threads_and_polars_after_importing("pipelines.definitions")
+    assert polars and threads > 1
