@@ -209,9 +209,7 @@ def run_rules(
     for offset in range(0, max(data.height, 1), chunk_rows):
         chunk = data.slice(offset, chunk_rows).to_pandas()
         with _no_batch_fingerprint():
-            result = validation.run(
-                batch_parameters={"dataframe": chunk}, result_format=RESULT_FORMAT
-            )
+            result = validation.run(batch_parameters={"dataframe": chunk}, result_format=RESULT_FORMAT)
         for r in result.results:
             out = outcomes[r.expectation_config.meta["rule"]]
             if r.exception_info and r.exception_info.get("raised_exception"):
