@@ -193,6 +193,11 @@ def report(lines: int, code: int, wall: float, usage: dict[str, float], tree: Tr
         f"\nlines={lines:,}: full_refresh {status}: wall {wall:.1f} s, CPU {usage['cpu_s']:.1f} s "
         f"(all processes), largest peak RSS of one process {usage['peak_rss_gib']:.2f} GiB"
     )
+    cores = len(os.sched_getaffinity(0))
+    print(
+        f"  on {cores} core(s) no order of the steps runs this CPU in less than {usage['cpu_s'] / cores:.1f} s "
+        f"of wall; the cores were {usage['cpu_s'] / cores / wall:.0%} busy"
+    )
     print(f"  {'process':<58} {'from s':>7} {'to s':>7} {'CPU s':>7} {'peak GiB':>9}")
     for pid, step in steps_by_pid(log).items():
         if pid in tree.seen:
