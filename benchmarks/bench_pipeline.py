@@ -194,9 +194,10 @@ def report(lines: int, code: int, wall: float, usage: dict[str, float], tree: Tr
         f"(all processes), largest peak RSS of one process {usage['peak_rss_gib']:.2f} GiB"
     )
     cores = len(os.sched_getaffinity(0))
+    bound = usage["cpu_s"] / cores
     print(
-        f"  on {cores} core(s) no order of the steps runs this CPU in less than {usage['cpu_s'] / cores:.1f} s "
-        f"of wall; the cores were {usage['cpu_s'] / cores / wall:.0%} busy"
+        f"  on {cores} core(s) no order of the steps runs this CPU in less than {bound:.1f} s of wall; "
+        f"the cores were {bound / wall:.0%} busy"
     )
     print(f"  {'process':<58} {'from s':>7} {'to s':>7} {'CPU s':>7} {'peak GiB':>9}")
     for pid, step in steps_by_pid(log).items():
