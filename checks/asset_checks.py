@@ -1,13 +1,16 @@
 """Dagster asset checks on the raw tables: the data-quality rules of `compscore.quality`, and their GX suites.
 
-Two multi-asset checks, each one step over every raw table, with the raw tables (lazy scans from the IO
-manager) and `raw_plans` as inputs. Each step takes one table at a time: it reads that table, and of the
-tables it refers to only the key columns its foreign keys are judged against (`references_of`), so
-memory holds one table, not the company:
+One multi-asset check step, `raw_checks`, gives both checks of every raw table, with the raw tables (lazy
+scans from the IO manager) and `raw_plans` as inputs. It takes one table at a time and reads it once: that
+table, and of the tables it refers to only the key columns its foreign keys are judged against
+(`references_of`), so memory holds one table, not the company. The rules compute one flag column per
+row-level rule; the GX suite validates those same columns (`run_suite`), as `compscore score` does, so
+neither the table nor its flags are read or computed twice (they were, when each check had its own step:
+docs/performance.md, session 9, has what that second pass cost).
 
-* `raw_quality`: the check `quality` of each `raw_<table>`. It runs every rule in Polars
-  (`check_table`, the same counts `validated` quarantines by), writes the table's HTML report page
-  (`data_quality/<run_id>/<table>.html`), and gives one `AssetCheckResult` per table:
+* `quality`, for each `raw_<table>`: every rule in Polars (`check_table`, the same counts `validated`
+  quarantines by), the table's HTML report page (`data_quality/<run_id>/<table>.html`), and one
+  `AssetCheckResult`, given as soon as the table is checked:
 
   - failed with severity ERROR when a blocking failure is found (schema, no rows, volume drop, a foreign
     key broken in most rows);
@@ -18,19 +21,20 @@ memory holds one table, not the company:
   same blocking failures (`compscore.quality.validate`), so the validated tables and everything after
   them are not written and the earlier outputs stay in the warehouse. Not making the check a Dagster
   blocking check keeps it off the critical path: it runs beside `validated` instead of before it (at 10M
-  statement lines the rules take about 30 s, which every run waited for twice).
+  statement lines the rules take about 30 s, which every run would wait for).
 
   Metadata: every failed rule with its unexpected count and share, a few failing keys and values, and
   the path of the table's report page.
 
-* `raw_expectations`: the non-blocking check `expectations` of each `raw_<table>`. It runs every table's
-  Great Expectations suite (in chunks of rows) and writes one page for all tables
-  (`data_quality/<run_id>/expectations.html`). It gates nothing, so it runs alongside `raw_quality`,
-  `validated` and scoring (a low step priority lets the steps on the critical path start first). Its
-  result per table: passed when GX finds no unexpected row and no expectation raises; else failed with
-  severity WARN. Metadata: GX's unexpected count of every expectation, the failed ones with a few values,
-  GX errors, and a link to the table's section of the page. A GX crash on one table is reported on that
+* `expectations`, for each `raw_<table>`, not blocking: the table's Great Expectations suite (in chunks of
+  rows), one page for all tables (`data_quality/<run_id>/expectations.html`), the results once every table
+  is done. Passed when GX finds no unexpected row and no expectation raises; else failed with severity
+  WARN. Metadata: GX's unexpected count of every expectation, the failed ones with a few values, GX
+  errors, and a link to the table's section of the page. A GX crash on one table is reported on that
   table's result instead of failing the run.
+
+The step gates nothing, so it runs alongside `validated` and scoring (a low step priority lets the steps on
+the critical path start first).
 """
 
 from typing import Any
@@ -48,17 +52,17 @@ from compscore.quality import RuleResult, TableCheck, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES
 from compscore.quality.evaluate import references_of, schema_broken
 from compscore.quality.report import write_expectations_report, write_table_report
-from compscore.quality.suites import ExpectationOutcome, run_table_suite
+from compscore.quality.suites import ExpectationOutcome, run_suite
 from compscore.schema import TABLES
 
 CHECK_NAME = "quality"
 """The rules check on each raw table (reports; `validated` is the gate)."""
 GX_CHECK_NAME = "expectations"
 """The non-blocking GX check on each raw table."""
-RULES_STEP = "raw_quality"
-GX_STEP = "raw_expectations"
-GX_PRIORITY = -1
-"""`dagster/priority` of the GX step: with every step slot taken, the critical path goes first."""
+CHECKS_STEP = "raw_checks"
+"""The one step that runs both checks of every raw table."""
+CHECKS_PRIORITY = -1
+"""`dagster/priority` of the check step: with every step slot taken, the critical path goes first."""
 
 _INS = {
     **{
@@ -158,34 +162,6 @@ QUALITY_SPECS = [
 ]
 
 
-@dg.multi_asset_check(
-    name=RULES_STEP,
-    specs=QUALITY_SPECS,
-    ins=_INS,
-    description="Every raw table's data-quality rules in Polars, in one step (`validated` enforces them).",
-)
-def raw_quality(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
-    """Every rule of every raw table on the frames as received, each table's report page and verdict."""
-    scans, plans = _received(inputs)
-    broken = schema_broken(scans)
-    run_id = context.run.run_id
-    for spec in TABLES:
-        target = raw_asset_name(spec.name)
-        check = check_table(
-            spec,
-            scans[spec.name].collect(),
-            references_of(spec, scans, broken, plans),
-            nonempty_required=spec.name in NONEMPTY_TABLES,
-            previous_count=previous_row_count(context.instance, target, run_id),
-        )
-        report = write_table_report(warehouse.directory, run_id, spec.name, check.results, check.blocking)
-        for failure in check.blocking:
-            context.log.error(f"blocking: {failure}")
-        result = quality_result(check, str(report))
-        del check  # one table and its flag columns at a time
-        yield flag_if_failed(context, result)
-
-
 # --- GX: not blocking ---------------------------------------------------------------------------------
 
 
@@ -278,34 +254,57 @@ EXPECTATION_SPECS = [
 ]
 
 
+# --- one step, one read of each table, for both checks ------------------------------------------------
+
+
 @dg.multi_asset_check(
-    name=GX_STEP,
-    specs=EXPECTATION_SPECS,
+    name=CHECKS_STEP,
+    specs=[*QUALITY_SPECS, *EXPECTATION_SPECS],
     ins=_INS,
-    op_tags={"dagster/priority": str(GX_PRIORITY)},
-    description="Every raw table's Great Expectations suite, in one step (not blocking).",
+    op_tags={"dagster/priority": str(CHECKS_PRIORITY)},
+    description=(
+        "Every raw table's data-quality rules (Polars) and Great Expectations suite, in one step that reads "
+        "each table once; `validated` enforces the rules, and nothing waits for this step."
+    ),
 )
-def raw_expectations(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
-    """Every raw table's GX suite on the frames as received; one page for all of them, one result each."""
+def raw_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
+    """Each raw table read once, as received: its rules (verdict and report page at once), then its GX suite
+    on the same flag columns; GX's page for all tables and its results at the end."""
     scans, plans = _received(inputs)
     broken = schema_broken(scans)
-    found: dict[str, list[ExpectationOutcome] | str] = {}  # outcomes, or why the suite did not run
+    run_id = context.run.run_id
+    found: dict[str, list[ExpectationOutcome] | str] = {}  # GX's outcomes, or why the suite did not run
     rows: dict[str, int] = {}
     for spec in TABLES:
-        table = scans[spec.name].collect()
-        rows[spec.name] = table.height
-        try:
-            outcomes = run_table_suite(spec, table, references_of(spec, scans, broken, plans))
-        except Exception as error:  # GX only reports: its failure on one table must not fail the run
-            context.log.exception(f"GX suite of {spec.name} failed")
-            found[spec.name] = f"{type(error).__name__}: {error}"
-            continue
-        finally:
-            del table
-        found[spec.name] = (
-            outcomes if outcomes is not None else "the table's schema is broken (see its quality check)"
+        target = raw_asset_name(spec.name)
+        check = check_table(
+            spec,
+            scans[spec.name].collect(),
+            references_of(spec, scans, broken, plans),
+            nonempty_required=spec.name in NONEMPTY_TABLES,
+            previous_count=previous_row_count(context.instance, target, run_id),
         )
-    report = str(write_expectations_report(warehouse.directory, context.run.run_id, found))
+        report = write_table_report(warehouse.directory, run_id, spec.name, check.results, check.blocking)
+        for failure in check.blocking:
+            context.log.error(f"blocking: {failure}")
+        yield flag_if_failed(context, quality_result(check, str(report)))
+        rows[spec.name] = check.rows
+        found[spec.name] = _expectations(context, check)
+        del check  # one table and its flag columns at a time
+    report = str(write_expectations_report(warehouse.directory, run_id, found))
     for spec in TABLES:
         result = expectations_result(spec.name, found[spec.name], rows[spec.name], report)
         yield flag_if_failed(context, result)
+
+
+def _expectations(
+    context: dg.AssetCheckExecutionContext, check: TableCheck
+) -> list[ExpectationOutcome] | str:
+    """GX's outcomes on a checked table (on the flag columns the rules computed), or why it did not run."""
+    if not check.schema_ok:
+        return "the table's schema is broken (see its quality check)"
+    try:
+        return run_suite(check)
+    except Exception as error:  # GX only reports: its failure on one table must not fail the run
+        context.log.exception(f"GX suite of {check.table} failed")
+        return f"{type(error).__name__}: {error}"

@@ -96,14 +96,15 @@ def test_jobs_with_the_raw_layer_run_both_raw_checks_and_only_the_rules_gate_val
 
     plan = create_execution_plan(defs.resolve_job_def("full_refresh"))
     step_keys = {s.key for s in plan.steps}
-    assert {"raw_quality", "raw_expectations"} <= step_keys
-    assert not [k for k in step_keys if k.endswith("_quality") and k != "raw_quality"]  # no per-table steps
-    # The rules check reports beside validated, which is the gate: validated waits for no check step.
+    # One step for both checks of every raw table: no per-table or per-check steps.
+    assert "raw_checks" in step_keys
+    assert not [k for k in step_keys if k.startswith("raw_") and k not in {"raw_checks", "raw_source"}]
+    # The checks report beside validated, which is the gate: validated waits for no check step.
     assert plan.get_step_by_key("validated").get_execution_dependency_keys() == {"raw_source"}
-    gx = plan.get_step_by_key("raw_expectations")
-    assert gx.get_execution_dependency_keys() == {"raw_source"}
-    assert int(gx.tags["dagster/priority"]) < 0
-    gated = {s.key for s in plan.steps if "raw_expectations" in _upstream_steps(s)}
+    checks = plan.get_step_by_key("raw_checks")
+    assert checks.get_execution_dependency_keys() == {"raw_source"}
+    assert int(checks.tags["dagster/priority"]) < 0
+    gated = {s.key for s in plan.steps if "raw_checks" in _upstream_steps(s)}
     assert gated == set()
 
 

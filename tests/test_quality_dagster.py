@@ -1,8 +1,7 @@
 """The Dagster side of data quality: the checks on the raw tables, the validated assets, the report.
 
-The rules of every raw table run in one step (`raw_quality`, which reports; `validated` is the gate),
-their GX suites in another (`raw_expectations`); both take the raw tables as inputs, read once per step,
-and neither holds `validated` back.
+The rules of every raw table and its GX suite run in one step (`raw_checks`, which reports; `validated`
+is the gate): it takes the raw tables as inputs, reads each once, and does not hold `validated` back.
 """
 
 from __future__ import annotations
@@ -20,14 +19,7 @@ import pytest
 import checks.asset_checks
 from assets.raw import raw_source
 from assets.validated import validated
-from checks.asset_checks import (
-    CHECK_NAME,
-    GX_CHECK_NAME,
-    GX_STEP,
-    RULES_STEP,
-    raw_expectations,
-    raw_quality,
-)
+from checks.asset_checks import CHECK_NAME, CHECKS_STEP, GX_CHECK_NAME, raw_checks
 from common.names import TABLE_SCAN_INPUT_MANAGER
 from common.resources import SourceFolder, Warehouse
 from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
@@ -45,7 +37,7 @@ RAW = sorted(f"raw_{t.name}" for t in TABLES)
 
 def _run(source: Path, wh: Path, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [raw_source, validated, raw_quality, raw_expectations],
+        [raw_source, validated, raw_checks],
         resources={
             "source": SourceFolder(path=str(source)),
             "warehouse": Warehouse(path=str(wh)),
@@ -83,11 +75,10 @@ def _local_file(link: dg.MetadataValue) -> tuple[Path, str]:
 
 def test_no_check_step_holds_validated_back() -> None:
     """`validated` is the gate (it fails on the same blocking failures); the checks report beside it."""
-    assert [s.blocking for s in raw_quality.check_specs] == [False] * len(TABLES)
-    assert [s.blocking for s in raw_expectations.check_specs] == [False] * len(TABLES)
-    for definition, name in ((raw_quality, CHECK_NAME), (raw_expectations, GX_CHECK_NAME)):
-        assert sorted(k.asset_key.to_user_string() for k in definition.check_keys) == RAW
-        assert {k.name for k in definition.check_keys} == {name}
+    assert [s.blocking for s in raw_checks.check_specs] == [False] * 2 * len(TABLES)
+    for name in (CHECK_NAME, GX_CHECK_NAME):
+        keys = [k for k in raw_checks.check_keys if k.name == name]
+        assert sorted(k.asset_key.to_user_string() for k in keys) == RAW
 
 
 @pytest.mark.slow
@@ -107,12 +98,12 @@ def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path, mo
     monkeypatch.setattr(warehouse, "table_file", counted_file)
     result = _run(FIXTURE, tmp_path)
     assert result.success
-    # One step runs every table's rules, another every table's GX suite.
-    assert _check_steps(result) == {CHECK_NAME: {RULES_STEP}, GX_CHECK_NAME: {GX_STEP}}
-    # Each raw table is opened once by each step that takes it (scanned by the checks, which take one
-    # table at a time; its file read in place by validated): the rules, GX and validated. No check step
-    # opens again the tables its foreign keys point at (it projects their key columns from the same scans).
-    assert {name: reads.get(name, 0) for name in RAW} == dict.fromkeys(RAW, 3)
+    # One step runs every table's rules and GX suite.
+    assert _check_steps(result) == {CHECK_NAME: {CHECKS_STEP}, GX_CHECK_NAME: {CHECKS_STEP}}
+    # Each raw table is opened once by each step that takes it (scanned by the check step, which takes one
+    # table at a time for both checks; its file read in place by validated). The check step does not open
+    # again the tables its foreign keys point at (it projects their key columns from the same scans).
+    assert {name: reads.get(name, 0) for name in RAW} == dict.fromkeys(RAW, 2)
     checks = _checks(result)
     assert sorted(checks) == RAW
     assert all(c.passed for c in checks.values())
@@ -244,14 +235,14 @@ def test_blocking_checks_stop_downstream_and_keep_earlier_outputs(tmp_path: Path
 
 @pytest.mark.slow
 def test_a_gx_crash_is_reported_on_its_table_and_stops_nothing(tmp_path: Path, monkeypatch) -> None:
-    real = checks.asset_checks.run_table_suite
+    real = checks.asset_checks.run_suite
 
-    def crash_on_reps(spec, df, refs):
-        if spec.name == "reps":
+    def crash_on_reps(check):
+        if check.table == "reps":
             raise RuntimeError("GX broke")
-        return real(spec, df, refs)
+        return real(check)
 
-    monkeypatch.setattr(checks.asset_checks, "run_table_suite", crash_on_reps)
+    monkeypatch.setattr(checks.asset_checks, "run_suite", crash_on_reps)
     result = _run(FIXTURE, tmp_path)
     assert result.success and "deals" in _materialized(result)
     gx = _checks(result, GX_CHECK_NAME)

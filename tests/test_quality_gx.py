@@ -7,7 +7,7 @@ import warnings
 import pytest
 from test_quality import load_small
 
-from compscore.quality import received_references, validate
+from compscore.quality import check_table, received_references, validate
 from compscore.quality.corrupt import corrupt
 from compscore.quality.report import (
     EXPECTATIONS_PAGE,
@@ -22,7 +22,6 @@ from compscore.quality.suites import (
     row_condition,
     run_all_suites,
     run_suite,
-    run_table_suite,
     suite_columns,
 )
 from compscore.schema import DEALS
@@ -56,11 +55,14 @@ def test_chunked_run_equals_whole_table_run(corrupted_result, outcomes):
     assert amount.partial_unexpected == ["-100.0"]
 
 
-def test_a_table_suite_from_the_raw_frames_equals_the_suite_of_its_check(outcomes):
-    """What the Dagster GX step runs (the flag columns only, from the frames as received) gives the same
-    counts and examples as the suite of `validate`'s own check."""
+def test_the_suite_of_a_raw_table_checked_alone_equals_the_suite_of_validates_check(outcomes):
+    """What the Dagster check step runs (one table's rules on the frame as received, with the key columns
+    it refers to, then GX on those flag columns) gives the same counts and examples as the suite of
+    `validate`'s own check."""
     bad = corrupt(load_small()).data
-    found = run_table_suite(DEALS, bad.tables["deals"], received_references(bad.tables, bad.plans))
+    refs = received_references(bad.tables, bad.plans)
+    check = check_table(DEALS, bad.tables["deals"], refs, nonempty_required=True)
+    found = run_suite(check)
     assert [(o.rule, o.unexpected_count, o.partial_unexpected) for o in found] == [
         (o.rule, o.unexpected_count, o.partial_unexpected) for o in outcomes["deals"]
     ]
@@ -68,7 +70,7 @@ def test_a_table_suite_from_the_raw_frames_equals_the_suite_of_its_check(outcome
     # A table whose schema is broken runs no rule, in GX as in Polars; the references skip it.
     broken = {**bad.tables, "deals": bad.tables["deals"].drop("amount")}
     refs = received_references(broken, bad.plans)
-    assert run_table_suite(DEALS, broken["deals"], refs) is None
+    assert not check_table(DEALS, broken["deals"], refs, nonempty_required=True).schema_ok
     assert refs.targets("deals", "deal_id") is None and refs.targets("accounts", "account_id") is not None
 
 

@@ -32,11 +32,7 @@ from typing import Any
 
 import polars as pl
 
-from compscore.quality import References, Rule, TableCheck
-from compscore.quality.blocking import schema_failures
-from compscore.quality.evaluate import with_row_index
-from compscore.quality.rules import table_rules, with_flags
-from compscore.schema import Table
+from compscore.quality import Rule, TableCheck
 
 DEFAULT_CHUNK_ROWS = 1_000_000
 RESULT_FORMAT = {"result_format": "BASIC"}
@@ -181,18 +177,6 @@ def run_suite(
 ) -> list[ExpectationOutcome]:
     """Validate `check.flagged` (or `frame`, same columns) with GX, chunk by chunk; outcomes in rule order."""
     return run_rules(check.table, check.rules, frame if frame is not None else check.flagged, chunk_rows)
-
-
-def run_table_suite(
-    spec: Table, df: pl.DataFrame, refs: References, chunk_rows: int = DEFAULT_CHUNK_ROWS
-) -> list[ExpectationOutcome] | None:
-    """GX outcomes of `spec`'s rules on `df` as received, as `run_suite(check_table(...))` gives them, but
-    computing only the flag columns GX reads (no Polars counts, samples or blocking verdicts); None when
-    the table's schema is broken, where `check_table` runs no rule either."""
-    if schema_failures(spec, df):
-        return None
-    rules = table_rules(spec, refs)
-    return run_rules(spec.name, rules, with_flags(with_row_index(df), rules), chunk_rows)
 
 
 def run_rules(
