@@ -65,10 +65,10 @@ step's start; each step then imports Polars and the definitions itself, after `c
 set the allocator (`pipelines/__init__.py`)."""
 
 
-def start_method(method: StartMethod | str) -> dict:
-    """The `start_method` config of Dagster's multiprocess executor for `method`."""
-    chosen = method if isinstance(method, StartMethod) else StartMethod[method]
-    if chosen is StartMethod.SPAWN:
+def start_method(method: StartMethod) -> dict:
+    """The `start_method` config of Dagster's multiprocess executor for `method` (Dagster hands the local
+    executor's `start_method` field over as the `StartMethod` member, not its name)."""
+    if method is StartMethod.SPAWN:
         return {"spawn": {}}
     return {"forkserver": {"preload_modules": FORKSERVER_PRELOAD}}
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from dagster._config import process_config  # how Dagster validates a run's config; not re-exported
 
 from pipelines import executors
 from pipelines.definitions import build_definitions
@@ -54,10 +55,13 @@ def test_steps_are_forked_from_a_server_that_preloads_dagster_alone_unless_a_run
     assert executors.start_method(executors.StartMethod.FORKSERVER) == {
         "forkserver": {"preload_modules": ["dagster"]}
     }
-    assert executors.start_method("FORKSERVER") == executors.start_method(executors.StartMethod.FORKSERVER)
-    assert executors.start_method("SPAWN") == {"spawn": {}}
-    schema = executors.local_executor().config_schema.as_field().config_type.fields
-    assert schema["start_method"].default_value == "FORKSERVER"
+    assert executors.start_method(executors.StartMethod.SPAWN) == {"spawn": {}}
+    schema = executors.local_executor().config_schema.config_type
+    assert schema.fields["start_method"].default_value == "FORKSERVER"
+    # What Dagster hands the executor for a run's config: the member, by default and when asked by name.
+    by_default = process_config(schema, {}).value["start_method"]
+    asked = process_config(schema, {"start_method": "SPAWN"}).value["start_method"]
+    assert (by_default, asked) == (executors.StartMethod.FORKSERVER, executors.StartMethod.SPAWN)
 
 
 def _threads_and_polars_after_importing(module: str) -> tuple[int, bool]:

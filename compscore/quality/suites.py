@@ -36,11 +36,12 @@ from compscore.quality import Rule, TableCheck
 
 DEFAULT_CHUNK_ROWS = 1_000_000
 RESULT_FORMAT = {"result_format": "BASIC"}
-"""What GX is asked to return: each expectation's unexpected count and up to 20 unexpected values, which is
-all an `ExpectationOutcome` keeps. `SUMMARY` also computes, for every column-map expectation of every
-chunk, the index list and the pandas query of its unexpected rows, which nothing here reads: on a 1M-line
-company the suites took 9.5 s of CPU with it and 7.2 s without, with the same outcomes (also on the
-corrupted copy's 24 failing expectations; docs/performance.md)."""
+"""What GX is asked to return: each expectation's unexpected count and its partial list of unexpected
+values (of which an `ExpectationOutcome` keeps `PARTIAL_LIMIT`), all an outcome reads. `SUMMARY` also
+computes, for every column-map expectation of every chunk, the index list and the pandas query of its
+unexpected rows, which nothing here reads: on a 1M-line company the suites took 9.5 s of CPU with it and
+7.2 s without, with the same outcomes (also on the corrupted copy's 24 failing expectations;
+docs/performance.md)."""
 PARTIAL_LIMIT = 5
 
 
