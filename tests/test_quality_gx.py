@@ -18,6 +18,7 @@ from compscore.quality.report import (
 )
 from compscore.quality.status import data_quality_status
 from compscore.quality.suites import (
+    column_groups,
     expectation,
     row_condition,
     run_all_suites,
@@ -47,12 +48,33 @@ def test_gx_and_polars_agree_on_every_rule(corrupted_result, outcomes):
 
 
 def test_chunked_run_equals_whole_table_run(corrupted_result, outcomes):
-    check = corrupted_result.checks["deals"]
-    whole = outcomes["deals"]
-    chunked = run_suite(check, chunk_rows=6)
-    assert [(o.rule, o.unexpected_count) for o in chunked] == [(o.rule, o.unexpected_count) for o in whole]
-    amount = next(o for o in chunked if o.rule == "range:amount")
+    """Chunks of 6 rows (a table of more than a chunk: each group of rules on its own columns) against the
+    whole table in one batch of every column: the same counts and the same examples, for every table."""
+    for table, check in corrupted_result.checks.items():
+        whole = outcomes[table]
+        chunked = run_suite(check, chunk_rows=6)
+        assert [(o.rule, o.unexpected_count, o.partial_unexpected, o.exception) for o in chunked] == [
+            (o.rule, o.unexpected_count, o.partial_unexpected, o.exception) for o in whole
+        ], table
+    deals = run_suite(corrupted_result.checks["deals"], chunk_rows=6)
+    amount = next(o for o in deals if o.rule == "range:amount")
     assert amount.partial_unexpected == ["-100.0"]
+    assert next(o for o in deals if o.rule == "required_unless_open:close_date").unexpected_count > 0
+
+
+def test_rules_are_grouped_by_the_columns_they_read_from_one_chunk_of_rows(corrupted_result):
+    rules = corrupted_result.checks["deals"].rules
+    grouped = column_groups(rules, rows=10, chunk_rows=10)
+    assert grouped[("stage", "close_date")] == [
+        r for r in rules if r.name == "required_unless_open:close_date"
+    ]
+    assert [r.name for r in grouped[("deal_type",)]] == ["not_null:deal_type", "allowed_values:deal_type"]
+    assert [r.name for r in grouped[("_ok_unique_key_deal_id",)]] == ["unique_key:deal_id"]
+    assert [r for group in grouped.values() for r in group] != rules  # regrouped, not one batch
+    assert sorted(r.name for group in grouped.values() for r in group) == sorted(r.name for r in rules)
+    # Fewer rows than a chunk: one batch of every column the suite reads.
+    assert column_groups(rules, rows=9, chunk_rows=10) == {tuple(suite_columns(rules)): rules}
+    assert column_groups([], rows=0, chunk_rows=10) == {}
 
 
 def test_the_suite_of_a_raw_table_checked_alone_equals_the_suite_of_validates_check(outcomes):
