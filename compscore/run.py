@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,12 @@ from compscore.history import record_folder_run
 from compscore.outputs import OutputSet, check_output_dir
 from compscore.provenance import Provenance
 from compscore.quality import BlockingError, BlockingFailure
-from compscore.quality.by_table import TableByTableValidation, TableChecked, validate_by_table
+from compscore.quality.by_table import TableByTableValidation, validate_by_table
 from compscore.quality.evaluate import TableCheck
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.report import write_run_report
 from compscore.safe_ids import checked_id
-from compscore.schema import Table
+from compscore.schema import TABLES, Table
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.finish import finished_batch, finished_score_tables
 from compscore.scoring.partitioned import partitioned_for_scoring, score_partitioned
@@ -80,9 +81,9 @@ def score_folder(
 ) -> FolderRun:
     """Load and validate `input_dir`, score it and write every output table into `out_dir`.
 
-    With `great_expectations`, the GX suites also run (in bounded chunks, each table's while it is in
-    memory) and an HTML report is written to `out_dir/data_quality/<run_id>/index.html`, also when
-    validation blocks the run. Raises `LoadError` or `PlanError` (naming file, line and column or key) when
+    With `great_expectations`, the GX suites also run (in bounded chunks, on a worker thread beside
+    validation and scoring: `_BackgroundSuites`) and an HTML report is written to
+    `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError` or `PlanError` (naming file, line and column or key) when
     the input cannot be read, and `BlockedRun` (naming table and rule) when it cannot give meaningful
     scores; nothing is written to the outputs then. Scoring runs on batches of `batch_reps` reps (see
     `score_company`). `progress`, if given, is told what the run is doing at each step.
@@ -96,8 +97,8 @@ def score_folder(
     say = progress or (lambda _message: None)
     run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
     out = check_output_dir(out_dir)
-    with _work_folder(out) as work:
-        validation, report = _validate(input_dir, out, run_id, great_expectations, work / "clean", say)
+    with _work_folder(out) as work, _BackgroundSuites(great_expectations) as suites:
+        validation = _validate(input_dir, out, run_id, suites, work / "clean", say)
         say("cutting the clean tables into batches of reps")
         with partitioned_for_scoring(
             validation.clean_dir,
@@ -126,6 +127,7 @@ def score_folder(
                     COUNTS: validation.counts,
                     STATUS: validation.status,
                 }
+                report = _report(out, validation, suites, say)
                 say(f"writing {len(tables) + 1} tables to {out_dir}")
                 for name, table in tables.items():
                     outputs.add(name, table)
@@ -161,35 +163,72 @@ def _validate(
     input_dir: str | Path,
     out_dir: Path,
     run_id: str,
-    great_expectations: bool,
+    suites: _BackgroundSuites,
     clean_dir: Path,
     say: Callable[[str], None],
-) -> tuple[TableByTableValidation, Path | None]:
-    """Validate table by table, the clean tables into `clean_dir`; with `great_expectations`, each table's
-    GX suite runs while it is in memory and the report is written. Raises `BlockedRun`."""
+) -> TableByTableValidation:
+    """Validate table by table, the clean tables into `clean_dir`, each checked table handed to `suites`.
+    Raises `BlockedRun`, with the report (once the suites have run) when they run."""
     say(f"loading and validating {input_dir}, one table at a time")
-    outcomes: dict[str, list[ExpectationOutcome]] = {}
-    run_suites = _suite_runner(outcomes) if great_expectations else None
-    validation = validate_by_table(input_dir, run_id, clean_dir, on_table_checked=run_suites)
+    validation = validate_by_table(input_dir, run_id, clean_dir, on_table_checked=suites.submit)
     say(f"validated {sum(validation.received.values()):,} rows")
-    report = None
-    if great_expectations:
-        report = write_run_report(out_dir, validation, outcomes, validation.status)
     if validation.blocking:
-        raise BlockedRun(validation.blocking, report)
-    return validation, report
+        raise BlockedRun(validation.blocking, _report(out_dir, validation, suites, say))
+    return validation
 
 
-def _suite_runner(outcomes: dict[str, list[ExpectationOutcome]]) -> TableChecked:
-    """A callback for `validate_by_table` that runs each checked table's GX suite into `outcomes`.
+def _report(
+    out_dir: Path, validation: TableByTableValidation, suites: _BackgroundSuites, say: Callable[[str], None]
+) -> Path | None:
+    """The run's validation report with the GX outcomes, once every suite has run; None without GX."""
+    if not suites.enabled:
+        return None
+    if not suites.done():
+        say("waiting for the Great Expectations suites")
+    return write_run_report(out_dir, validation, suites.outcomes(), validation.status)
 
-    GX is imported here, not at module level: it costs about 340 MB and seconds to import (STACK.md), and
-    `--no-gx` runs should not pay for it.
-    """
-    from compscore.quality.suites import run_suite
 
-    def run(spec: Table, check: TableCheck) -> None:
-        if check.schema_ok:
-            outcomes[spec.name] = run_suite(check)
+class _BackgroundSuites:
+    """Each checked table's GX suite (`suites.run_rules` on the check's flag columns), run on one worker
+    thread while validation, batching and scoring go on; a no-op when `enabled` is false (`--no-gx`).
 
-    return run
+    GX is Python and pandas and holds the interpreter lock most of its time; the rules and the scoring are
+    Polars, which releases it. Run between tables, the suites added their whole time to the run; beside
+    them, they take the core Polars leaves (docs/performance.md, session 10). Memory: the worker keeps only
+    the columns the suite reads, and `submit` waits for the previous table's suite before it hands over the
+    next, so at most one table's suite columns are held besides the table being validated.
+
+    GX is imported on the worker's first table, not at module level: it costs about 340 MB and seconds to
+    import (STACK.md), and `--no-gx` runs should not pay for it. A suite that raises fails the run when its
+    outcomes are asked for (as it did when the suites ran between tables)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-suites") if enabled else None
+        self._running: dict[str, Future[list[ExpectationOutcome]]] = {}
+
+    def submit(self, spec: Table, check: TableCheck) -> None:
+        """Queue `check`'s suite (when its schema allowed its rules to run), once the previous one has ended."""
+        if self._pool is None or not check.schema_ok:
+            return
+        if self._running:
+            next(reversed(self._running.values())).result()
+        from compscore.quality.suites import run_rules, suite_columns
+
+        frame = check.flagged.select(suite_columns(check.rules))
+        self._running[spec.name] = self._pool.submit(run_rules, check.table, check.rules, frame)
+
+    def done(self) -> bool:
+        return all(future.done() for future in self._running.values())
+
+    def outcomes(self) -> dict[str, list[ExpectationOutcome]]:
+        """Every suite's outcomes by table, in `TABLES` order, once all have run."""
+        return {t.name: self._running[t.name].result() for t in TABLES if t.name in self._running}
+
+    def __enter__(self) -> _BackgroundSuites:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        """Drop the suites not started; wait for the one running (a thread cannot be stopped)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

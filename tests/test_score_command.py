@@ -14,7 +14,10 @@ from compscore.cli import main
 from compscore.outputs import OutputSet
 from compscore.provenance import PERIOD_COMPLETE, PROVENANCE_COLUMNS
 from compscore.run import score_folder
+from compscore.schema import TABLES
 from compscore.scoring.scores import PLAN_SCORE_COLUMNS
+
+TABLES_BY_NAME = {t.name: t for t in TABLES}
 
 
 def test_scores_a_folder_and_writes_every_output(canonical_small_dir: Path, tmp_path: Path, capsys):
@@ -152,3 +155,98 @@ def test_a_subcommand_imports_only_its_own_module():
     only_score, every = out.splitlines()
     assert only_score == "False"
     assert every == str(sorted(["generate", "score", "import", "summary", "whatif", "rebalance", "report"]))
+
+
+def test_the_cli_report_shows_gx_counts_computed_beside_validation(
+    canonical_small_copy: Path, tmp_path: Path
+):
+    """The suites run on a worker thread; the report still shows GX's count of every rule that failed."""
+    deals = pl.read_csv(canonical_small_copy / "deals.csv", infer_schema=False)
+    deals.with_columns(
+        amount=pl.when(pl.col("deal_id") == "D001").then(pl.lit("-5")).otherwise("amount")
+    ).write_csv(canonical_small_copy / "deals.csv")
+    out = tmp_path / "out"
+    assert main(["score", "--input", str(canonical_small_copy), "--out", str(out), "--run-id", "g1"]) == 0
+    page = (out / "data_quality" / "g1" / "index.html").read_text()
+    assert "<code>ExpectColumnValuesToBeBetween</code>: 1" in page
+
+
+class _Recorder:
+    """A stand-in for `suites.run_rules` that records which thread ran it and how many ran at once."""
+
+    def __init__(self):
+        import threading
+
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+        self.threads: set[str] = set()
+        self.tables: list[str] = []
+
+    def __call__(self, table, rules, frame):
+        import threading
+        import time
+
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+            self.threads.add(threading.current_thread().name)
+            self.tables.append(table)
+        time.sleep(0.05)
+        with self.lock:
+            self.running -= 1
+        if table == "referrals":
+            raise RuntimeError("GX broke on referrals")
+        return [table, frame.columns]
+
+
+def test_background_suites_run_one_at_a_time_off_the_main_thread(monkeypatch):
+    from compscore.quality import suites
+    from compscore.quality.corrupt import corrupt
+    from compscore.quality.validate import validate
+    from compscore.run import _BackgroundSuites
+    from test_quality import load_small
+
+    checks = validate(corrupt(load_small()).data, "run-bg").checks
+    recorder = _Recorder()
+    monkeypatch.setattr(suites, "run_rules", recorder)
+    names = [t for t in checks if t != "referrals"]
+    with _BackgroundSuites(enabled=True) as background:
+        for name in names:
+            background.submit(TABLES_BY_NAME[name], checks[name])
+            # memory: the suite just handed over is the only one not done (the previous one has ended)
+            assert sum(not future.done() for future in background._running.values()) <= 1
+        outcomes = background.outcomes()
+    assert recorder.most_at_once == 1
+    assert recorder.threads and not recorder.threads & {"MainThread"}
+    assert list(outcomes) == names  # in TABLES order
+    deals = checks["deals"]
+    assert outcomes["deals"] == ["deals", suites.suite_columns(deals.rules)]  # only the suite's columns
+
+    with _BackgroundSuites(enabled=True) as background:
+        background.submit(TABLES_BY_NAME["referrals"], checks["referrals"])
+        with pytest.raises(RuntimeError, match="GX broke on referrals"):
+            background.outcomes()
+
+    with _BackgroundSuites(enabled=False) as off:
+        off.submit(TABLES_BY_NAME["deals"], checks["deals"])
+        assert off.outcomes() == {} and off.done()
+
+
+def test_a_table_whose_schema_broke_gets_no_suite(monkeypatch):
+    from dataclasses import replace
+
+    from compscore.quality import suites
+    from compscore.quality.corrupt import corrupt
+    from compscore.quality.validate import validate
+    from compscore.run import _BackgroundSuites
+    from test_quality import load_small
+
+    checks = validate(corrupt(load_small()).data, "run-bg").checks
+    recorder = _Recorder()
+    monkeypatch.setattr(suites, "run_rules", recorder)
+    with _BackgroundSuites(enabled=True) as background:
+        background.submit(TABLES_BY_NAME["deals"], replace(checks["deals"], schema_ok=False))
+        background.submit(TABLES_BY_NAME["reps"], checks["reps"])
+        assert list(background.outcomes()) == ["reps"]
+    assert recorder.tables == ["reps"]
