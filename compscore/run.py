@@ -83,10 +83,11 @@ def score_folder(
 
     With `great_expectations`, the GX suites also run (in bounded chunks, on a worker thread beside
     validation and scoring: `_BackgroundSuites`) and an HTML report is written to
-    `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError` or `PlanError` (naming file, line and column or key) when
-    the input cannot be read, and `BlockedRun` (naming table and rule) when it cannot give meaningful
-    scores; nothing is written to the outputs then. Scoring runs on batches of `batch_reps` reps (see
-    `score_company`). `progress`, if given, is told what the run is doing at each step.
+    `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError`
+    or `PlanError` (naming file, line and column or key) when the input cannot be read, and `BlockedRun`
+    (naming table and rule) when it cannot give meaningful scores; nothing is written to the outputs then.
+    Scoring runs on batches of `batch_reps` reps (see `score_company`). `progress`, if given, is told what
+    the run is doing at each step.
 
     Memory follows one table, then one batch, not the company: validation holds one table whole at a time
     and writes the clean tables to a work folder; the clean tables are cut into batches of reps on disk,
@@ -208,7 +209,7 @@ class _BackgroundSuites:
         self._running: dict[str, Future[list[ExpectationOutcome]]] = {}
 
     def submit(self, spec: Table, check: TableCheck) -> None:
-        """Queue `check`'s suite (when its schema allowed its rules to run), once the previous one has ended."""
+        """Queue `check`'s suite (when its schema let its rules run), once the previous one has ended."""
         if self._pool is None or not check.schema_ok:
             return
         if self._running:

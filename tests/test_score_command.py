@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pytest
+from test_quality import load_small
 
 from compscore.cli import main
 from compscore.outputs import OutputSet
 from compscore.provenance import PERIOD_COMPLETE, PROVENANCE_COLUMNS
-from compscore.run import score_folder
+from compscore.quality import suites
+from compscore.quality.corrupt import corrupt
+from compscore.quality.validate import validate
+from compscore.run import _BackgroundSuites, score_folder
 from compscore.schema import TABLES
 from compscore.scoring.scores import PLAN_SCORE_COLUMNS
 
@@ -175,8 +182,6 @@ class _Recorder:
     """A stand-in for `suites.run_rules` that records which thread ran it and how many ran at once."""
 
     def __init__(self):
-        import threading
-
         self.lock = threading.Lock()
         self.running = 0
         self.most_at_once = 0
@@ -184,9 +189,6 @@ class _Recorder:
         self.tables: list[str] = []
 
     def __call__(self, table, rules, frame):
-        import threading
-        import time
-
         with self.lock:
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
@@ -201,11 +203,6 @@ class _Recorder:
 
 
 def test_background_suites_run_one_at_a_time_off_the_main_thread(monkeypatch):
-    from compscore.quality import suites
-    from compscore.quality.corrupt import corrupt
-    from compscore.quality.validate import validate
-    from compscore.run import _BackgroundSuites
-    from test_quality import load_small
 
     checks = validate(corrupt(load_small()).data, "run-bg").checks
     recorder = _Recorder()
@@ -234,13 +231,6 @@ def test_background_suites_run_one_at_a_time_off_the_main_thread(monkeypatch):
 
 
 def test_a_table_whose_schema_broke_gets_no_suite(monkeypatch):
-    from dataclasses import replace
-
-    from compscore.quality import suites
-    from compscore.quality.corrupt import corrupt
-    from compscore.quality.validate import validate
-    from compscore.run import _BackgroundSuites
-    from test_quality import load_small
 
     checks = validate(corrupt(load_small()).data, "run-bg").checks
     recorder = _Recorder()
