@@ -110,6 +110,24 @@ def test_no_gx_skips_the_report(canonical_small_dir: Path, tmp_path: Path):
     assert not (out / "data_quality").exists()
 
 
+def test_no_gx_validates_without_a_callback(canonical_small_dir: Path, tmp_path: Path, monkeypatch):
+    """Without GX, validation gets no `on_table_checked`, so it reads each table a few columns at a time
+    (`check_scan`), the lower peak, instead of whole for a suite that will not run."""
+    import compscore.run
+
+    seen = []
+    real = compscore.run.validate_by_table
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("on_table_checked"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compscore.run, "validate_by_table", spy)
+    score_folder(canonical_small_dir, tmp_path / "off", great_expectations=False)
+    score_folder(canonical_small_dir, tmp_path / "on", great_expectations=True)
+    assert seen[0] is None and callable(seen[1])
+
+
 def test_attribution_is_written_batch_by_batch_and_equals_the_whole_table(
     canonical_small_dir: Path, tmp_path: Path
 ):
