@@ -152,19 +152,26 @@ def suite_columns(rules: list[Rule]) -> list[str]:
     return cols
 
 
+@functools.cache
+def _chunk_batch() -> Any:
+    """The one batch definition every validation reads: a whole pandas dataframe, given at each run.
+
+    One data source for the process, not one per validation: the ephemeral context writes its whole
+    configuration (every data source) out as YAML each time one is added, so adding one per group of rules
+    grew quadratically (0.8 s of a 1M-line company's 3.6 s of suites)."""
+    return (
+        _context().data_sources.add_pandas("compscore_chunks").add_dataframe_asset("chunk")
+    ).add_batch_definition_whole_dataframe("chunk")
+
+
 def _validation(table: str, rules: list[Rule]) -> Any:
     import great_expectations as gx
 
     ctx = _context()
-    tag = uuid.uuid4().hex[:8]
-    batch = (
-        ctx.data_sources.add_pandas(f"{table}_{tag}")
-        .add_dataframe_asset(table)
-        .add_batch_definition_whole_dataframe("chunk")
-    )
-    suite = ctx.suites.add(build_suite(f"{table}_{tag}", rules))
+    name = f"{table}_{uuid.uuid4().hex[:8]}"
+    suite = ctx.suites.add(build_suite(name, rules))
     return ctx.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{table}_{tag}", data=batch, suite=suite)
+        gx.ValidationDefinition(name=name, data=_chunk_batch(), suite=suite)
     )
 
 
