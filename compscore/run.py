@@ -198,9 +198,8 @@ class _BackgroundSuites:
     GX is Python and pandas and holds the interpreter lock most of its time; the rules and the scoring are
     Polars, which releases it. Run between tables, the suites added their whole time to the run; beside
     them, they take the core Polars leaves (docs/performance.md, session 10). Memory: the worker keeps only
-    the columns the suite reads, and `submit` hands over a table of a GX chunk or more only once the
-    previous such table's suite has ended, so at most one large table's suite columns are held besides the
-    table being validated (smaller tables queue freely: they hold less than a chunk each).
+    the columns the suite reads, and `submit` waits for the previous table's suite before it hands over the
+    next, so at most one table's suite columns are held besides the table being validated.
 
     GX is imported on the worker's first table, not at module level: it costs about 340 MB and seconds to
     import (STACK.md), and `--no-gx` runs should not pay for it. A suite that raises fails the run when its
@@ -210,23 +209,17 @@ class _BackgroundSuites:
         self.enabled = enabled
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-suites") if enabled else None
         self._running: dict[str, Future[list[ExpectationOutcome]]] = {}
-        self._large: Future[list[ExpectationOutcome]] | None = None
 
     def submit(self, spec: Table, check: TableCheck) -> None:
-        """Queue `check`'s suite (when its schema let its rules run); a large table's once the previous
-        large table's suite has ended."""
+        """Queue `check`'s suite (when its schema let its rules run), once the previous one has ended."""
         if self._pool is None or not check.schema_ok:
             return
-        from compscore.quality.suites import DEFAULT_CHUNK_ROWS, run_rules, suite_columns
+        if self._running:
+            next(reversed(self._running.values())).result()
+        from compscore.quality.suites import run_rules, suite_columns
 
-        large = check.flagged.height >= DEFAULT_CHUNK_ROWS
-        if large and self._large is not None:
-            self._large.result()
         frame = check.flagged.select(suite_columns(check.rules))
-        future = self._pool.submit(run_rules, check.table, check.rules, frame)
-        self._running[spec.name] = future
-        if large:
-            self._large = future
+        self._running[spec.name] = self._pool.submit(run_rules, check.table, check.rules, frame)
 
     def done(self) -> bool:
         return all(future.done() for future in self._running.values())
