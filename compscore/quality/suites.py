@@ -17,8 +17,8 @@ Three things keep a chunked run cheap:
   time: with the 16 columns of the deals suite that was most of its time. The rules are grouped by the
   columns they read (`column_groups`), each group has its own validation definition, and each chunk is
   converted to pandas once and handed to every group as the group's columns only: on a 10M-line company
-  the suites took 25.2 s with one batch of all columns and 15.7 s so (docs/performance.md, session 10),
-  with the same outcomes. A table smaller than one chunk keeps one validation of all its columns: there
+  the suites took 25.2 s with one batch of all columns and 15.7 s so, with the same outcomes (12.9 s with
+  the data source below and chunks of 2M rows; docs/performance.md, session 10). A table smaller than one chunk keeps one validation of all its columns: there
   the fixed cost of a validation run per group outweighs the copies it saves.
 * Validation definitions (data source, suite) are built once per table and reused for every chunk.
 
@@ -43,9 +43,9 @@ import polars as pl
 from compscore.quality import Rule, TableCheck
 
 DEFAULT_CHUNK_ROWS = 2_000_000
-"""Rows per GX batch. With 2M rather than 1M rows the suites of a 10M-line company took 12.9 s against
-14.7 s (fewer runs, each with GX's fixed cost per expectation), for about 0.4 GiB more (docs/performance.md,
-session 10)."""
+"""Rows per GX batch. With 2M rather than 1M rows the suites of a 10M-line company's three large tables took
+12.9 s against 14.7 s (fewer runs, each with GX's fixed cost per expectation), for about 0.4 GiB more
+(docs/performance.md, session 10)."""
 RESULT_FORMAT = {"result_format": "BASIC"}
 """What GX is asked to return: each expectation's unexpected count and its partial list of unexpected
 values (of which an `ExpectationOutcome` keeps `PARTIAL_LIMIT`), all an outcome reads. `SUMMARY` also
