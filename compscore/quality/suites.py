@@ -18,9 +18,11 @@ Three things keep a chunked run cheap:
   columns they read (`column_groups`), each group has its own validation definition, and each chunk is
   converted to pandas once and handed to every group as the group's columns only: on a 10M-line company
   the suites took 25.2 s with one batch of all columns and 15.7 s so, with the same outcomes (12.9 s with
-  the data source below and chunks of 2M rows; docs/performance.md, session 10). A table smaller than one chunk keeps one validation of all its columns: there
-  the fixed cost of a validation run per group outweighs the copies it saves.
-* Validation definitions (data source, suite) are built once per table and reused for every chunk.
+  the one data source below and chunks of 2M rows; docs/performance.md, session 10). A table smaller
+  than one chunk keeps one validation of all its columns: there the fixed cost of a validation run per
+  group outweighs the copies it saves.
+* Validation definitions (suites) are built once per table and group and reused for every chunk, all on
+  one data source and batch definition (`_chunk_batch`).
 
 Row conditions are passed to GX as `Condition` objects (`row_condition`), not as deprecated pandas
 query strings; the rule catalogue writes them as strings, which `row_condition` parses.
