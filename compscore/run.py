@@ -7,6 +7,7 @@ suites and scoring engine as the Dagster assets; only the wiring differs.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import tempfile
 import uuid
@@ -98,7 +99,7 @@ def score_folder(
     say = progress or (lambda _message: None)
     run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
     out = check_output_dir(out_dir)
-    with _work_folder(out) as work, _BackgroundSuites(great_expectations) as suites:
+    with _work_folder(out) as work, _BackgroundSuites(great_expectations, work / "gx") as suites:
         validation = _validate(input_dir, out, run_id, suites, work / "clean", say)
         say("cutting the clean tables into batches of reps")
         with partitioned_for_scoring(
@@ -192,34 +193,54 @@ def _report(
 
 
 class _BackgroundSuites:
-    """Each checked table's GX suite (`suites.run_rules` on the check's flag columns), run on one worker
-    thread while validation, batching and scoring go on; a no-op when `enabled` is false (`--no-gx`).
+    """Each checked table's GX suite, run on one worker thread while validation, batching and scoring go on;
+    a no-op when `enabled` is false (`--no-gx`).
 
     GX is Python and pandas and holds the interpreter lock most of its time; the rules and the scoring are
     Polars, which releases it. Run between tables, the suites added their whole time to the run; beside
-    them, they take the core Polars leaves (docs/performance.md, session 10). Memory: the worker keeps only
-    the columns the suite reads, and `submit` waits for the previous table's suite before it hands over the
-    next, so at most one table's suite columns are held besides the table being validated.
+    them, they take what the core Polars leaves (docs/performance.md, session 10). Memory: a check handed
+    over is every row's flag columns (booleans) and the file the table was read from (`check_scan` with a
+    callback); the worker reads that file a chunk at a time (`suites.run_rules_from_file`) through its own
+    hard link in `folder` (a copy where the file system has no links), since validation moves or removes
+    the file once the callback returns. A check without a file (a whole `flagged` table) is run at once,
+    on the caller's thread, so no whole table is queued.
 
     GX is imported on the worker's first table, not at module level: it costs about 340 MB and seconds to
     import (STACK.md), and `--no-gx` runs should not pay for it. A suite that raises fails the run when its
     outcomes are asked for (as it did when the suites ran between tables)."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool, folder: Path):
         self.enabled = enabled
+        self._folder = folder
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-suites") if enabled else None
         self._running: dict[str, Future[list[ExpectationOutcome]]] = {}
 
     def submit(self, spec: Table, check: TableCheck) -> None:
-        """Queue `check`'s suite (when its schema let its rules run), once the previous one has ended."""
+        """Queue `check`'s suite, when its schema let its rules run."""
         if self._pool is None or not check.schema_ok:
             return
-        if self._running:
-            next(reversed(self._running.values())).result()
-        from compscore.quality.suites import run_rules, suite_columns
+        from compscore.quality.suites import run_rules_from_file, run_suite
 
-        frame = check.flagged.select(suite_columns(check.rules))
-        self._running[spec.name] = self._pool.submit(run_rules, check.table, check.rules, frame)
+        if check.flags is None or check.source is None:
+            done: Future[list[ExpectationOutcome]] = Future()
+            done.set_result(run_suite(check))
+            self._running[spec.name] = done
+            return
+        kept = self._keep(check.source, checked_id("table", spec.name))
+        self._running[spec.name] = self._pool.submit(
+            run_rules_from_file, check.table, check.rules, kept, check.flags
+        )
+
+    def _keep(self, source: Path, name: str) -> Path:
+        """The worker's own link to `source`, which stays readable when validation moves or removes it."""
+        self._folder.mkdir(parents=True, exist_ok=True)
+        kept = self._folder / f"{name}.parquet"
+        kept.unlink(missing_ok=True)
+        try:
+            os.link(source, kept)
+        except OSError:
+            shutil.copyfile(source, kept)
+        return kept
 
     def done(self) -> bool:
         return all(future.done() for future in self._running.values())

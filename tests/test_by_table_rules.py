@@ -169,7 +169,10 @@ def test_loader_rule_and_cascade_rejects(broken_deals, tmp_path, callback):
     if callback:
         assert [spec.name for spec, _ in seen] == [spec.name for spec in TABLES]
         deals = dict((spec.name, check) for spec, check in seen)["deals"]
-        assert deals.rows == 7 and deals.flagged.height == 7  # the whole table, with its flag columns
+        # every row's flag columns and the file the table was read from, not the whole table in memory
+        assert deals.rows == 7 and deals.flags.height == 7 and deals.flagged.height == 1
+        assert deals.flags.columns == [ROW_INDEX, *(r.flag_column for r in deals.rules if r.flag is not None)]
+        assert deals.source is not None and deals.source.name == "deals.parquet"
         assert deals.failed.filter(pl.col("range:amount"))[ROW_INDEX].to_list() == [6]
     else:
         assert seen == []

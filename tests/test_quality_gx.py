@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import warnings
 
+import polars as pl
 import pytest
 from test_quality import load_small
 
 from compscore.quality import check_table, received_references, validate
 from compscore.quality.corrupt import corrupt
+from compscore.quality.evaluate import check_scan
 from compscore.quality.report import (
     EXPECTATIONS_PAGE,
     LATEST,
@@ -16,8 +18,10 @@ from compscore.quality.report import (
     write_run_report,
     write_table_report,
 )
+from compscore.quality.rules import ROW_INDEX
 from compscore.quality.status import data_quality_status
 from compscore.quality.suites import (
+    DEFAULT_CHUNK_ROWS,
     column_groups,
     expectation,
     row_condition,
@@ -25,7 +29,7 @@ from compscore.quality.suites import (
     run_suite,
     suite_columns,
 )
-from compscore.schema import DEALS
+from compscore.schema import DEALS, TABLES
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +64,25 @@ def test_chunked_run_equals_whole_table_run(corrupted_result, outcomes):
     amount = next(o for o in deals if o.rule == "range:amount")
     assert amount.partial_unexpected == ["-100.0"]
     assert next(o for o in deals if o.rule == "required_unless_open:close_date").unexpected_count > 0
+
+
+def test_a_suite_read_from_the_file_beside_its_flags_equals_the_whole_table_run(outcomes, tmp_path):
+    """What `compscore score` runs: the check by scan keeps every row's flags, and GX reads the table's other
+    columns from its file a chunk at a time (here 6 rows: chunks cross the file's row groups)."""
+    bad = corrupt(load_small()).data
+    refs = received_references(bad.tables, bad.plans)
+    for spec in TABLES:
+        path = tmp_path / f"{spec.name}.parquet"
+        bad.tables[spec.name].write_parquet(path, row_group_size=4)
+        scan = pl.scan_parquet(path, row_index_name=ROW_INDEX)
+        check = check_scan(spec, scan, refs, nonempty_required=False, keep_flags=True)
+        check.source = path
+        for chunk_rows in (6, DEFAULT_CHUNK_ROWS):
+            found = run_suite(check, chunk_rows=chunk_rows)
+            assert [(o.rule, o.unexpected_count, o.partial_unexpected, o.exception) for o in found] == [
+                (o.rule, o.unexpected_count, o.partial_unexpected, o.exception) for o in outcomes[spec.name]
+            ], (spec.name, chunk_rows)
+    assert sum(o.unexpected_count for table in outcomes.values() for o in table) == 28
 
 
 def test_rules_are_grouped_by_the_columns_they_read_from_one_chunk_of_rows(corrupted_result):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +18,7 @@ from compscore.cli import main
 from compscore.outputs import OutputSet
 from compscore.provenance import PERIOD_COMPLETE, PROVENANCE_COLUMNS
 from compscore.quality import suites
+from compscore.quality.by_table import validate_by_table
 from compscore.quality.corrupt import corrupt
 from compscore.quality.validate import validate
 from compscore.run import _BackgroundSuites, score_folder
@@ -197,64 +198,58 @@ def test_the_cli_report_shows_gx_counts_computed_beside_validation(
 
 
 class _Recorder:
-    """A stand-in for `suites.run_rules` that records which thread ran it and how many ran at once."""
+    """A stand-in for `suites.run_rules_from_file`: records the thread, and reads the file it is given only
+    once `release` is set (after validation has moved or removed its own files)."""
 
     def __init__(self):
-        self.lock = threading.Lock()
-        self.running = 0
-        self.most_at_once = 0
+        self.release = threading.Event()
         self.threads: set[str] = set()
-        self.tables: list[str] = []
+        self.read: dict[str, int] = {}
 
-    def __call__(self, table, rules, frame):
-        with self.lock:
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-            self.threads.add(threading.current_thread().name)
-            self.tables.append(table)
-        time.sleep(0.05)
-        with self.lock:
-            self.running -= 1
+    def __call__(self, table, rules, source, flags):
+        self.threads.add(threading.current_thread().name)
+        assert self.release.wait(timeout=30)
+        self.read[table] = pl.read_parquet(source).height
+        assert self.read[table] == flags.height
         if table == "referrals":
             raise RuntimeError("GX broke on referrals")
-        return [table, frame.columns]
+        return [table, source.parent.name]
 
 
-def test_background_suites_run_one_at_a_time_off_the_main_thread(monkeypatch):
-
-    checks = validate(corrupt(load_small()).data, "run-bg").checks
+def test_background_suites_read_their_own_link_of_each_file_off_the_main_thread(
+    canonical_small_copy: Path, tmp_path: Path, monkeypatch
+):
     recorder = _Recorder()
-    monkeypatch.setattr(suites, "run_rules", recorder)
-    names = [t for t in checks if t != "referrals"]
-    with _BackgroundSuites(enabled=True) as background:
-        for name in names:
-            background.submit(TABLES_BY_NAME[name], checks[name])
-            # memory: the suite just handed over is the only one not done (the previous one has ended)
-            assert sum(not future.done() for future in background._running.values()) <= 1
-        outcomes = background.outcomes()
-    assert recorder.most_at_once == 1
-    assert recorder.threads and not recorder.threads & {"MainThread"}
-    assert list(outcomes) == names  # in TABLES order
-    deals = checks["deals"]
-    assert outcomes["deals"] == ["deals", suites.suite_columns(deals.rules)]  # only the suite's columns
-
-    with _BackgroundSuites(enabled=True) as background:
-        background.submit(TABLES_BY_NAME["referrals"], checks["referrals"])
+    monkeypatch.setattr(suites, "run_rules_from_file", recorder)
+    with _BackgroundSuites(enabled=True, folder=tmp_path / "gx") as background:
+        got = validate_by_table(
+            canonical_small_copy, "run-bg", tmp_path / "clean", on_table_checked=background.submit
+        )
+        shutil.rmtree(tmp_path / "clean")  # what the CLI does with the clean tables after batching
+        assert not background.done()  # nothing read yet: every suite waits for `release`
+        recorder.release.set()
         with pytest.raises(RuntimeError, match="GX broke on referrals"):
             background.outcomes()
+    assert recorder.threads and "MainThread" not in recorder.threads
+    assert recorder.read == got.received  # every table's rows, read after its spill file was gone
+    assert [t.name for t in TABLES if t.name in background._running] == list(background._running)
+    assert background._running["deals"].result() == ["deals", "gx"]
 
-    with _BackgroundSuites(enabled=False) as off:
-        off.submit(TABLES_BY_NAME["deals"], checks["deals"])
-        assert off.outcomes() == {} and off.done()
 
-
-def test_a_table_whose_schema_broke_gets_no_suite(monkeypatch):
-
-    checks = validate(corrupt(load_small()).data, "run-bg").checks
-    recorder = _Recorder()
-    monkeypatch.setattr(suites, "run_rules", recorder)
-    with _BackgroundSuites(enabled=True) as background:
+def test_background_suites_skip_broken_schemas_run_whole_tables_at_once_and_do_nothing_when_off(
+    tmp_path: Path, monkeypatch
+):
+    checks = validate(corrupt(load_small()).data, "run-bg").checks  # whole tables: no file, no flags
+    ran_on: list[str] = []
+    monkeypatch.setattr(
+        suites, "run_suite", lambda check: ran_on.append(threading.current_thread().name) or [check.table]
+    )
+    with _BackgroundSuites(enabled=True, folder=tmp_path / "gx") as background:
         background.submit(TABLES_BY_NAME["deals"], replace(checks["deals"], schema_ok=False))
         background.submit(TABLES_BY_NAME["reps"], checks["reps"])
-        assert list(background.outcomes()) == ["reps"]
-    assert recorder.tables == ["reps"]
+        assert background.done() and background.outcomes() == {"reps": ["reps"]}
+    assert ran_on == ["MainThread"]  # a whole table is never queued
+    with _BackgroundSuites(enabled=False, folder=tmp_path / "off") as off:
+        off.submit(TABLES_BY_NAME["reps"], checks["reps"])
+        assert off.outcomes() == {} and off.done()
+    assert not (tmp_path / "off").exists()

@@ -31,6 +31,7 @@ from compscore.quality.blocking import Thresholds
 from compscore.quality.by_table import TableByTableValidation, validate_by_table, validate_tables
 from compscore.quality.corrupt import corrupt
 from compscore.quality.report import render_run_report
+from compscore.quality.rules import ROW_INDEX
 from compscore.quality.status import data_quality_status
 from compscore.schema import TABLES, Table
 
@@ -264,20 +265,29 @@ def test_folder_errors_are_the_loaders(canonical_small_copy, tmp_path):
 def test_on_table_checked_sees_each_table_once_with_its_check(canonical_small_dir, tmp_path):
     data = corrupt(_small_data(canonical_small_dir)).data
     write_canonical_dir(data, tmp_path / "in", "parquet")
-    seen: list[tuple[Table, TableCheck]] = []
-    got = validate_by_table(
-        tmp_path / "in", "run-c", tmp_path / "clean", on_table_checked=lambda s, c: seen.append((s, c))
-    )
+    seen: list[tuple[Table, TableCheck, pl.DataFrame]] = []
+
+    def keep(spec: Table, check: TableCheck) -> None:
+        # the check's file is readable while the callback runs (validation moves or removes it after)
+        seen.append((spec, check, pl.read_parquet(check.source, row_index_name=ROW_INDEX)))
+
+    got = validate_by_table(tmp_path / "in", "run-c", tmp_path / "clean", on_table_checked=keep)
     expected = _oracle(tmp_path / "in", "run-c")[1]
-    assert [spec.name for spec, _ in seen] == [spec.name for spec in TABLES]
-    for spec, check in seen:
+    assert [spec.name for spec, _, _ in seen] == [spec.name for spec in TABLES]
+    for spec, check, table in seen:
         want = expected.checks[spec.name]
         assert check.table == spec.name and check.rows == want.rows and check.schema_ok
         assert check.results == want.results and check.blocking == want.blocking
         assert [r.name for r in check.rules] == [r.name for r in want.rules]
-        assert_frame_equal(check.flagged, want.flagged)
-        assert_frame_equal(check.failed, want.failed)
-    assert got.rule_results == [r for _, check in seen for r in check.results]
+        flag_columns = [r.flag_column for r in want.rules if r.flag is not None]
+        # every row's flags, as `check_table` computes them (a null flag passes: True), and the table itself
+        assert_frame_equal(
+            check.flags, want.flagged.select(ROW_INDEX, *(pl.col(c).fill_null(True) for c in flag_columns))
+        )
+        assert_frame_equal(table, want.flagged.drop(flag_columns))
+        failing = want.failed.filter(pl.any_horizontal(pl.exclude(ROW_INDEX))) if want.rules else want.failed
+        assert_frame_equal(check.failed, failing)
+    assert got.rule_results == [r for _, check, _ in seen for r in check.results]
 
 
 def test_spill_files_are_gone_and_earlier_clean_files_replaced(canonical_small_dir, tmp_path):

@@ -13,19 +13,19 @@ tables do not fit in memory together can still be validated. The work, in three 
    not rewritten.
 2. Check: each table is checked against the key columns of the tables it refers to, read from their
    spill files by projection: the referenced values are the rows the loader produced, exactly what
-   `received_references` gives `validate`. Without `on_table_checked` the table is read a few columns
-   at a time (`check_scan`: the row rules in one streaming pass, each flag rule on its own columns, the
-   failing rows at the end); with it, whole (`check_table`), and `on_table_checked` sees the check (the
-   GX suites run there) before the table is released.
+   `received_references` gives `validate`. The table is read a few columns at a time (`check_scan`:
+   the row rules in one streaming pass, each flag rule on its own columns, the failing rows at the end).
+   With `on_table_checked`, the check also keeps every row's flag columns and names the spill file, and
+   the callback sees it (the GX suites read the file a chunk at a time beside those flags). Until session
+   10 a callback made pass 2 read each table whole: at 30M lines with GX that was a peak of 19.5 GiB.
 3. Cascade, status and clean tables, from lazy scans of the spill files that read only the columns each
    step needs: the cascade reads ROW_INDEX, keys and foreign keys; the status the few columns it counts;
    the clean tables stream from spill file to output file. The spill folder is deleted at the end, also
    when loading fails.
 
 Memory at the peak: one table as the loader produces it (pass 1: the deals at company scale, the peak
-of the whole validation without a callback), or in pass 2 the largest flag rule's columns plus the key
-column it refers to (with `on_table_checked`: one whole table with its rule flags plus those key columns,
-more than pass 1).
+of the whole validation), or in pass 2 the largest flag rule's columns plus the key column it refers to
+(with `on_table_checked`, also every row's flag columns: booleans).
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ from compscore.quality.evaluate import (
     RuleResult,
     TableCheck,
     check_scan,
-    check_table,
     references_of,
     reject_rows,
 )
@@ -72,7 +71,9 @@ from compscore.quality.validate import (
 from compscore.schema import TABLES, Table, conform, empty_frame, table
 
 TableChecked = Callable[[Table, TableCheck], None]
-"""Called once per table with its check (the table with its flag columns), before the table is released."""
+"""Called once per table with its check: the rules' results, every row's flag columns (`flags`) and the file
+the table was read from (`source`, in the same row order), which exists until the call returns; a reader
+that needs it later keeps its own link to it."""
 
 _SPILL_PREFIX = ".spill-"
 SPILL_COMPRESSION = "lz4"
@@ -363,31 +364,23 @@ def _check_spilled(
 ) -> _Checked:
     """Pass 2 for one table: check it and hand the check on; keep rejects and verdicts.
 
-    With a callback the table is read back whole (the callback, e.g. a GX suite, reads the check's
-    `flagged` table); without, a few columns at a time (`check_scan`), which lowers the peak."""
+    The table is read a few columns at a time (`check_scan`), which lowers the peak; for a callback the
+    check also keeps every row's flag columns and names the spill file, from which a GX suite reads the
+    table's other columns a chunk at a time (`suites.run_suite`)."""
     refs = _references(spec, loaded, plans)
     spill = loaded.spills[spec.name]
-    required = nonempty_required(spec, given_commission_lines)
-    if on_table_checked is None:
-        check = check_scan(
-            spec,
-            _scan(spill),
-            refs,
-            nonempty_required=required,
-            previous_count=previous_count,
-            thresholds=thresholds,
-            sample_size=sample_size,
-        )
-    else:
-        check = check_table(
-            spec,
-            pl.read_parquet(spill, row_index_name=ROW_INDEX),
-            refs,
-            nonempty_required=required,
-            previous_count=previous_count,
-            thresholds=thresholds,
-            sample_size=sample_size,
-        )
+    check = check_scan(
+        spec,
+        _scan(spill),
+        refs,
+        nonempty_required=nonempty_required(spec, given_commission_lines),
+        previous_count=previous_count,
+        thresholds=thresholds,
+        sample_size=sample_size,
+        keep_flags=on_table_checked is not None,
+    )
+    if on_table_checked is not None:
+        check.source = spill
         on_table_checked(spec, check)
     del refs
     return _Checked(reject_rows(spec, check, run_id), rejected_by_rules(check), check.results, check.blocking)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import polars as pl
 
@@ -61,6 +62,13 @@ class TableCheck:
     results: list[RuleResult]
     blocking: list[BlockingFailure]
     schema_ok: bool
+    flags: pl.DataFrame | None = None
+    """From `check_scan(keep_flags=True)`: ROW_INDEX and every flag rule's flag column (True: passes, a
+    null flag as True: both pass it) for every row, in row order; with `source`, what GX reads instead of a
+    whole `flagged` table."""
+    source: Path | None = None
+    """The Parquet file the check read (rows in ROW_INDEX order), when a reader of `flags` may read the
+    table's other columns from it (`suites.run_suite`); set by whoever knows the file."""
 
 
 def pairs_text(columns: Sequence[str]) -> pl.Expr:
@@ -156,6 +164,7 @@ def check_scan(
     previous_count: int | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     sample_size: int = 5,
+    keep_flags: bool = False,
 ) -> TableCheck:
     """`check_table` on a table read from `scan` (with ROW_INDEX) a few columns at a time.
 
@@ -164,8 +173,9 @@ def check_scan(
     failing rules' columns, no flag column), row for row. The row rules are evaluated by the streaming
     engine in one pass; each flag rule reads only its own columns; the failing rows are read at the end.
     For a schema-broken table, which rejects every row, the table is read whole and given to `check_table`.
-    Without the whole table the check has no flag columns for GX to read: `validate_by_table` uses it only
-    when there is no `on_table_checked` callback.
+    With `keep_flags`, the check also keeps every row's flag columns (`TableCheck.flags`, booleans: about
+    5 MB per million rows for six flag rules), which GX reads beside the table's file, a chunk at a time
+    (`suites.run_suite`), instead of the whole table with its flags.
     """
     header = pl.DataFrame(schema=scan.collect_schema())
     if schema_failures(spec, header):
@@ -181,6 +191,8 @@ def check_scan(
     rules = table_rules(spec, refs)
     failed = _failed_by_scan(scan, rules)
     rows = failed.height
+    kept = [(~pl.col(r.name)).alias(r.flag_column) for r in rules if r.flag is not None]
+    flags = failed.select(ROW_INDEX, *kept) if keep_flags else None
     blocking = table_blocking(spec, header, rows, nonempty_required, previous_count, thresholds)
     failed = failed.filter(pl.any_horizontal(pl.col(r.name) for r in rules)) if rules else failed.clear()
     failing = {c for r in rules if failed.get_column(r.name).any() for c in r.columns}
@@ -190,7 +202,7 @@ def check_scan(
         positions = failed.get_column(ROW_INDEX).implode()
         flagged = scan.select(columns).filter(pl.col(ROW_INDEX).is_in(positions)).collect()
     results = rule_results(spec, rules, rows, flagged, failed, blocking, thresholds, sample_size)
-    return TableCheck(spec.name, rows, rules, flagged, failed, results, blocking, schema_ok=True)
+    return TableCheck(spec.name, rows, rules, flagged, failed, results, blocking, schema_ok=True, flags=flags)
 
 
 def _failed_by_scan(scan: pl.LazyFrame, rules: list[Rule]) -> pl.DataFrame:
