@@ -202,8 +202,9 @@ class _BackgroundSuites:
     over is every row's flag columns (booleans) and the file the table was read from (`check_scan` with a
     callback); the worker reads that file a chunk at a time (`suites.run_rules_from_file`) through its own
     hard link in `folder` (a copy where the file system has no links), since validation moves or removes
-    the file once the callback returns. A check without a file (a whole `flagged` table) is run at once,
-    on the caller's thread, so no whole table is queued.
+    the file once the callback returns; the rules go with their flag functions `detached` (those hold the
+    key columns of the tables they refer to). A check without a file (a whole `flagged` table) is run at
+    once, on the caller's thread, so no whole table is queued.
 
     GX is imported on the worker's first table, not at module level: it costs about 340 MB and seconds to
     import (STACK.md), and `--no-gx` runs should not pay for it. A suite that raises fails the run when its
@@ -219,7 +220,7 @@ class _BackgroundSuites:
         """Queue `check`'s suite, when its schema let its rules run."""
         if self._pool is None or not check.schema_ok:
             return
-        from compscore.quality.suites import run_rules_from_file, run_suite
+        from compscore.quality.suites import detached, run_rules_from_file, run_suite
 
         if check.flags is None or check.source is None:
             done: Future[list[ExpectationOutcome]] = Future()
@@ -228,7 +229,7 @@ class _BackgroundSuites:
             return
         kept = self._keep(check.source, checked_id("table", spec.name))
         self._running[spec.name] = self._pool.submit(
-            run_rules_from_file, check.table, check.rules, kept, check.flags
+            run_rules_from_file, check.table, detached(check.rules), kept, check.flags
         )
 
     def _keep(self, source: Path, name: str) -> Path:

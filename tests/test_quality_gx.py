@@ -23,9 +23,11 @@ from compscore.quality.status import data_quality_status
 from compscore.quality.suites import (
     DEFAULT_CHUNK_ROWS,
     column_groups,
+    detached,
     expectation,
     row_condition,
     run_all_suites,
+    run_rules,
     run_suite,
     suite_columns,
 )
@@ -83,6 +85,27 @@ def test_a_suite_read_from_the_file_beside_its_flags_equals_the_whole_table_run(
                 (o.rule, o.unexpected_count, o.partial_unexpected, o.exception) for o in outcomes[spec.name]
             ], (spec.name, chunk_rows)
     assert sum(o.unexpected_count for table in outcomes.values() for o in table) == 28
+
+
+def test_detached_rules_read_the_same_columns_and_hold_no_reference_data(corrupted_result, outcomes):
+    rules = corrupted_result.checks["commission_lines"].rules
+    loose = detached(rules)
+    assert [(r.name, r.gx_type, r.gx_kwargs, r.columns) for r in loose] == [
+        (r.name, r.gx_type, r.gx_kwargs, r.columns) for r in rules
+    ]
+    assert suite_columns(loose) == suite_columns(rules)
+    foreign = next(r for r in rules if r.name == "foreign_key:deal_id->deals")
+    assert foreign.flag.__closure__  # the real flag function holds the deal ids it looks up
+    for rule in loose:
+        if rule.flag is not None:
+            assert rule.flag.__closure__ is None
+            with pytest.raises(RuntimeError, match="computed by its check"):
+                rule.flag(pl.DataFrame())
+    check = corrupted_result.checks["commission_lines"]
+    found = run_rules(check.table, loose, check.flagged, chunk_rows=4)
+    assert [(o.rule, o.unexpected_count) for o in found] == [
+        (o.rule, o.unexpected_count) for o in outcomes["commission_lines"]
+    ]
 
 
 def test_rules_are_grouped_by_the_columns_they_read_from_one_chunk_of_rows(corrupted_result):

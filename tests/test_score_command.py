@@ -208,6 +208,7 @@ class _Recorder:
 
     def __call__(self, table, rules, source, flags):
         self.threads.add(threading.current_thread().name)
+        assert all(r.flag is None or r.flag.__closure__ is None for r in rules)  # detached: no reference data
         assert self.release.wait(timeout=30)
         self.read[table] = pl.read_parquet(source).height
         assert self.read[table] == flags.height
