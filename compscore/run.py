@@ -7,16 +7,13 @@ suites and scoring engine as the Dagster assets; only the wiring differs.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -24,19 +21,15 @@ from compscore.history import record_folder_run
 from compscore.outputs import OutputSet, check_output_dir
 from compscore.provenance import Provenance
 from compscore.quality import BlockingError, BlockingFailure
+from compscore.quality.background import BackgroundSuites
 from compscore.quality.by_table import TableByTableValidation, validate_by_table
-from compscore.quality.evaluate import TableCheck
 from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.report import write_run_report
 from compscore.safe_ids import checked_id
-from compscore.schema import TABLES, Table
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
 from compscore.scoring.finish import finished_batch, finished_score_tables
 from compscore.scoring.partitioned import partitioned_for_scoring, score_partitioned
 from compscore.scoring.scores import ScoreTables
-
-if TYPE_CHECKING:
-    from compscore.quality.suites import ExpectationOutcome
 
 ATTRIBUTION = "pay_attribution"
 WORK_PREFIX = ".compscore-work-"
@@ -83,7 +76,7 @@ def score_folder(
     """Load and validate `input_dir`, score it and write every output table into `out_dir`.
 
     With `great_expectations`, the GX suites also run (in bounded chunks, on a worker thread beside
-    validation and scoring: `_BackgroundSuites`) and an HTML report is written to
+    validation and scoring: `BackgroundSuites`) and an HTML report is written to
     `out_dir/data_quality/<run_id>/index.html`, also when validation blocks the run. Raises `LoadError`
     or `PlanError` (naming file, line and column or key) when the input cannot be read, and `BlockedRun`
     (naming table and rule) when it cannot give meaningful scores; nothing is written to the outputs then.
@@ -99,7 +92,7 @@ def score_folder(
     say = progress or (lambda _message: None)
     run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
     out = check_output_dir(out_dir)
-    with _work_folder(out) as work, _BackgroundSuites(great_expectations, work / "gx") as suites:
+    with _work_folder(out) as work, BackgroundSuites(great_expectations, work / "gx") as suites:
         validation = _validate(input_dir, out, run_id, suites, work / "clean", say)
         say("cutting the clean tables into batches of reps")
         with partitioned_for_scoring(
@@ -165,7 +158,7 @@ def _validate(
     input_dir: str | Path,
     out_dir: Path,
     run_id: str,
-    suites: _BackgroundSuites,
+    suites: BackgroundSuites,
     clean_dir: Path,
     say: Callable[[str], None],
 ) -> TableByTableValidation:
@@ -182,7 +175,7 @@ def _validate(
 
 
 def _report(
-    out_dir: Path, validation: TableByTableValidation, suites: _BackgroundSuites, say: Callable[[str], None]
+    out_dir: Path, validation: TableByTableValidation, suites: BackgroundSuites, say: Callable[[str], None]
 ) -> Path | None:
     """The run's validation report with the GX outcomes, once every suite has run; None without GX."""
     if not suites.enabled:
@@ -190,70 +183,3 @@ def _report(
     if not suites.done():
         say("waiting for the Great Expectations suites")
     return write_run_report(out_dir, validation, suites.outcomes(), validation.status)
-
-
-class _BackgroundSuites:
-    """Each checked table's GX suite, run on one worker thread while validation, batching and scoring go on;
-    a no-op when `enabled` is false (`--no-gx`).
-
-    GX is Python and pandas and holds the interpreter lock most of its time; the rules and the scoring are
-    Polars, which releases it. Run between tables, the suites added their whole time to the run; beside
-    them, they take what the core Polars leaves (docs/performance.md, session 10). Memory: a check handed
-    over is every row's flag columns (booleans) and the file the table was read from (`check_scan` with a
-    callback); the worker reads that file a chunk at a time (`suites.run_rules_from_file`) through its own
-    hard link in `folder` (a copy where the file system has no links), since validation moves or removes
-    the file once the callback returns; the rules go with their flag functions `detached` (those hold the
-    key columns of the tables they refer to). A check without a file (a whole `flagged` table) is run at
-    once, on the caller's thread, so no whole table is queued.
-
-    GX is imported on the worker's first table, not at module level: it costs about 340 MB and seconds to
-    import (STACK.md), and `--no-gx` runs should not pay for it. A suite that raises fails the run when its
-    outcomes are asked for (as it did when the suites ran between tables)."""
-
-    def __init__(self, enabled: bool, folder: Path):
-        self.enabled = enabled
-        self._folder = folder
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx-suites") if enabled else None
-        self._running: dict[str, Future[list[ExpectationOutcome]]] = {}
-
-    def submit(self, spec: Table, check: TableCheck) -> None:
-        """Queue `check`'s suite, when its schema let its rules run."""
-        if self._pool is None or not check.schema_ok:
-            return
-        from compscore.quality.suites import detached, run_rules_from_file, run_suite
-
-        if check.flags is None or check.source is None:
-            done: Future[list[ExpectationOutcome]] = Future()
-            done.set_result(run_suite(check))
-            self._running[spec.name] = done
-            return
-        kept = self._keep(check.source, checked_id("table", spec.name))
-        self._running[spec.name] = self._pool.submit(
-            run_rules_from_file, check.table, detached(check.rules), kept, check.flags
-        )
-
-    def _keep(self, source: Path, name: str) -> Path:
-        """The worker's own link to `source`, which stays readable when validation moves or removes it."""
-        self._folder.mkdir(parents=True, exist_ok=True)
-        kept = self._folder / f"{name}.parquet"
-        kept.unlink(missing_ok=True)
-        try:
-            os.link(source, kept)
-        except OSError:
-            shutil.copyfile(source, kept)
-        return kept
-
-    def done(self) -> bool:
-        return all(future.done() for future in self._running.values())
-
-    def outcomes(self) -> dict[str, list[ExpectationOutcome]]:
-        """Every suite's outcomes by table, in `TABLES` order, once all have run."""
-        return {t.name: self._running[t.name].result() for t in TABLES if t.name in self._running}
-
-    def __enter__(self) -> _BackgroundSuites:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        """Drop the suites not started; wait for the one running (a thread cannot be stopped)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -18,10 +18,11 @@ from compscore.cli import main
 from compscore.outputs import OutputSet
 from compscore.provenance import PERIOD_COMPLETE, PROVENANCE_COLUMNS
 from compscore.quality import suites
+from compscore.quality.background import BackgroundSuites
 from compscore.quality.by_table import validate_by_table
 from compscore.quality.corrupt import corrupt
 from compscore.quality.validate import validate
-from compscore.run import _BackgroundSuites, score_folder
+from compscore.run import score_folder
 from compscore.schema import TABLES
 from compscore.scoring.scores import PLAN_SCORE_COLUMNS
 
@@ -222,7 +223,7 @@ def test_background_suites_read_their_own_link_of_each_file_off_the_main_thread(
 ):
     recorder = _Recorder()
     monkeypatch.setattr(suites, "run_rules_from_file", recorder)
-    with _BackgroundSuites(enabled=True, folder=tmp_path / "gx") as background:
+    with BackgroundSuites(enabled=True, folder=tmp_path / "gx") as background:
         got = validate_by_table(
             canonical_small_copy, "run-bg", tmp_path / "clean", on_table_checked=background.submit
         )
@@ -245,12 +246,12 @@ def test_background_suites_skip_broken_schemas_run_whole_tables_at_once_and_do_n
     monkeypatch.setattr(
         suites, "run_suite", lambda check: ran_on.append(threading.current_thread().name) or [check.table]
     )
-    with _BackgroundSuites(enabled=True, folder=tmp_path / "gx") as background:
+    with BackgroundSuites(enabled=True, folder=tmp_path / "gx") as background:
         background.submit(TABLES_BY_NAME["deals"], replace(checks["deals"], schema_ok=False))
         background.submit(TABLES_BY_NAME["reps"], checks["reps"])
         assert background.done() and background.outcomes() == {"reps": ["reps"]}
     assert ran_on == ["MainThread"]  # a whole table is never queued
-    with _BackgroundSuites(enabled=False, folder=tmp_path / "off") as off:
+    with BackgroundSuites(enabled=False, folder=tmp_path / "off") as off:
         off.submit(TABLES_BY_NAME["reps"], checks["reps"])
         assert off.outcomes() == {} and off.done()
     assert not (tmp_path / "off").exists()
