@@ -174,6 +174,14 @@ def test_loader_rule_and_cascade_rejects(broken_deals, tmp_path, callback):
         assert deals.flags.columns == [ROW_INDEX, *(r.flag_column for r in deals.rules if r.flag is not None)]
         assert deals.source is not None and deals.source.name == "deals.parquet"
         assert deals.failed.filter(pl.col("range:amount"))[ROW_INDEX].to_list() == [6]
+        # a flag column is False exactly on the rows that fail its rule (GX counts the False values)
+        broken_flags = 0
+        for _spec, check in seen:
+            for rule in (r for r in check.rules if r.flag is not None):
+                flagged_false = check.flags.filter(~pl.col(rule.flag_column))[ROW_INDEX].to_list()
+                assert flagged_false == check.failed.filter(pl.col(rule.name))[ROW_INDEX].to_list(), rule.name
+                broken_flags += len(flagged_false)
+        assert broken_flags == 3  # the three statement lines whose deal is missing
     else:
         assert seen == []
 
@@ -526,3 +534,17 @@ def test_a_blocking_foreign_key_without_samples_still_says_how_many_rows_break_i
         "2 of 2 rows (100%) break the reference: account_id exists in accounts.account_id "
         "(blocking above 50%)"
     ]
+
+
+def test_a_check_by_scan_keeps_every_rows_flags_only_when_asked(broken_deals):
+    """The flags of every row are for a GX suite to read later; without one they are not kept (memory)."""
+    data = load_canonical_dir(broken_deals).data
+    scans = {name: frame.lazy() for name, frame in data.tables.items()}
+    spec = table("commission_lines")
+    refs = references_of(spec, scans, set(), data.plans)
+    scan = scans["commission_lines"].with_row_index(ROW_INDEX)
+    default = check_scan(spec, scan, refs, nonempty_required=True)
+    kept = check_scan(spec, scan, refs, nonempty_required=True, keep_flags=True)
+    assert default.flags is None and default.source is None
+    assert kept.flags is not None and kept.flags.height == kept.rows == 9
+    assert kept.results == default.results and kept.failed.equals(default.failed)
