@@ -191,8 +191,8 @@ def check_scan(
     rules = table_rules(spec, refs)
     failed = _failed_by_scan(scan, rules)
     rows = failed.height
-    kept = [(~pl.col(r.name)).alias(r.flag_column) for r in rules if r.flag is not None]
-    flags = failed.select(ROW_INDEX, *kept) if keep_flags else None
+    passing = ((~pl.col(r.name)).alias(r.flag_column) for r in rules if r.flag is not None)
+    flags = failed.select(ROW_INDEX, *passing) if keep_flags else None
     blocking = table_blocking(spec, header, rows, nonempty_required, previous_count, thresholds)
     failed = failed.filter(pl.any_horizontal(pl.col(r.name) for r in rules)) if rules else failed.clear()
     failing = {c for r in rules if failed.get_column(r.name).any() for c in r.columns}

@@ -17,8 +17,8 @@ Three things keep a chunked run cheap:
   time: with the 16 columns of the deals suite that was most of its time. The rules are grouped by the
   columns they read (`column_groups`), each group has its own validation definition, and each chunk is
   converted to pandas once and handed to every group as the group's columns only: on a 10M-line company
-  the suites took 25.2 s with one batch of all columns and 15.7 s so, with the same outcomes (12.9 s with
-  the one data source below and chunks of 2M rows; docs/performance.md, session 10). A table smaller
+  the suites took 25.2 s with one batch of all columns and 15.7 s so, with the same outcomes (about 13 s
+  with the one data source below and chunks of 2M rows; docs/performance.md, session 10). A table smaller
   than one chunk keeps one validation of all its columns: there the fixed cost of a validation run per
   group outweighs the copies it saves.
 * Validation definitions (suites) are built once per table and group and reused for every chunk, all on
@@ -195,17 +195,15 @@ def _no_batch_fingerprint() -> Iterator[None]:
         engine.HASH_THRESHOLD = saved
 
 
-def run_suite(
-    check: TableCheck, chunk_rows: int = DEFAULT_CHUNK_ROWS, frame: pl.DataFrame | None = None
-) -> list[ExpectationOutcome]:
+def run_suite(check: TableCheck, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> list[ExpectationOutcome]:
     """Validate a checked table with GX, chunk by chunk; outcomes in rule order.
 
-    The table is `frame` when given, else the check's file read a chunk at a time beside its flag columns
-    (`check.source` and `check.flags`, from `check_scan(keep_flags=True)`: memory holds one chunk), else
-    `check.flagged` (the whole table with its flags, from `check_table`)."""
-    if frame is None and check.flags is not None and check.source is not None:
+    The table is the check's file read a chunk at a time beside its flag columns (`check.source` and
+    `check.flags`, from `check_scan(keep_flags=True)`: memory holds one chunk), else `check.flagged` (the
+    whole table with its flags, from `check_table`)."""
+    if check.flags is not None and check.source is not None:
         return run_rules_from_file(check.table, check.rules, check.source, check.flags, chunk_rows)
-    return run_rules(check.table, check.rules, frame if frame is not None else check.flagged, chunk_rows)
+    return run_rules(check.table, check.rules, check.flagged, chunk_rows)
 
 
 def _flag_computed_by_the_check(_df: pl.DataFrame) -> pl.Series:
