@@ -224,7 +224,7 @@ def test_schema_broken_table_from_a_loader(monkeypatch, canonical_small_dir, tmp
             no_rejects = pl.DataFrame(schema=REJECTS_SCHEMA)
             yield TableLoad(name, path, broken.tables[name], no_rejects, [], broken.tables[name].height)
 
-    monkeypatch.setattr("compscore.quality.by_table.load_tables", loads)
+    monkeypatch.setattr("compscore.quality.by_table.stored_or_loaded_tables", loads)
     got = validate_by_table(canonical_small_dir, "run-b", tmp_path / "clean")
     expected = validate(broken, "run-b")
     _assert_same_outputs(got, expected, data_quality_status(broken, expected))
