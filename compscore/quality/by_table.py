@@ -10,10 +10,10 @@ tables do not fit in memory together can still be validated. The work, in three 
    `clean_dir`; then it is released. A Parquet file the loader would give unchanged (canonical columns
    and dtypes, no cell it rejects or fills: `stored_as_loaded`) is not read: it is linked as its own
    spill file (a byte copy where the file system has no links); at 10M statement lines reading and
-   writing the three large tables again cost about 12 s of CPU. Absent optional tables get an empty spill file, as `CanonicalData`
-   gives them empty frames. ROW_INDEX (a row's position) is not stored: every read of a spill file adds it
-   (`row_index_name`), so a table without a rejected row is already its clean file and is moved there,
-   not rewritten.
+   writing the three large tables again cost about 12 s of CPU. Absent optional tables get an empty
+   spill file, as `CanonicalData` gives them empty frames. ROW_INDEX (a row's position) is not stored:
+   every read of a spill file adds it (`row_index_name`), so a table without a rejected row is already
+   its clean file and is moved there, not rewritten.
 2. Check: each table is checked against the key columns of the tables it refers to, read from their
    spill files by projection: the referenced values are the rows the loader produced, exactly what
    `received_references` gives `validate`. The table is read a few columns at a time (`check_scan`:

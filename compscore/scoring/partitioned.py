@@ -60,9 +60,12 @@ BATCH_FOLDER_PREFIX = "batch-"
 PARTITION_MANIFEST = "partition.json"
 PARTITION_FORMAT = 1
 WORK_SUFFIX = ".arrow"
-"""The work files are Arrow IPC, uncompressed: written once and read once, so that encoding them is the
-cost to avoid. At 3M lines Parquet with lz4 (174 MiB) cost about 2.7 s CPU more to write the deals and
-lines and 0.7 s less to read them back than IPC (1.4 GiB on disk); see docs/performance.md."""
+"""The work files are Arrow IPC, LZ4-compressed (`WORK_COMPRESSION`): written once and read once. At 3M
+lines Parquet with lz4 cost about 2.7 s CPU more to write the deals and lines than IPC. Uncompressed IPC
+(chosen until session 11) was then cheaper still, but at 10M lines its 2.5 GiB of deals took 7.7-8.4 s to
+write against 4.3-4.5 s for 0.56 GiB with LZ4, which costs 0.5 s more to read back and 0.45 s less to
+delete; see docs/performance.md."""
+WORK_COMPRESSION = "lz4"
 _BATCH_FOLDER = re.compile(rf"{BATCH_FOLDER_PREFIX}[0-9]+")
 _BATCH = "__batch"
 _NEEDED_BY = "__needed_by_batch"
@@ -173,7 +176,9 @@ def partition_scans(
     remove_partitions(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     for table in SHARED_TABLES:
-        scans[table].select(scoring_columns(table)).sink_ipc(work_file(work_dir, table))
+        scans[table].select(scoring_columns(table)).sink_ipc(
+            work_file(work_dir, table), compression=WORK_COMPRESSION
+        )
     for number, batch in enumerate(batches):
         write_batch(batch, batch_folder(work_dir, number))
     for table in REP_COLUMN:
@@ -352,6 +357,8 @@ def _foreign_deals(scans: CanonicalScans, firsts: pl.Series) -> pl.DataFrame:
         .unique()
         .collect()
     )
+    if candidates.height == 0:  # the common case: no line names another batch's deal
+        return pl.DataFrame(schema={"deal_id": pl.String, _BATCH: pl.UInt32})
     among = pl.col("deal_id").hash().is_in(candidates[_HASH].implode())
     needed = _with_batch(_named_deals(scans).filter(among), "referring_rep_id", firsts, _NEEDED_BY)
     owners = _with_batch(scans.deals.select("deal_id", "owner_rep_id").filter(among), "owner_rep_id", firsts)
@@ -373,6 +380,8 @@ def _deals_by_batch(scans: CanonicalScans, firsts: pl.Series) -> pl.LazyFrame:
     deals were read into the join (at 3M lines in batches of 2,000 reps, a peak of 1.22 GiB for the
     step against 1.09 GiB)."""
     foreign = _foreign_deals(scans, firsts)
+    if foreign.height == 0:
+        return _table_by_batch(scans, "deals", firsts)
     rows = (
         scans.deals.select(scoring_columns("deals"))
         .filter(pl.col("deal_id").is_in(foreign["deal_id"].implode()))
@@ -393,7 +402,7 @@ def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
     partitions = pl.PartitionBy(
         work_dir, key=_BATCH, include_key=False, file_path_provider=path_of, approximate_bytes_per_file=None
     )
-    rows.sink_ipc(partitions, compression="uncompressed", mkdir=True)
+    rows.sink_ipc(partitions, compression=WORK_COMPRESSION, mkdir=True)
 
 
 def score_partitioned(
