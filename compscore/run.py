@@ -27,9 +27,10 @@ from compscore.quality.outputs import COUNTS, REJECTS, STATUS
 from compscore.quality.report import write_run_report
 from compscore.safe_ids import checked_id
 from compscore.scoring.batches import DEFAULT_BATCH_REPS
+from compscore.scoring.bootstrap import WeightsAhead
 from compscore.scoring.finish import finished_batch, finished_score_tables
 from compscore.scoring.partitioned import partitioned_for_scoring, score_partitioned
-from compscore.scoring.scores import ScoreTables
+from compscore.scoring.scores import ScoreTables, bootstrap_sizes
 
 ATTRIBUTION = "pay_attribution"
 WORK_PREFIX = ".compscore-work-"
@@ -92,7 +93,11 @@ def score_folder(
     say = progress or (lambda _message: None)
     run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
     out = check_output_dir(out_dir)
-    with _work_folder(out) as work, BackgroundSuites(great_expectations, work / "gx") as suites:
+    with (
+        _work_folder(out) as work,
+        BackgroundSuites(great_expectations, work / "gx") as suites,
+        WeightsAhead() as bootstrap_weights,
+    ):
         validation = _validate(input_dir, out, run_id, suites, work / "clean", say)
         say("cutting the clean tables into batches of reps")
         with partitioned_for_scoring(
@@ -102,6 +107,7 @@ def score_folder(
             work / "batches",
             as_of=as_of,
             batch_reps=batch_reps,
+            on_context=lambda context: bootstrap_weights.draw(bootstrap_sizes(context.grid)),
         ) as company:
             shutil.rmtree(validation.clean_dir)
             provenance = Provenance.now(run_id, company.context.as_of, str(Path(input_dir).resolve()))
@@ -114,6 +120,7 @@ def score_folder(
                     attribution_sink=lambda batch: attribution.append(
                         finished_batch(ATTRIBUTION, batch, provenance)
                     ),
+                    weights_of=bootstrap_weights,
                 )
                 attribution.close(finished_batch(ATTRIBUTION, scores.pay_attribution, provenance))
                 tables = {

@@ -43,6 +43,7 @@ from compscore.scoring.batches import (
     all_rep_ids,
     cut_rep_ids,
 )
+from compscore.scoring.bootstrap import WeightSource, rep_weights
 from compscore.scoring.scores import ScoreTables, combine_shards
 from compscore.scoring.shards import (
     AttributionSink,
@@ -144,11 +145,12 @@ def partition_for_scoring(
     *,
     as_of: dt.date | None = None,
     batch_reps: int = DEFAULT_BATCH_REPS,
+    on_context: Callable[[ScoringContext], None] | None = None,
 ) -> PartitionedCompany:
     """The clean tables of `clean_dir` (`<table>.parquet` for every table of `compscore.schema.TABLES`)
     cut into batches of at most `batch_reps` reps under `work_dir` (see `partition_scans`)."""
     scans = CanonicalScans.scan(Path(clean_dir), plans, given_commission_lines)
-    return partition_scans(scans, work_dir, as_of=as_of, batch_reps=batch_reps)
+    return partition_scans(scans, work_dir, as_of=as_of, batch_reps=batch_reps, on_context=on_context)
 
 
 def partition_scans(
@@ -157,10 +159,12 @@ def partition_scans(
     *,
     as_of: dt.date | None = None,
     batch_reps: int = DEFAULT_BATCH_REPS,
+    on_context: Callable[[ScoringContext], None] | None = None,
 ) -> PartitionedCompany:
     """The clean tables `scans` cut into batches of at most `batch_reps` reps under `work_dir` (created;
     what an earlier call left there is removed first), with the scoring context as of `as_of` (by default
-    `data_as_of` the data).
+    `data_as_of` the data). `on_context`, if given, gets the context as soon as it is computed, before
+    the tables are cut (to start work that needs only the context beside the cutting).
 
     Batches are cut from the sorted rep ids as `rep_batches` cuts them; rows without a rep go to batch 0.
     No table is held whole: the context's queries read their columns from the files, and each table is
@@ -173,6 +177,8 @@ def partition_scans(
     firsts = _first_rep_ids(batches)
     del ids
     context = scoring_context(scans, as_of or data_as_of(scans))
+    if on_context is not None:
+        on_context(context)
     remove_partitions(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     for table in SHARED_TABLES:
@@ -289,11 +295,18 @@ def partitioned_for_scoring(
     *,
     as_of: dt.date | None = None,
     batch_reps: int = DEFAULT_BATCH_REPS,
+    on_context: Callable[[ScoringContext], None] | None = None,
 ) -> Iterator[PartitionedCompany]:
     """`partition_for_scoring`, with its files removed from `work_dir` on leaving (also on an error)."""
     try:
         yield partition_for_scoring(
-            clean_dir, plans, given_commission_lines, work_dir, as_of=as_of, batch_reps=batch_reps
+            clean_dir,
+            plans,
+            given_commission_lines,
+            work_dir,
+            as_of=as_of,
+            batch_reps=batch_reps,
+            on_context=on_context,
         )
     finally:
         remove_partitions(Path(work_dir))
@@ -411,10 +424,11 @@ def score_partitioned(
     data_quality_status: pl.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
     attribution_sink: AttributionSink | None = None,
+    weights_of: WeightSource = rep_weights,
 ) -> ScoreTables:
     """`score_company` of the partitioned company: each batch read from its files and scored by
-    `score_shard` (only the shards' tables are kept between batches), then `combine_shards`. Arguments
-    as `score_company`'s."""
+    `score_shard` (only the shards' tables are kept between batches), then `combine_shards` (given
+    `weights_of`). Other arguments as `score_company`'s."""
     say = progress or (lambda _message: None)
     shared = company.shared_tables()
     parts = []
@@ -425,5 +439,5 @@ def score_partitioned(
         parts.append(score_shard(data, batch, company.context, attribution_sink))
         del data
     say("marginal pay, bootstrap intervals and plan scores")
-    result = combine_shards(parts, company.context, data_quality_status)
+    result = combine_shards(parts, company.context, data_quality_status, weights_of)
     return replace(result, attribution_streamed=attribution_sink is not None)

@@ -263,7 +263,17 @@ _BOOTSTRAPPED = (*MARGINAL_COLUMNS, *(c for ind in INDICATORS for c in _indicato
 """The per-rep columns whose resampled sums the bootstrap intervals are taken from."""
 
 
-def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[dict], list[dict]]:
+def bootstrap_sizes(grid: pl.DataFrame) -> list[tuple[str, int]]:
+    """The bootstrap key and number of rep-periods of every plan-period of the rep-period `grid` (the
+    scoring context's), in plan and period order: what `combine_shards` will draw resamples of, since
+    the units it resamples are the grid's rows (`rep_period_books`). For `bootstrap.WeightsAhead`."""
+    counts = grid.group_by("plan_id", "period_start", "period").len().sort("plan_id", "period_start")
+    return [(bootstrap.key_of(plan, period), n) for plan, _start, period, n in counts.iter_rows()]
+
+
+def _plan_period_statistics(
+    units: pl.DataFrame, as_of: dt.date, weights_of: bootstrap.WeightSource
+) -> tuple[list[dict], list[dict]]:
     """Point estimates and bootstrap intervals per plan-period: score rows and long-format outcome rows.
 
     Plan-periods are independent and each has its own seeded draws, so they run on a thread per core
@@ -271,18 +281,20 @@ def _plan_period_statistics(units: pl.DataFrame, as_of: dt.date) -> tuple[list[d
     """
     groups = units.partition_by(PLAN_PERIOD, maintain_order=True)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = list(pool.map(lambda group: _group_statistics(group, as_of), groups))
+        results = list(pool.map(lambda group: _group_statistics(group, as_of, weights_of), groups))
     score_rows = [row for row, _outcomes in results]
     outcome_rows = [outcome for _row, outcomes in results for outcome in outcomes]
     return score_rows, outcome_rows
 
 
-def _group_statistics(group: pl.DataFrame, as_of: dt.date) -> tuple[dict, list[dict]]:
+def _group_statistics(
+    group: pl.DataFrame, as_of: dt.date, weights_of: bootstrap.WeightSource
+) -> tuple[dict, list[dict]]:
     """The score row and outcome rows of one plan-period's rep-period units."""
     outcome_rows = []
     plan_id, period_start = group["plan_id"][0], group["period_start"][0]
     period, period_end = group["period"][0], group["period_end"][0]
-    weights = bootstrap.rep_weights(group.height, f"{plan_id}|{period}")
+    weights = weights_of(group.height, bootstrap.key_of(plan_id, period))
     resampled = bootstrap.resampled_sums(weights, {c: group[c].to_numpy() for c in _BOOTSTRAPPED})
     del weights
     low, high = bootstrap.interval_of_sums(resampled, _resampled_same_day_index)
@@ -403,22 +415,28 @@ def score_company(
     """
     say = progress or (lambda _message: None)
     context = scoring_context(data, as_of or data_as_of(data))
-    batches = list(rep_batches(data, batch_reps))
-    parts = []
-    for number, batch in enumerate(batches, start=1):
-        say(f"scoring batch {number}/{len(batches)} ({batch.rep_ids.len():,} reps)")
-        parts.append(score_shard(data, batch, context, attribution_sink))
-    del batches
-    say("marginal pay, bootstrap intervals and plan scores")
-    result = combine_shards(parts, context, data_quality_status)
+    with bootstrap.WeightsAhead() as weights:
+        weights.draw(bootstrap_sizes(context.grid))
+        batches = list(rep_batches(data, batch_reps))
+        parts = []
+        for number, batch in enumerate(batches, start=1):
+            say(f"scoring batch {number}/{len(batches)} ({batch.rep_ids.len():,} reps)")
+            parts.append(score_shard(data, batch, context, attribution_sink))
+        del batches
+        say("marginal pay, bootstrap intervals and plan scores")
+        result = combine_shards(parts, context, data_quality_status, weights)
     return replace(result, attribution_streamed=attribution_sink is not None)
 
 
 def combine_shards(
-    parts: list[ShardTables], context: ScoringContext, data_quality_status: pl.DataFrame | None = None
+    parts: list[ShardTables],
+    context: ScoringContext,
+    data_quality_status: pl.DataFrame | None = None,
+    weights_of: bootstrap.WeightSource = bootstrap.rep_weights,
 ) -> ScoreTables:
     """The reduce: what crosses shards (typical sizes Δ, marginals, bootstrap intervals, scores) from the
-    shards' tables, and the shards' line-level tables concatenated in a fixed order."""
+    shards' tables, and the shards' line-level tables concatenated in a fixed order. `weights_of` gives
+    each plan-period's resample weights (`bootstrap.WeightsAhead` when they were drawn ahead)."""
     pt, as_of = context.pt, context.as_of
     books = pl.concat([p.books for p in parts])
     indicators = pl.concat([p.indicators for p in parts])
@@ -431,7 +449,7 @@ def combine_shards(
     plan_sizes = plan_typical_sizes(sizes)
     marginals = _unit_marginals(books, sizes, plan_sizes, paid_so_far, pt, as_of)
     units = _rep_period_units(books, marginals, indicators)
-    score_rows, outcome_rows = _plan_period_statistics(units, as_of)
+    score_rows, outcome_rows = _plan_period_statistics(units, as_of, weights_of)
     return ScoreTables(
         plan_scores=_assemble_scores(units, score_rows, realized, pt, data_quality_status),
         pay_attribution=attribution,
