@@ -153,16 +153,20 @@ def test_counts_are_kept_in_one_byte_only_when_they_fit(monkeypatch, largest, dt
 
 
 def test_bootstrap_sizes_count_the_grid_by_plan_and_period():
-    grid = pl.DataFrame(
-        {
-            "rep_id": ["r1", "r2", "r1", "r3", "r1"],
-            "plan_id": ["b", "b", "b", "a", "a"],
-            "period_start": [dt.date(2026, 4, 1), dt.date(2026, 4, 1), dt.date(2026, 1, 1)]
-            + [dt.date(2026, 1, 1)] * 2,
-            "period": ["2026-Q2", "2026-Q2", "2026-Q1", "2026-Q1", "2026-Q1"],
-        }
+    """Plans and periods given out of order come back in plan, then period order (the order they are
+    drawn in, so that the budget keeps the first)."""
+    quarters = [dt.date(2026, month, 1) for month in (10, 7, 4, 1)]
+    rows = [("r1", "b", start) for start in quarters] + [("r2", "b", quarters[2]), ("r3", "a", quarters[3])]
+    grid = pl.DataFrame(rows, schema=["rep_id", "plan_id", "period_start"], orient="row").with_columns(
+        period=pl.format("2026-Q{}", pl.col("period_start").dt.quarter())
     )
-    assert bootstrap_sizes(grid) == [("a|2026-Q1", 2), ("b|2026-Q1", 1), ("b|2026-Q2", 2)]
+    assert bootstrap_sizes(grid) == [
+        ("a|2026-Q1", 1),
+        ("b|2026-Q1", 1),
+        ("b|2026-Q2", 2),
+        ("b|2026-Q3", 1),
+        ("b|2026-Q4", 1),
+    ]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread has its own nice value on Linux only")
@@ -174,3 +178,25 @@ def test_the_thread_drawing_ahead_yields_to_the_others():
     with bootstrap.WeightsAhead() as weights:
         found = weights._pool.submit(niceness).result()
     assert found == max(before, bootstrap.AHEAD_NICENESS) and niceness() == before
+
+
+def test_draws_and_seed_are_the_ones_given(monkeypatch):
+    recorded = _RecordedDraws(monkeypatch)
+    expected = {n: _COUNTS(n, "k", 50, 7).astype(np.float64) for n in (4, 9)}
+    with bootstrap.WeightsAhead(draws=50, seed=7) as weights:
+        weights.draw([("k", 4)])
+        recorded.wait_for(1)
+        assert np.array_equal(weights(4, "k"), expected[4])  # drawn ahead
+        assert np.array_equal(weights(9, "k"), expected[9])  # drawn when asked
+    assert not np.array_equal(expected[4], _direct(4, "k")[:50])
+
+
+def test_leaving_waits_for_the_draw_under_way_and_cancels_the_rest(monkeypatch):
+    recorded = _RecordedDraws(monkeypatch, hold="p|2026-Q1")
+    releasing = threading.Timer(0.2, recorded.release.set)
+    with bootstrap.WeightsAhead() as weights:
+        weights.draw(SIZES)
+        releasing.start()
+    assert [key for _n, key, _thread in recorded.draws] == ["p|2026-Q1"]
+    time.sleep(0.1)
+    assert len(recorded.draws) == 1
