@@ -346,13 +346,24 @@ def _has_case_twins(ids: pl.Series) -> bool:
     the one before did not decide (at 18M deal ids: 0.6 s instead of 1.4 s for three regex scans).
     Otherwise (`_has_folded_twins`) by the hashes of the ids folded to lower case."""
     found = ids.to_frame("id").lazy()
-    text = pl.col("id").str
-    if found.select((text.len_bytes() != text.len_chars()).any()).collect().item():
+    non_ascii, *letters = _twin_signs("id")
+    if found.select(non_ascii).collect().item():
         return _has_folded_twins(ids)
-    for letters in ("[a-z]", "[A-Z]"):
-        if not found.select(text.contains(letters).any()).collect().item():
+    for case in letters:
+        if not found.select(case).collect().item():
             return False
     return _has_folded_twins(ids)
+
+
+def _twin_signs(column: str) -> list[pl.Expr]:
+    """Whether any id of `column` is not ASCII, whether any holds a lower-case letter, whether any holds
+    an upper-case one: ids can differ only by case when the first is true or both others are."""
+    text = pl.col(column).str
+    return [
+        (text.len_bytes() != text.len_chars()).any().alias("non_ascii"),
+        text.contains("[a-z]").any().alias("lower"),
+        text.contains("[A-Z]").any().alias("upper"),
+    ]
 
 
 def _has_folded_twins(ids: pl.Series) -> bool:
@@ -486,9 +497,10 @@ def stored_as_loaded(path: str | Path, table_name: str) -> StoredTable | None:
     That is when the file holds exactly the table's columns, in schema order, each of its canonical dtype
     (nothing to convert, warn about or fill in), and no cell `load_table` rejects or changes: no null in a
     required column without a default, no non-finite or too large number (`MAX_ABS_NUMBER`), and no null
-    in a column with a default (which `conform` would fill). One streaming pass counts those cells; the
-    key column is read for the case-twin warning, as `load_table` reads it. At 18M deals this costs about
-    a second, where reading the file whole and writing it again cost about seven."""
+    in a column with a default (which `conform` would fill). One streaming pass counts those cells and
+    looks for signs of ids that differ only by case (`_twin_signs`); only when it finds them is the key
+    column read for the case-twin warning, as `load_table` gives it. At 18M deals this costs about a
+    second, where reading the file whole and writing it again cost about seven."""
     spec, path = table(table_name), Path(path)
     if path.suffix != ".parquet" or not_regular_file(path) is not None:
         return None
@@ -504,13 +516,17 @@ def stored_as_loaded(path: str | Path, table_name: str) -> StoredTable | None:
         for c in spec.columns
         if c.dtype == pl.Float64
     ]
+    text_key = len(spec.key) == 1 and schema[spec.key[0]] == pl.String
+    signs = _twin_signs(spec.key[0]) if text_key else []
     scan = pl.scan_parquet(path)
-    counted = scan.select(pl.len(), pl.any_horizontal(changed).sum())  # every table has a required column
-    height, changed_rows = counted.collect(engine="streaming").row(0)
+    counted = scan.select(
+        pl.len(), pl.any_horizontal(changed).sum(), *signs
+    )  # every table has a required column
+    height, changed_rows, *found = counted.collect(engine="streaming").row(0)
     if changed_rows:
         return None
     warnings = []
-    if len(spec.key) == 1:
+    if found and (found[0] or (found[1] and found[2])):
         keys = scan.select(spec.key).collect(engine="streaming")
         if (twins := _case_twins(spec, path, keys)) is not None:
             warnings.append(twins)

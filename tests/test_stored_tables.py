@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from compscore import loaders
 from compscore.errors import LoadError
 from compscore.loaders import (
     StoredTable,
@@ -164,3 +165,31 @@ def test_validation_links_a_stored_file_as_its_clean_table(canonical_small_copy,
         if given.exists():
             assert os.path.samefile(result.clean_files[spec.name], given), spec.name
     assert {p.name: p.read_bytes() for p in canonical_small_copy.glob("*.parquet")} == before
+
+
+TWIN_IDS = {
+    "upper case only": (["D1", "D2", "D3"], False, False),
+    "lower case only": (["d1", "d2", "d3"], False, False),
+    "both cases, no twins": (["D1", "d2", "D3"], True, False),
+    "both cases, twins": (["D1", "d1", "D3"], True, True),
+    "not ASCII, no twins": (["É1", "D2", "D3"], True, False),
+    "not ASCII, twins": (["É1", "é1", "D3"], True, True),
+    "digits only": (["1", "2", "3"], False, False),
+}
+
+
+@pytest.mark.parametrize("ids", TWIN_IDS, ids=list(TWIN_IDS))
+def test_the_key_is_read_for_twins_only_when_ids_could_differ_by_case(
+    canonical_small_dir, tmp_path, monkeypatch, ids
+):
+    values, read, warned = TWIN_IDS[ids]
+    deals = _deals(canonical_small_dir).head(3).with_columns(pl.Series("deal_id", values))
+    path = _written(deals, tmp_path)
+    expected = load_table(path, "deals").warnings
+    calls = []
+    real = loaders._case_twins
+    monkeypatch.setattr(loaders, "_case_twins", lambda *args: calls.append(args) or real(*args))
+    stored = stored_as_loaded(path, "deals")
+    assert stored is not None and stored.warnings == expected
+    assert (len(calls) == 1) == read
+    assert any("differ only by case" in w for w in expected) == warned
