@@ -43,13 +43,7 @@ from common.versions import code_version, frame_version, object_version
 from compscore import warehouse as wh
 from compscore.adapters.pull import safe_location
 from compscore.canonical_io import FORMATS, table_path
-from compscore.loaders import (
-    REJECTS_SCHEMA,
-    StoredTable,
-    TableLoad,
-    open_canonical_dir,
-    stored_or_loaded_tables,
-)
+from compscore.loaders import REJECTS_SCHEMA, TableLoad, load_tables, open_canonical_dir
 from compscore.plans import Plan
 from compscore.quality.by_table import SPILL_COMPRESSION
 from compscore.schema import (
@@ -260,20 +254,11 @@ class _Spilled:
 
 
 def _spill(
-    load: TableLoad | StoredTable | None,
-    table: Table,
-    months: list[str],
-    directory: Path,
-    root: Path,
-    spill: Path,
+    load: TableLoad | None, table: Table, months: list[str], directory: Path, root: Path, spill: Path
 ) -> _Spilled:
     """`load` (None: the source has no file of `table`) merged with the table's stored monthly drops,
-    written to `spill/<table>.parquet`, with its metadata; the frame is released on return.
-
-    A file the loader would not change (`StoredTable`) without drops to merge is copied as it is, not
-    encoded again; it is read (whole, as the loader would) only for its data version. A copy, never a
-    link: a source file rewritten in place must not change the raw layer."""
-    base = _rows(load, table)
+    written to `spill/<table>.parquet`, with its metadata; the frame is released on return."""
+    base = load.data if load is not None else empty_frame(table.name)
     event_table = table.name in {t.name for t in EVENT_TABLES}
     by_month = stored_drops(incoming_asset_name(table.name), months, root) if event_table else {}
     frame = merge_drops(base, list(by_month.values()), table)
@@ -281,17 +266,13 @@ def _spill(
     file = _source_file(directory, table.name)
     origin = file or (str(directory / INCOMING_DIR) if by_month else None)
     path = spill / f"{table.name}.parquet"
-    # Written compressed as validation's spill files are (`validated` takes these files as its spill files,
-    # linked, and they are read by the rules, the GX suites and, as the validated layer, by `plan_shards`),
-    # unless the source file is copied as it is stored: encoding it again cost more than reading it.
-    if isinstance(load, StoredTable) and not by_month:
-        shutil.copyfile(load.file, path)
-    else:
-        frame.write_parquet(path, compression=SPILL_COMPRESSION)
+    # Compressed as validation's spill files are: `validated` takes these files as its spill files (linked),
+    # and they are read by the rules, the GX suites and, as the validated layer, by `plan_shards`.
+    frame.write_parquet(path, compression=SPILL_COMPRESSION)
     warnings = load.warnings if load is not None else []
     metadata = {
         "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),
-        "rows_received": dg.MetadataValue.int(_received(load) + from_drops),
+        "rows_received": dg.MetadataValue.int((load.received if load is not None else 0) + from_drops),
         "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none"),
         **(
             {
@@ -303,21 +284,8 @@ def _spill(
             else {}
         ),
     }
-    rejects = load.rejects if isinstance(load, TableLoad) else pl.DataFrame(schema=REJECTS_SCHEMA)
+    rejects = load.rejects if load is not None else pl.DataFrame(schema=REJECTS_SCHEMA)
     return _Spilled(path, frame_version(frame), metadata, rejects)
-
-
-def _rows(load: TableLoad | StoredTable | None, table: Table) -> pl.DataFrame:
-    """The good rows of `load`, as `load_table` gives them (a stored file's rows are its own)."""
-    if isinstance(load, StoredTable):
-        return pl.read_parquet(load.file)
-    return load.data if load is not None else empty_frame(table.name)
-
-
-def _received(load: TableLoad | StoredTable | None) -> int:
-    if isinstance(load, StoredTable):
-        return load.height
-    return load.received if load is not None else 0
 
 
 def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, warehouse: Warehouse):
@@ -345,7 +313,7 @@ def _canonical_outputs(context: AssetExecutionContext, source: SourceFolder, war
         with failure_on_load_error():
             spilled = {
                 load.table: _spill(load, table_spec(load.table), months, directory, root, spill)
-                for load in stored_or_loaded_tables(folder)
+                for load in load_tables(folder)
             }
         for warning in folder.warnings:
             context.log.warning(warning)

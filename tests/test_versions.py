@@ -3,21 +3,17 @@ marks them stale."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from polars.testing import assert_frame_equal
 
 from assets.raw import raw_source
 from assets.validated import CODE_VERSION as VALIDATED_CODE_VERSION
 from assets.validated import validated
 from common.resources import SourceFolder, Warehouse
 from common.versions import frame_version
-from compscore.loaders import load_table, stored_as_loaded
-from compscore.warehouse import table_file
 from pipelines.io_managers import warehouse_io_manager
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
@@ -75,34 +71,3 @@ def test_unchanged_files_keep_downstream_synced_and_a_changed_file_does_not(tmp_
     _materialize([raw_source], source, wh, instance)
     assert not _synced(instance, "deals", "raw_deals")
     assert _synced(instance, "deals", "raw_reps")  # the reps file did not change
-
-
-def _as_canonical_parquet(folder: Path, table: str) -> pl.DataFrame:
-    """`folder`'s CSV of `table` replaced by the Parquet file of its rows as the loader gives them: a file
-    `raw_source` takes as it is stored (`stored_as_loaded`)."""
-    rows = load_table(folder / f"{table}.csv", table).data
-    (folder / f"{table}.csv").unlink()
-    rows.write_parquet(folder / f"{table}.parquet")
-    assert stored_as_loaded(folder / f"{table}.parquet", table) is not None
-    return rows
-
-
-def test_a_file_taken_as_stored_is_copied_with_the_version_of_its_rows(tmp_path: Path) -> None:
-    as_csv, as_parquet = tmp_path / "csv", tmp_path / "parquet"
-    shutil.copytree(FIXTURE, as_csv)
-    shutil.copytree(FIXTURE, as_parquet)
-    rows = _as_canonical_parquet(as_parquet, "deals")
-    instance = dg.DagsterInstance.ephemeral()
-    _materialize([raw_source], as_csv, tmp_path / "wh-csv", instance)
-    from_csv = _version(instance, "raw_deals")
-    _materialize([raw_source], as_parquet, tmp_path / "wh", instance)
-    assert _version(instance, "raw_deals") == from_csv  # the same rows, the same version
-    assert _tags(instance, "raw_deals")["dagster/data_version"] == from_csv
-
-    raw_file = table_file("raw_deals", tmp_path / "wh")
-    assert_frame_equal(pl.read_parquet(raw_file), rows)
-    assert raw_file.read_bytes() == (as_parquet / "deals.parquet").read_bytes()  # copied as stored
-    assert not os.path.samefile(raw_file, as_parquet / "deals.parquet")
-    with (as_parquet / "deals.parquet").open("wb") as rewritten:  # rewritten in place, as writers do
-        rows.head(1).write_parquet(rewritten)
-    assert_frame_equal(pl.read_parquet(raw_file), rows)
