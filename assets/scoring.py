@@ -7,7 +7,6 @@ Every score table carries the run's provenance (`compscore.provenance`); this ru
 appended to the warehouse's history (`scores.plan_scores_history`, `scores.latest_plan_scores`)."""
 
 import datetime as dt
-import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,16 @@ from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.report.files import report_paths
 from compscore.schema import TABLES
-from compscore.scoring.batches import DEFAULT_BATCH_REPS, all_rep_ids
+from compscore.scoring.batches import all_rep_ids
 from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
-from compscore.scoring.partitioned import ShardBatches, partition_scans, score_batches, shard_batch_numbers
+from compscore.scoring.partitioned import (
+    ShardBatches,
+    balanced_batch_reps,
+    partition_scans,
+    score_batches,
+    shard_batch_numbers,
+)
 from compscore.scoring.scores import combine_shards as combine
 from compscore.scoring.shards import (
     ScoringContext,
@@ -205,7 +210,7 @@ def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **table
         context.log.info(f"removed the shards left by ended runs {', '.join(removed)}")
     scans = _validated_scans(tables.pop(RAW_PLANS), tables)
     shards = shard_count(config)
-    batch_reps = min(DEFAULT_BATCH_REPS, max(1, math.ceil(all_rep_ids(scans).len() / shards)))
+    batch_reps = balanced_batch_reps(all_rep_ids(scans).len(), shards)
     company = partition_scans(scans, partition_folder(root, context.run_id), batch_reps=batch_reps)
     yield dg.Output(company.context, output_name="shared_context")
     groups = shard_batch_numbers(len(company.batches), shards)

@@ -28,6 +28,7 @@ from compscore.scoring.partitioned import (
     ShardBatches,
     _batch_of,
     _first_rep_ids,
+    balanced_batch_reps,
     batch_folder,
     partition_for_scoring,
     partition_scans,
@@ -441,6 +442,33 @@ def test_shards_are_consecutive_runs_of_batches(batches, shards, expected):
 def test_shard_count_must_be_positive():
     with pytest.raises(ValueError, match="shard_count must be at least 1, got 0"):
         shard_batch_numbers(3, 0)
+
+
+@pytest.mark.parametrize(
+    ("reps", "shards", "most", "batch_reps", "per_shard"),
+    [
+        (177_708, 2, 20_000, 17_771, [5, 5]),  # the 10M company: 9 batches of 20,000 were 5 and 4
+        (18_165, 2, 20_000, 9_083, [1, 1]),  # fewer reps than a batch: a batch a shard
+        (40_000, 2, 20_000, 20_000, [1, 1]),  # exactly two full batches
+        (40_001, 2, 20_000, 10_001, [2, 2]),  # one rep more: four batches, not three
+        (30, 3, 10, 10, [1, 1, 1]),
+        (31, 3, 10, 6, [2, 2, 2]),
+        (100, 1, 20, 20, [5]),
+        (1, 2, 20_000, 1, [1]),  # one rep: one batch, one shard
+        (0, 2, 20_000, 1, [1]),
+    ],
+)
+def test_batches_are_balanced_over_the_shards(reps, shards, most, batch_reps, per_shard):
+    got = balanced_batch_reps(reps, shards, most)
+    assert got == batch_reps and got <= most
+    batch_count = max(1, -(-reps // got))
+    assert [len(run) for run in shard_batch_numbers(batch_count, shards)] == per_shard
+
+
+@pytest.mark.parametrize(("shards", "most"), [(0, 10), (2, 0)])
+def test_balanced_batches_need_a_shard_and_a_size(shards, most):
+    with pytest.raises(ValueError, match=f"must be at least 1, got {shards} and {most}"):
+        balanced_batch_reps(10, shards, most)
 
 
 def test_a_shards_batch_numbers_round_trip_through_a_step_folder(tmp_path):
