@@ -108,8 +108,10 @@ def score_folder(
             as_of=as_of,
             batch_reps=batch_reps,
             on_context=lambda context: bootstrap_weights.draw(bootstrap_sizes(context.grid)),
+            one_batch_in_place=True,
         ) as company:
-            shutil.rmtree(validation.clean_dir)
+            if company.in_place is None:
+                shutil.rmtree(validation.clean_dir)
             provenance = Provenance.now(run_id, company.context.as_of, str(Path(input_dir).resolve()))
             with OutputSet(out) as outputs:
                 attribution = outputs.stream(ATTRIBUTION)

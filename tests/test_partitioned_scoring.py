@@ -144,6 +144,34 @@ def test_partitioned_scores_are_the_in_memory_scores(clean, clean_dir, tmp_path,
     _assert_same_tables(expected.outputs(), got.outputs())
 
 
+@pytest.mark.parametrize("batch_reps", [7, 10_000])
+def test_one_batch_left_in_place_scores_as_if_cut(clean, clean_dir, tmp_path, batch_reps):
+    """A company of one batch is not cut when asked so: its batch is the clean tables, no batch file is
+    written, and the scores are those of the cut company; a company of several batches is cut anyway."""
+    kept = partition_for_scoring(
+        clean_dir,
+        clean.plans,
+        clean.given_commission_lines,
+        tmp_path / "kept",
+        batch_reps=batch_reps,
+        one_batch_in_place=True,
+    )
+    cut = _partition(clean, clean_dir, tmp_path / "cut", batch_reps)
+    one = len(cut.batches) == 1
+    assert (kept.in_place is not None) == one and cut.in_place is None
+    written = sorted(p.name for p in kept.batch_folder(0).iterdir())
+    tables_written = [name for name in written if name.endswith(".arrow")]
+    assert tables_written == ([] if one else sorted(p.name for p in cut.batch_folder(0).glob("*.arrow")))
+    for number in range(len(cut.batches)):
+        shared = cut.shared_tables()
+        for table, frame in cut.batch_data(number, shared).tables.items():
+            got = kept.batch_data(number, shared).tables[table]
+            if not one:  # the foreign deals of a cut batch come in no fixed order
+                got, frame = (f.sort(f.columns, nulls_last=True) for f in (got, frame))
+            assert_frame_equal(got, frame)
+    assert_frame_equal(score_partitioned(kept).plan_scores, score_partitioned(cut).plan_scores)
+
+
 def test_as_of_and_quality_status_are_passed_through(clean, clean_dir, tmp_path):
     periods = score_company(clean, as_of=AS_OF).plan_scores.select("plan_id", "period")
     status = periods.head(3).with_columns(data_quality_status=pl.lit("warn"))
