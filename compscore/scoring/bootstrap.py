@@ -25,9 +25,12 @@ WeightSource = Callable[[int, str], np.ndarray]
 """Gives `rep_weights(n_reps, key)`: the function itself, or `WeightsAhead` (the same matrices, drawn
 earlier)."""
 
-AHEAD_BYTES = 512 * 2**20
+AHEAD_BYTES = 256 * 2**20
 """How much memory `WeightsAhead` may hold in drawn counts (one byte a count: at 10M statement lines the
-48 plan-periods of about 22,000 reps take 211 MiB); plan-periods beyond it are drawn when asked for."""
+48 plan-periods of about 22,000 reps take 211 MiB, all drawn ahead); plan-periods beyond it are drawn when
+asked for. At 30M lines (66,000 reps a plan-period, 634 MiB in all), with a budget of 512 MiB, the run
+with the GX suites peaked at 11.07 GiB while the tables were cut into batches (10.79 GiB before the draws
+ahead): the budget was halved to keep the 30M run's margin under 12 GiB."""
 
 
 AHEAD_NICENESS = 19
