@@ -85,10 +85,13 @@ def score_folder(
     the run is doing at each step.
 
     Memory follows one table, then one batch, not the company: validation holds one table whole at a time
-    and writes the clean tables to a work folder; the clean tables are cut into batches of reps on disk,
-    and each batch is read, scored and released in turn (`compscore.scoring.partitioned`). The work
-    folder (`out_dir/.compscore-work-*`, on the outputs' file system) is removed at the end, also when the
-    run fails.
+    and writes the clean tables to a work folder (a Parquet input the loader would not change is linked
+    there, not rewritten); the clean tables are cut into batches of reps on disk, and each batch is read,
+    scored and released in turn (`compscore.scoring.partitioned`; a company of one batch is read from the
+    clean tables, uncut). The bootstrap's resamples are drawn on a low-priority thread from the moment the
+    rep-period grid is known (`compscore.scoring.bootstrap.WeightsAhead`). The work folder
+    (`out_dir/.compscore-work-*`, on the outputs' file system) is removed at the end, also when the run
+    fails.
     """
     say = progress or (lambda _message: None)
     run_id = checked_id("run id", run_id or f"cli-{uuid.uuid4().hex[:12]}")
