@@ -1,16 +1,14 @@
 """Dagster asset checks on the raw tables: the data-quality rules of `compscore.quality`, and their GX suites.
 
 One multi-asset check step, `raw_checks`, gives both checks of every raw table, with the raw tables (lazy
-scans from the IO manager) and `raw_plans` as inputs. It takes one table at a time, from its own link to
-the table's file, a few columns at a time (`check_scan`, as `validated` and `compscore score` read it), and
-of the tables it refers to only the key columns its foreign keys are judged against (`references_of`), so
-memory holds one table's flag columns, not the table. The rules compute one flag column per flag rule; the
-GX suite validates those same flags beside the file's columns, a chunk of rows at a time (`run_suite`), as
-`compscore score` does, so the flags are never computed twice (they were, when each check had its own
-step: docs/performance.md, session 9, has what that second pass cost). Until session 11 the step read
-each table whole (`check_table`: 5.5 GiB at 10M statement lines).
+scans from the IO manager) and `raw_plans` as inputs. It takes one table at a time and reads it once: that
+table, and of the tables it refers to only the key columns its foreign keys are judged against
+(`references_of`), so memory holds one table, not the company. The rules compute one flag column per
+row-level rule; the GX suite validates those same columns (`run_suite`), as `compscore score` does, so
+neither the table nor its flags are read or computed twice (they were, when each check had its own step:
+docs/performance.md, session 9, has what that second pass cost).
 
-* `quality`, for each `raw_<table>`: every rule in Polars (`check_scan`, the same counts `validated`
+* `quality`, for each `raw_<table>`: every rule in Polars (`check_table`, the same counts `validated`
   quarantines by), the table's HTML report page (`data_quality/<run_id>/<table>.html`), and one
   `AssetCheckResult`, given as soon as the table is checked:
 
@@ -39,8 +37,6 @@ The step gates nothing, so it runs alongside `validated` and scoring (a low step
 the critical path start first).
 """
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -48,16 +44,14 @@ import polars as pl
 
 from common.metadata import previous_from_same_source
 from common.names import RAW_PLANS as PLANS
-from common.names import TABLE_FILE_INPUT_MANAGER, raw_asset_name
+from common.names import TABLE_SCAN_INPUT_MANAGER, raw_asset_name
 from common.resources import Warehouse
 from common.ui_metadata import check_description, file_url, flag_if_failed
 from compscore.plans import Plan
-from compscore.quality import RuleResult, TableCheck
+from compscore.quality import RuleResult, TableCheck, check_table
 from compscore.quality.blocking import NONEMPTY_TABLES
-from compscore.quality.by_table import link_or_copy
-from compscore.quality.evaluate import check_scan, references_of, schema_broken
+from compscore.quality.evaluate import references_of, schema_broken
 from compscore.quality.report import write_expectations_report, write_table_report
-from compscore.quality.rules import ROW_INDEX
 from compscore.quality.suites import ExpectationOutcome, run_suite
 from compscore.schema import TABLES
 
@@ -67,31 +61,24 @@ GX_CHECK_NAME = "expectations"
 """The non-blocking GX check on each raw table."""
 CHECKS_STEP = "raw_checks"
 """The one step that runs both checks of every raw table."""
-_HELD_PREFIX = ".raw-checks-"
-"""The step's private folder in the warehouse, holding its links to the raw tables' files."""
 CHECKS_PRIORITY = -1
 """`dagster/priority` of the check step: with every step slot taken, the critical path goes first."""
 
 _INS = {
     **{
-        raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), input_manager_key=TABLE_FILE_INPUT_MANAGER)
+        raw_asset_name(t.name): dg.AssetIn(raw_asset_name(t.name), input_manager_key=TABLE_SCAN_INPUT_MANAGER)
         for t in TABLES
     },
     PLANS: dg.AssetIn(PLANS),
 }
-"""Every raw table, as the path of its file (the step reads one table at a time, a few columns at a time;
-an asset check's input cannot carry a Dagster type, so the input manager says it), and the plans
-(`raw_plans`, also a dependency of the specs)."""
+"""Every raw table, as a lazy scan (each step reads one table at a time; an asset check's input cannot carry
+a Dagster type, so the input manager says it), and the plans (`raw_plans`, also a dependency of the
+specs)."""
 
 
-def _received(inputs: dict[str, Any], held: Path) -> tuple[dict[str, Path], dict[str, Plan]]:
-    """The raw tables' files by canonical name, each linked into `held` first (the step's own links: a
-    run that replaces a table meanwhile does not change what this step reads), and the plans."""
-    files = {}
-    for t in TABLES:
-        files[t.name] = held / f"{t.name}.parquet"
-        link_or_copy(inputs[raw_asset_name(t.name)], files[t.name])
-    return files, inputs[PLANS]
+def _received(inputs: dict[str, Any]) -> tuple[dict[str, pl.LazyFrame], dict[str, Plan]]:
+    """The raw tables (scans) by canonical name, and the plans, from the step's inputs."""
+    return {t.name: inputs[raw_asset_name(t.name)] for t in TABLES}, inputs[PLANS]
 
 
 def previous_row_count(instance: dg.DagsterInstance, asset: str, run_id: str) -> int | None:
@@ -283,34 +270,28 @@ EXPECTATION_SPECS = [
 def raw_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, **inputs: Any):
     """Each raw table read once, as received: its rules (verdict and report page at once), then its GX suite
     on the same flag columns; GX's page for all tables and its results at the end."""
+    scans, plans = _received(inputs)
+    broken = schema_broken(scans)
     run_id = context.run.run_id
-    root = warehouse.directory
     found: dict[str, list[ExpectationOutcome] | str] = {}  # GX's outcomes, or why the suite did not run
     rows: dict[str, int] = {}
-    with tempfile.TemporaryDirectory(prefix=_HELD_PREFIX, dir=root) as held:
-        files, plans = _received(inputs, Path(held))
-        scans = {name: pl.scan_parquet(path) for name, path in files.items()}
-        broken = schema_broken(scans)
-        for spec in TABLES:
-            target = raw_asset_name(spec.name)
-            source = files[spec.name]
-            check = check_scan(
-                spec,
-                pl.scan_parquet(source, row_index_name=ROW_INDEX),
-                references_of(spec, scans, broken, plans),
-                nonempty_required=spec.name in NONEMPTY_TABLES,
-                previous_count=previous_row_count(context.instance, target, run_id),
-                keep_flags=True,
-            )
-            check.source = source
-            report = write_table_report(root, run_id, spec.name, check.results, check.blocking)
-            for failure in check.blocking:
-                context.log.error(f"blocking: {failure}")
-            yield flag_if_failed(context, quality_result(check, str(report)))
-            rows[spec.name] = check.rows
-            found[spec.name] = _expectations(context, check)
-            del check  # one table's flag columns at a time
-    report = str(write_expectations_report(root, run_id, found))
+    for spec in TABLES:
+        target = raw_asset_name(spec.name)
+        check = check_table(
+            spec,
+            scans[spec.name].collect(),
+            references_of(spec, scans, broken, plans),
+            nonempty_required=spec.name in NONEMPTY_TABLES,
+            previous_count=previous_row_count(context.instance, target, run_id),
+        )
+        report = write_table_report(warehouse.directory, run_id, spec.name, check.results, check.blocking)
+        for failure in check.blocking:
+            context.log.error(f"blocking: {failure}")
+        yield flag_if_failed(context, quality_result(check, str(report)))
+        rows[spec.name] = check.rows
+        found[spec.name] = _expectations(context, check)
+        del check  # one table and its flag columns at a time
+    report = str(write_expectations_report(warehouse.directory, run_id, found))
     for spec in TABLES:
         result = expectations_result(spec.name, found[spec.name], rows[spec.name], report)
         yield flag_if_failed(context, result)

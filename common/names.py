@@ -38,5 +38,5 @@ def incoming_asset_name(table: str) -> str:
     return f"{INCOMING_PREFIX}{table}"
 
 
-TABLE_FILE_INPUT_MANAGER = "table_file_input_manager"
+TABLE_SCAN_INPUT_MANAGER = "table_scan_input_manager"
 """The input manager that gives a warehouse table as a lazy scan (`pipelines.io_managers`)."""

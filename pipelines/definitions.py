@@ -15,10 +15,10 @@ import dagster as dg
 import assets
 import checks
 from assets.database import warehouse_database_asset
-from common.names import TABLE_FILE_INPUT_MANAGER
+from common.names import TABLE_SCAN_INPUT_MANAGER
 from common.resources import SourceFolder, Warehouse, source_from_env, warehouse_from_env
 from pipelines.executors import local_executor
-from pipelines.io_managers import shard_io_manager, table_file_input_manager, warehouse_io_manager
+from pipelines.io_managers import shard_io_manager, table_scan_input_manager, warehouse_io_manager
 from pipelines.jobs import JOBS
 from pipelines.schedules import SCHEDULES
 from pipelines.sensors import SENSORS
@@ -62,7 +62,7 @@ def build_definitions(
             "warehouse": warehouse or warehouse_from_env(),
             "io_manager": warehouse_io_manager,
             "shard_io_manager": shard_io_manager,
-            TABLE_FILE_INPUT_MANAGER: table_file_input_manager,
+            TABLE_SCAN_INPUT_MANAGER: table_scan_input_manager,
         },
         executor=local_executor(),
     )

@@ -164,22 +164,21 @@ def shard_io_manager(init_context: dg.InitResourceContext) -> ShardIOManager:
     return ShardIOManager(start_step(init_context))
 
 
-class TableFileInputManager(dg.InputManager):
-    """Gives an asset's warehouse table as the path of its Parquet file, for a step that takes many tables
-    and reads them one at a time, a few columns at a time (the raw checks: `checks/asset_checks.py`),
-    where the input's type cannot say so (an asset check's inputs are its checked assets, which carry no
-    Dagster type)."""
+class TableScanInputManager(dg.InputManager):
+    """Gives an asset's warehouse table as a lazy scan (`pl.LazyFrame`), for a step that takes many tables
+    and reads them one at a time (the raw checks: `checks/asset_checks.py`), where the input's type cannot
+    say so (an asset check's inputs are its checked assets, which carry no Dagster type)."""
 
     def __init__(self, root: Path):
         self.root = root
 
-    def load_input(self, context: dg.InputContext) -> Path:
-        return warehouse.table_file(table_name(context.asset_key), self.root)
+    def load_input(self, context: dg.InputContext) -> pl.LazyFrame:
+        return warehouse.scan_table(table_name(context.asset_key), self.root)
 
 
 @dg.input_manager(
     required_resource_keys={"warehouse"},
-    description="A warehouse table as the path of its Parquet file (read one table at a time).",
+    description="A warehouse table as a lazy scan of its Parquet file (read one table at a time).",
 )
-def table_file_input_manager(init_context: dg.InitResourceContext) -> TableFileInputManager:
-    return TableFileInputManager(init_context.resources.warehouse.directory)
+def table_scan_input_manager(init_context: dg.InitResourceContext) -> TableScanInputManager:
+    return TableScanInputManager(init_context.resources.warehouse.directory)

@@ -20,7 +20,7 @@ import checks.asset_checks
 from assets.raw import raw_source
 from assets.validated import validated
 from checks.asset_checks import CHECK_NAME, CHECKS_STEP, GX_CHECK_NAME, raw_checks
-from common.names import TABLE_FILE_INPUT_MANAGER
+from common.names import TABLE_SCAN_INPUT_MANAGER
 from common.resources import SourceFolder, Warehouse
 from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
 from compscore import warehouse
@@ -29,7 +29,7 @@ from compscore.canonical_io import write_canonical_dir
 from compscore.loaders import load_canonical_dir
 from compscore.quality.corrupt import corrupt
 from compscore.schema import TABLES
-from pipelines.io_managers import table_file_input_manager, warehouse_io_manager
+from pipelines.io_managers import table_scan_input_manager, warehouse_io_manager
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "canonical_small"
 RAW = sorted(f"raw_{t.name}" for t in TABLES)
@@ -42,7 +42,7 @@ def _run(source: Path, wh: Path, instance: dg.DagsterInstance | None = None) -> 
             "source": SourceFolder(path=str(source)),
             "warehouse": Warehouse(path=str(wh)),
             "io_manager": warehouse_io_manager,
-            TABLE_FILE_INPUT_MANAGER: table_file_input_manager,
+            TABLE_SCAN_INPUT_MANAGER: table_scan_input_manager,
         },
         instance=instance,
         raise_on_error=False,
@@ -100,9 +100,9 @@ def test_clean_fixture_passes_every_check_and_keeps_every_row(tmp_path: Path, mo
     assert result.success
     # One step runs every table's rules and GX suite.
     assert _check_steps(result) == {CHECK_NAME: {CHECKS_STEP}, GX_CHECK_NAME: {CHECKS_STEP}}
-    # Each raw table is opened once by each step that takes it (its file, linked by the check step, which
-    # takes one table at a time for both checks; read in place by validated). The check step does not
-    # open again the tables its foreign keys point at (it projects their key columns from its links).
+    # Each raw table is opened once by each step that takes it (scanned by the check step, which takes one
+    # table at a time for both checks; its file read in place by validated). The check step does not open
+    # again the tables its foreign keys point at (it projects their key columns from the same scans).
     assert {name: reads.get(name, 0) for name in RAW} == dict.fromkeys(RAW, 2)
     checks = _checks(result)
     assert sorted(checks) == RAW

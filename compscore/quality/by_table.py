@@ -201,7 +201,7 @@ def validate_tables(
     """`validate_by_table` of tables already read by the loader (a Dagster run's raw layer: every
     canonical table as a lazy scan or as its conformed Parquet file, and the loader's rejects), instead of
     a folder to read: each scan is streamed to a spill file (never held whole), each file is taken as its
-    own spill file (`link_or_copy`: linked, never written), then validated as `validate_by_table`
+    own spill file (`_spill_file`: linked, never written), then validated as `validate_by_table`
     validates. The result's `received` counts the rows that reached validation plus the loader's rejected
     rows."""
     with _spill_folder(clean_dir) as spill_dir:
@@ -210,7 +210,7 @@ def validate_tables(
             path = spill_dir / f"{spec.name}.parquet"
             given = tables[spec.name]
             if isinstance(given, Path):
-                link_or_copy(given, path)
+                _spill_file(given, path)
             else:
                 given.sink_parquet(path, compression=SPILL_COMPRESSION)
             _note_spill(spec.name, path, pl.scan_parquet(path).head(0).collect(), _rows(path), loaded)
@@ -228,16 +228,15 @@ def validate_tables(
         )
 
 
-def link_or_copy(source: Path, target: Path) -> None:
-    """`source` as `target` too: a hard link (no row read or written; at 10M statement lines the raw
-    layer's copy cost about 20 s of CPU), or a byte copy where the file system has no links. Neither
+def _spill_file(source: Path, spill: Path) -> None:
+    """`source` as the spill file `spill`: a hard link (no row read or written; at 10M statement lines the
+    raw layer's copy cost about 20 s of CPU), or a byte copy where the file system has no links. Neither
     changes `source`: a spill file is only read, moved (the clean table when no row is rejected) or
-    deleted, and the warehouse replaces a table's file by renaming a new one over it, never in place, so
-    a link keeps the rows it was made on when the table is replaced."""
+    deleted, and the warehouse replaces a table's file by renaming a new one over it, never in place."""
     try:
-        os.link(source, target)
+        os.link(source, spill)
     except OSError:
-        shutil.copyfile(source, target)
+        shutil.copyfile(source, spill)
 
 
 @contextmanager
@@ -349,10 +348,10 @@ def _spill(name: str, data: pl.DataFrame, spill_dir: Path, loaded: _Loaded) -> N
 
 
 def _spill_stored(stored: StoredTable, spill_dir: Path, loaded: _Loaded) -> None:
-    """A table file the loader would not change, as its own spill file (`link_or_copy`: linked, not read),
+    """A table file the loader would not change, as its own spill file (`_spill_file`: linked, not read),
     noted (`_note_spill`)."""
     path = spill_dir / f"{stored.table}.parquet"
-    link_or_copy(stored.file, path)
+    _spill_file(stored.file, path)
     _note_spill(stored.table, path, pl.scan_parquet(path).head(0).collect(), stored.height, loaded)
 
 
