@@ -357,13 +357,18 @@ def _has_case_twins(ids: pl.Series) -> bool:
 
 def _twin_signs(column: str) -> list[pl.Expr]:
     """Whether any id of `column` is not ASCII, whether any holds a lower-case letter, whether any holds
-    an upper-case one: ids can differ only by case when the first is true or both others are."""
+    an upper-case one (`_twins_possible` says what they mean)."""
     text = pl.col(column).str
     return [
         (text.len_bytes() != text.len_chars()).any().alias("non_ascii"),
         text.contains("[a-z]").any().alias("lower"),
         text.contains("[A-Z]").any().alias("upper"),
     ]
+
+
+def _twins_possible(non_ascii: bool, lower: bool, upper: bool) -> bool:
+    """Whether ids with these signs (`_twin_signs`) can differ only by case."""
+    return non_ascii or (lower and upper)
 
 
 def _has_folded_twins(ids: pl.Series) -> bool:
@@ -519,14 +524,13 @@ def stored_as_loaded(path: str | Path, table_name: str) -> StoredTable | None:
     text_key = len(spec.key) == 1 and schema[spec.key[0]] == pl.String
     signs = _twin_signs(spec.key[0]) if text_key else []
     scan = pl.scan_parquet(path)
-    counted = scan.select(
-        pl.len(), pl.any_horizontal(changed).sum(), *signs
-    )  # every table has a required column
+    # `changed` is never empty: every table has a required column.
+    counted = scan.select(pl.len(), pl.any_horizontal(changed).sum(), *signs)
     height, changed_rows, *found = counted.collect(engine="streaming").row(0)
     if changed_rows:
         return None
     warnings = []
-    if found and (found[0] or (found[1] and found[2])):
+    if found and _twins_possible(*found):
         keys = scan.select(spec.key).collect(engine="streaming")
         if (twins := _case_twins(spec, path, keys)) is not None:
             warnings.append(twins)

@@ -6,12 +6,11 @@ path's way to overlap them with the rest of the run.
 
 from __future__ import annotations
 
-import os
-import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from compscore.quality.by_table import link_or_copy
 from compscore.quality.evaluate import TableCheck
 from compscore.safe_ids import checked_id
 from compscore.schema import TABLES, Table
@@ -65,10 +64,7 @@ class BackgroundSuites:
         self._folder.mkdir(parents=True, exist_ok=True)
         kept = self._folder / f"{name}.parquet"
         kept.unlink(missing_ok=True)
-        try:
-            os.link(source, kept)
-        except OSError:
-            shutil.copyfile(source, kept)
+        link_or_copy(source, kept)
         return kept
 
     def done(self) -> bool:

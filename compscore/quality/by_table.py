@@ -10,7 +10,7 @@ tables do not fit in memory together can still be validated. The work, in three 
    `clean_dir`; then it is released. A Parquet file the loader would give unchanged (canonical columns
    and dtypes, no cell it rejects or fills: `stored_as_loaded`) is not read: it is linked as its own
    spill file (a byte copy where the file system has no links); at 10M statement lines reading and
-   writing the three large tables again cost about 12 s of CPU. Absent optional tables get an empty
+   writing the three large tables again took about 12 s of the run. Absent optional tables get an empty
    spill file, as `CanonicalData` gives them empty frames. ROW_INDEX (a row's position) is not stored:
    every read of a spill file adds it (`row_index_name`), so a table without a rejected row is already
    its clean file and is moved there, not rewritten.
@@ -201,7 +201,7 @@ def validate_tables(
     """`validate_by_table` of tables already read by the loader (a Dagster run's raw layer: every
     canonical table as a lazy scan or as its conformed Parquet file, and the loader's rejects), instead of
     a folder to read: each scan is streamed to a spill file (never held whole), each file is taken as its
-    own spill file (`_spill_file`: linked, never written), then validated as `validate_by_table`
+    own spill file (`link_or_copy`: linked, never written), then validated as `validate_by_table`
     validates. The result's `received` counts the rows that reached validation plus the loader's rejected
     rows."""
     with _spill_folder(clean_dir) as spill_dir:
@@ -210,7 +210,7 @@ def validate_tables(
             path = spill_dir / f"{spec.name}.parquet"
             given = tables[spec.name]
             if isinstance(given, Path):
-                _spill_file(given, path)
+                link_or_copy(given, path)
             else:
                 given.sink_parquet(path, compression=SPILL_COMPRESSION)
             _note_spill(spec.name, path, pl.scan_parquet(path).head(0).collect(), _rows(path), loaded)
@@ -228,15 +228,16 @@ def validate_tables(
         )
 
 
-def _spill_file(source: Path, spill: Path) -> None:
-    """`source` as the spill file `spill`: a hard link (no row read or written; at 10M statement lines the
-    raw layer's copy cost about 20 s of CPU), or a byte copy where the file system has no links. Neither
-    changes `source`: a spill file is only read, moved (the clean table when no row is rejected) or
-    deleted, and the warehouse replaces a table's file by renaming a new one over it, never in place."""
+def link_or_copy(source: Path, target: Path) -> None:
+    """`source` as `target` too: a hard link (no row read or written; at 10M statement lines the raw
+    layer's copy as spill files cost about 20 s of CPU), or a byte copy where the file system has no
+    links. Neither changes `source`: a spill file is only read, moved (the clean table when no row is
+    rejected) or deleted, and the warehouse replaces a table's file by renaming a new one over it, never in
+    place, so a link keeps the rows it was made on."""
     try:
-        os.link(source, spill)
+        os.link(source, target)
     except OSError:
-        shutil.copyfile(source, spill)
+        shutil.copyfile(source, target)
 
 
 @contextmanager
@@ -348,11 +349,11 @@ def _spill(name: str, data: pl.DataFrame, spill_dir: Path, loaded: _Loaded) -> N
 
 
 def _spill_stored(stored: StoredTable, spill_dir: Path, loaded: _Loaded) -> None:
-    """A table file the loader would not change, as its own spill file (`_spill_file`: linked, not read),
-    noted (`_note_spill`)."""
+    """A table file the loader would not change, as its own spill file (`link_or_copy`: linked, not read),
+    noted (`_note_spill`; its columns are the canonical ones, which `stored_as_loaded` checked)."""
     path = spill_dir / f"{stored.table}.parquet"
-    _spill_file(stored.file, path)
-    _note_spill(stored.table, path, pl.scan_parquet(path).head(0).collect(), stored.height, loaded)
+    link_or_copy(stored.file, path)
+    _note_spill(stored.table, path, empty_frame(stored.table), stored.height, loaded)
 
 
 def _note_spill(name: str, path: Path, data: pl.DataFrame, height: int, loaded: _Loaded) -> None:
