@@ -27,6 +27,10 @@ from compscore.schema import COMMISSION_LINES
 
 GIVEN = "given"
 EARNED_LINE_TYPES = ("earning", "deferral_release")
+_MANY_DEALS_PER_LINE = 4
+"""Above this many deals per line, the attribution joins only the deals its lines name (a semi-join
+first). A batch read from its own files has about two deals a line, and there the semi-join cost more
+than it saved: 0.12 s of the attribution's 0.77 s at 10M statement lines (docs/performance.md)."""
 
 
 def statement_lines(
@@ -53,13 +57,11 @@ def _lines_in_context(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) 
     components = pt.components.select(
         "plan_id", "component_id", "kind", "kept_contingency", "deferred_contingency"
     )
-    # The lines' own deals only (a referral bonus's deal is another rep's): a batch of reps then does not
-    # hash the whole deals table.
-    deals = (
-        data.deals.lazy()
-        .select("deal_id", "deal_type", pl.col("close_date").alias("deal_close_date"))
-        .join(lines.lazy().select("deal_id").unique(), on="deal_id", how="semi")
-    )
+    deals = data.deals.lazy().select("deal_id", "deal_type", pl.col("close_date").alias("deal_close_date"))
+    if data.deals.height > _MANY_DEALS_PER_LINE * lines.height:
+        # A batch's lines beside the whole company's deals (`score_company` in memory): the lines' own
+        # deals only, so that the join does not hash every deal of the company.
+        deals = deals.join(lines.lazy().select("deal_id").unique(), on="deal_id", how="semi")
     joined = (
         lines.lazy()
         .join(components.lazy(), on=["plan_id", "component_id"], how="left")
