@@ -33,12 +33,10 @@ from compscore.provenance import Provenance
 from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.report.files import report_paths
 from compscore.schema import TABLES
-from compscore.scoring.batches import all_rep_ids
 from compscore.scoring.display import headline_per_plan, plan_scores_markdown
 from compscore.scoring.finish import COMPONENT_MARGINALS, finished_score_tables
 from compscore.scoring.partitioned import (
     ShardBatches,
-    balanced_batch_reps,
     partition_scans,
     score_batches,
     shard_batch_numbers,
@@ -210,11 +208,11 @@ def plan_shards(context: dg.OpExecutionContext, config: ShardPlanConfig, **table
         context.log.info(f"removed the shards left by ended runs {', '.join(removed)}")
     scans = _validated_scans(tables.pop(RAW_PLANS), tables)
     shards = shard_count(config)
-    batch_reps = balanced_batch_reps(all_rep_ids(scans).len(), shards)
-    company = partition_scans(scans, partition_folder(root, context.run_id), batch_reps=batch_reps)
+    company = partition_scans(scans, partition_folder(root, context.run_id), balanced_over=shards)
     yield dg.Output(company.context, output_name="shared_context")
     groups = shard_batch_numbers(len(company.batches), shards)
-    context.log.info(f"{len(groups)} shards of up to {len(groups[0])} batches of up to {batch_reps:,} reps")
+    largest = max(batch.rep_ids.len() for batch in company.batches)
+    context.log.info(f"{len(groups)} shards of up to {len(groups[0])} batches of up to {largest:,} reps")
     for number, numbers in enumerate(groups):
         yield dg.DynamicOutput(ShardBatches(tuple(numbers)), mapping_key=str(number), output_name="batches")
 

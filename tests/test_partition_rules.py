@@ -506,3 +506,13 @@ def test_a_shard_without_batches_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError) as error:
         score_batches(tmp_path, [], {}, None)  # type: ignore[arg-type]  # refused before the context is used
     assert str(error.value) == f"{tmp_path}: a shard needs at least one batch"
+
+
+def test_a_company_cut_balanced_over_shards_has_the_balanced_batches(tmp_path):
+    """Five reps in batches of at most 4: R1…R4 and R5 when not balanced; balanced over two shards, two
+    batches of three and two reps (`balanced_batch_reps(5, 2, 4)` is 3)."""
+    data = five_reps()
+    plain = partition(data, tmp_path / "plain", batch_reps=4)
+    balanced = partition(data, tmp_path / "balanced", batch_reps=4, balanced_over=2)
+    assert [b.rep_ids.to_list() for b in plain.batches] == [["R1", "R2", "R3", "R4"], ["R5"]]
+    assert [b.rep_ids.to_list() for b in balanced.batches] == [["R1", "R2", "R3"], ["R4", "R5"]]

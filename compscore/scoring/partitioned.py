@@ -178,11 +178,14 @@ def partition_scans(
     batch_reps: int = DEFAULT_BATCH_REPS,
     on_context: Callable[[ScoringContext], None] | None = None,
     one_batch_in_place: bool = False,
+    balanced_over: int | None = None,
 ) -> PartitionedCompany:
     """The clean tables `scans` cut into batches of at most `batch_reps` reps under `work_dir` (created;
     what an earlier call left there is removed first), with the scoring context as of `as_of` (by default
-    `data_as_of` the data). `on_context`, if given, gets the context as soon as it is computed, before
-    the tables are cut (to start work that needs only the context beside the cutting). With
+    `data_as_of` the data). With `balanced_over` (a number of shards), the batches are those of
+    `balanced_batch_reps` for that many shards (equal sizes, a multiple of it, at most `batch_reps` reps;
+    the rep ids are read once for both). `on_context`, if given, gets the context as soon as it is
+    computed, before the tables are cut (to start work that needs only the context beside the cutting). With
     `one_batch_in_place`, a company of one batch is not cut: its batch is read from `scans` (whose files
     must then stay until it is scored), where cutting only copied every table (at 1M statement lines
     about a second); a reader of the folder alone (a Dagster shard step) needs it cut.
@@ -194,6 +197,8 @@ def partition_scans(
     """
     work_dir = Path(work_dir)
     ids = all_rep_ids(scans)
+    if balanced_over is not None:
+        batch_reps = balanced_batch_reps(ids.len(), balanced_over, batch_reps)
     batches = cut_rep_ids(ids, batch_reps)
     firsts = _first_rep_ids(batches)
     del ids
