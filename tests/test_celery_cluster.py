@@ -99,8 +99,11 @@ def cluster_env(services, company: Path, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def workers(cluster_env: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """Two Celery workers, one step at a time each, listening on the test's own queue."""
-    names = [f"compscore-test-w{i}@{socket.gethostname()}" for i in (1, 2)]
+    """Two Celery workers, one step at a time each, listening on the test's own queue. Their names carry the
+    queue's own suffix: a worker's control queue is exclusive to its name, and one left on the broker by
+    an earlier run killed mid-test (its connection not yet closed) would refuse a worker of the same name."""
+    suffix = cluster_env["COMPSCORE_CELERY_QUEUE"].removeprefix("compscore-test-")
+    names = [f"compscore-test-w{i}-{suffix}@{socket.gethostname()}" for i in (1, 2)]
     logs = [tmp_path_factory.mktemp("worker_logs") / f"w{i}.log" for i in (1, 2)]
     processes = []
     for name, log in zip(names, logs, strict=True):

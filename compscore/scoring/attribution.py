@@ -24,6 +24,7 @@ from compscore.engine.periods import period_start
 from compscore.engine.plan_tables import PlanTables
 from compscore.engine.reconcile import given_plan_periods
 from compscore.schema import COMMISSION_LINES
+from compscore.text_keys import left_join_on_unique_text
 
 GIVEN = "given"
 EARNED_LINE_TYPES = ("earning", "deferral_release")
@@ -62,11 +63,9 @@ def _lines_in_context(lines: pl.DataFrame, data: CanonicalData, pt: PlanTables) 
         # A batch's lines beside the whole company's deals (`score_company` in memory): the lines' own
         # deals only, so that the join does not hash every deal of the company.
         deals = deals.join(lines.lazy().select("deal_id").unique(), on="deal_id", how="semi")
-    joined = (
-        lines.lazy()
-        .join(components.lazy(), on=["plan_id", "component_id"], how="left")
-        .join(deals, on="deal_id", how="left")
-        .join(pt.plans.lazy().select("plan_id", "plan_name", "period_kind"), on="plan_id", how="left")
+    with_component = lines.lazy().join(components.lazy(), on=["plan_id", "component_id"], how="left")
+    joined = left_join_on_unique_text(with_component, deals.collect(), "deal_id").join(
+        pt.plans.lazy().select("plan_id", "plan_name", "period_kind"), on="plan_id", how="left"
     )
     return with_period(joined, "earned_date").with_columns(
         deal_period_start=pl.coalesce(
