@@ -16,6 +16,7 @@ from polars.testing import assert_frame_equal
 from compscore.dataset import CanonicalData
 from compscore.engine.payout import compute_payout, cross_rep_frames
 from compscore.engine.plan_tables import plan_tables
+from compscore.engine.reconcile import MATCH_KEY
 from compscore.generator import GeneratorConfig, generate_company
 from compscore.loaders import load_canonical_dir
 from compscore.scoring.batches import REP_COLUMN, all_rep_ids, batch_data, rep_batches
@@ -69,6 +70,24 @@ def test_batch_payouts_are_the_whole_payout_of_their_reps(company):
         naive = compute_payout(part, AS_OF).lines.sort("line_id")
         naive_differs |= not naive.equals(expected)
     assert naive_differs, "some batch needs other reps' rows (the cross-rep frames)"
+
+
+def test_computed_lines_are_sorted_unless_asked_not_to_be(company):
+    lines = compute_payout(company, AS_OF).lines
+    assert lines.equals(lines.sort("earned_date", "line_id"))
+    unsorted = compute_payout(company, AS_OF, sort_lines=False).lines
+    assert unsorted.sort("earned_date", "line_id").equals(lines)
+
+
+def test_at_most_one_computed_line_per_match_key(company):
+    """What lets `score_shard` take the payout's lines unsorted: reconciliation sums lines by match key,
+    and a sum of one computed line does not depend on the order of the lines."""
+    lines = compute_payout(company, AS_OF).lines
+    assert {"earning", "deferral_release", "clawback"} <= set(lines["line_type"])
+    assert (
+        lines["referral_id"].is_not_null().any() and lines["deal_id"].is_null().any()
+    )  # referral, retention
+    assert not lines.select(MATCH_KEY).is_duplicated().any()
 
 
 def test_batch_referral_bonuses_use_other_reps_deals(company):

@@ -450,6 +450,8 @@ def compute_payout(
     as_of: dt.date | None = None,
     cross: CrossRepFrames | None = None,
     pt: PlanTables | None = None,
+    *,
+    sort_lines: bool = True,
 ) -> PayoutResult:
     """Run every plan's rules over the CRM tables; see `PayoutResult` for what comes back.
 
@@ -457,6 +459,10 @@ def compute_payout(
     computed over the whole company and cut to the batch, and `as_of` given: the batch's lines are then
     exactly the whole run's lines of those reps. `pt` is `plan_tables(data.plans)` (computed when not
     given; a batch whose ids are `Categorical` passes the plan tables with theirs).
+
+    The lines are sorted by `earned_date`, `line_id`, unless `sort_lines` is False: then they come in no
+    particular order, for a caller that orders them itself or whose figures do not depend on their order
+    (`compscore.scoring.shards.score_shard`; the sort was about 0.55 s of CPU of a 1.1M-line batch).
     """
     as_of = as_of or data_as_of(data)
     cross = cross or cross_rep_frames(data)
@@ -493,9 +499,10 @@ def compute_payout(
         .filter((pl.col("amount") != 0) & (pl.col("earned_date") <= as_of))
         .select(COMMISSION_LINES.column_names)
         .with_columns(origin=pl.lit(COMPUTED))
-        .sort("earned_date", "line_id")
-        .collect(engine="in-memory")
     )
+    if sort_lines:
+        lines = lines.sort("earned_date", "line_id")
+    lines = lines.collect(engine="in-memory")
     return PayoutResult(
         lines=lines,
         won_deals=won,
