@@ -191,22 +191,40 @@ def test_a_cap_fills_in_close_then_deal_id_order_whatever_the_row_order():
 # --- churn -------------------------------------------------------------------------------------------
 
 
-def test_next_churn_is_the_first_churn_on_or_after_each_rows_date():
+def _by_length(text: pl.Expr) -> pl.Expr:
+    """A hash that collides on purpose: every account id of the same length hashes alike."""
+    return text.str.len_bytes().cast(pl.UInt64)
+
+
+@pytest.mark.parametrize("hash_of", [pl.Expr.hash, _by_length], ids=["hash", "colliding"])
+def test_next_churn_is_the_first_churn_on_or_after_each_rows_date(hash_of):
     rows = pl.LazyFrame(
         {
-            "deal_id": ["late", "early", "same_day", "after_all", "other"],
-            "account_id": ["A1", "A1", "A1", "A1", "A2"],
-            "close_date": [D(2026, 3, 1), D(2026, 1, 15), D(2026, 2, 1), D(2026, 6, 1), D(2026, 1, 1)],
+            "deal_id": ["late", "early", "same_day", "after_all", "other", "first", "no_account"],
+            "account_id": ["A1", "A1", "A1", "A1", "A2", "A1", None],
+            "close_date": [
+                D(2026, 3, 1),
+                D(2026, 1, 15),
+                D(2026, 2, 1),
+                D(2026, 6, 1),
+                D(2026, 1, 1),
+                D(2025, 12, 31),
+                D(2026, 1, 1),
+            ],
         }
     )
     churn = pl.LazyFrame(
-        {"account_id": ["A1", "A1", "A3"], "churn_date": [D(2026, 2, 1), D(2026, 4, 1), D(2026, 1, 2)]}
+        {"account_id": ["A3", "A1", "A1"], "churn_date": [D(2026, 1, 2), D(2026, 2, 1), D(2026, 4, 1)]}
     )
-    found = next_churn(rows, "close_date", churn).collect()
+    found = next_churn(rows, "close_date", churn, hash_of).collect()
+    assert found.columns == ["deal_id", "account_id", "close_date", "next_churn_date"]
+    assert found["close_date"].is_sorted()
     assert sorted(found.select("deal_id", "next_churn_date").rows()) == [
         ("after_all", None),  # no churn of A1 after 1 June
         ("early", D(2026, 2, 1)),
+        ("first", D(2026, 2, 1)),  # A3's churn on 2 January comes first, but it is another account's
         ("late", D(2026, 4, 1)),
+        ("no_account", None),
         ("other", None),  # A2 never churned; A3's churn is another account's
         ("same_day", D(2026, 2, 1)),  # a churn on the date itself counts
     ]

@@ -16,6 +16,7 @@ from compscore.dataset import CanonicalData, CompanyTables
 from compscore.engine.periods import period_days, period_end, period_label, period_start
 from compscore.engine.plan_tables import PlanTables, capped_increment, is_credited, plan_tables, tiered_pay
 from compscore.schema import COMMISSION_LINES
+from compscore.text_keys import HashOf
 
 REP_PLAN_PERIOD = ["rep_id", "plan_id", "period_start"]
 COMPUTED = "computed"
@@ -147,16 +148,59 @@ def churn_dates(data: CompanyTables) -> pl.LazyFrame:
     return pl.concat([events, lost]).unique().sort("churn_date")
 
 
-def next_churn(lf: pl.LazyFrame, date_col: str, churn: pl.LazyFrame) -> pl.LazyFrame:
-    """Add `next_churn_date`: the account's first churn on or after `date_col` (null if none)."""
+_ACCOUNT_HASH = "__account_hash"
+_CHURNED_ACCOUNT = "__churned_account"
+_ROW = "__row"
+
+
+def _first_churn_on_or_after(lf: pl.LazyFrame, date_col: str, churn: pl.LazyFrame, by: str) -> pl.LazyFrame:
     return lf.sort(date_col).join_asof(
-        churn.rename({"churn_date": "next_churn_date"}),
+        churn,
         left_on=date_col,
         right_on="next_churn_date",
-        by="account_id",
+        by=by,
         strategy="forward",
         check_sortedness=False,
     )
+
+
+def next_churn(
+    lf: pl.LazyFrame, date_col: str, churn: pl.LazyFrame, hash_of: HashOf = pl.Expr.hash
+) -> pl.LazyFrame:
+    """Add `next_churn_date`: the account's first churn on or after `date_col` (null if none); the rows
+    come sorted by `date_col`. `churn` is sorted by `churn_date` (`churn_dates`).
+
+    The as-of join is by a 64-bit hash of `account_id` (`hash_of`; a whole-number key: on the text the
+    join cost about a quarter more), and exact: a row whose churn found is its own account's has the
+    right date (the first on or after its date among the accounts of one hash is its own account's
+    first); a row that met another account's churn, whose id hashes alike, is joined again on the text,
+    and the rows keep their order. (`hash_of` is for tests, which pass one that collides.)
+    """
+    hashed_account = pl.when(pl.col("account_id").is_not_null()).then(hash_of(pl.col("account_id")))
+    churned = churn.select(
+        hashed_account.alias(_ACCOUNT_HASH),
+        pl.col("account_id").alias(_CHURNED_ACCOUNT),
+        pl.col("churn_date").alias("next_churn_date"),
+    )
+    joined = (
+        _first_churn_on_or_after(
+            lf.with_columns(hashed_account.alias(_ACCOUNT_HASH)), date_col, churned, _ACCOUNT_HASH
+        )
+        .drop(_ACCOUNT_HASH)
+        .collect(engine="in-memory")
+    )
+    collided = (pl.col(_CHURNED_ACCOUNT) != pl.col("account_id")).fill_null(False)
+    if not joined.select(collided.any()).item():
+        return joined.drop(_CHURNED_ACCOUNT).lazy()
+    by_row = joined.with_row_index(_ROW)
+    again = _first_churn_on_or_after(
+        by_row.filter(collided).drop("next_churn_date", _CHURNED_ACCOUNT).lazy(),
+        date_col,
+        churn.rename({"churn_date": "next_churn_date"}),
+        "account_id",
+    )
+    kept = by_row.lazy().filter(~collided).drop(_CHURNED_ACCOUNT)
+    return pl.concat([kept, again]).sort(_ROW).drop(_ROW)
 
 
 def won_deals_under_plan(data: CanonicalData, pt: PlanTables) -> pl.LazyFrame:
