@@ -7,6 +7,7 @@ these are the fast, hand-checked cases that mutation testing runs.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import os
 import shutil
@@ -15,6 +16,7 @@ from collections import namedtuple
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from compscore import outputs
@@ -189,6 +191,34 @@ def test_a_streamed_table_drops_its_csv_and_the_earlier_one_once_past_the_limit(
     assert staged.csv_left_out == ["t"]
     assert names(tmp_path) == ["t.parquet", "whole.csv", "whole.parquet"]
     assert pl.read_parquet(tmp_path / "t.parquet").equals(rows(5))
+
+
+def test_a_streamed_tables_row_groups_have_statistics_for_reps_dates_and_amounts_only(tmp_path):
+    """Readers skip a batch's row groups by rep, date or amount; other text columns' statistics skip
+    nothing and cost a fifth of the writer, so they are not written."""
+    batch = pl.DataFrame(
+        {
+            "line_id": ["L1", "L2"],
+            "rep_id": ["R1", "R2"],
+            "channel": ["same_day", "retention"],
+            "earned_date": [dt.date(2026, 1, 1), dt.date(2026, 2, 1)],
+            "amount": [1.5, -2.0],
+        }
+    )
+    with OutputSet(tmp_path) as staged:
+        stream = staged.stream("t")
+        stream.append(batch)
+        stream.close(batch.clear())
+        staged.commit()
+    group = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(0)
+    stats = {group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)}
+    assert {name for name, found in stats.items() if found is not None and found.has_min_max} == {
+        "rep_id",
+        "earned_date",
+        "amount",
+    }
+    assert (stats["rep_id"].min, stats["rep_id"].max) == ("R1", "R2")
+    assert (stats["amount"].min, stats["amount"].max) == (-2.0, 1.5)
 
 
 def test_a_stream_without_a_batch_has_the_columns_and_a_header(tmp_path):
