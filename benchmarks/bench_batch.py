@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from compscore.dataset import CanonicalScans
 from compscore.engine.payout import data_as_of
-from compscore.outputs import stable_floats
+from compscore.outputs import stable_floats, statistics_columns
 from compscore.plans import read_plans
 from compscore.provenance import Provenance
 from compscore.quality.by_table import validate_by_table
@@ -87,7 +87,10 @@ def _time_attribution_write(attribution: pl.DataFrame, as_of) -> None:
     with tempfile.TemporaryDirectory() as folder:
 
         def parquet() -> None:
-            with pq.ParquetWriter(Path(folder) / "a.parquet", arrow.schema) as writer:
+            statistics = statistics_columns(stable.schema)
+            with pq.ParquetWriter(
+                Path(folder) / "a.parquet", arrow.schema, write_statistics=statistics
+            ) as writer:
                 writer.write_table(arrow)
 
         _timed("Parquet (Arrow's writer)", parquet)

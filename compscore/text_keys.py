@@ -17,6 +17,12 @@ _HASH = "__text_key_hash"
 _MATCHED = "__text_key_matched"
 
 
+def text_hash(column: str, hash_of: HashOf = pl.Expr.hash) -> pl.Expr:
+    """`hash_of` of the text in `column`, null where the text is: a null id must meet nothing, and a
+    hash of null is a number that could meet a hashed id."""
+    return pl.when(pl.col(column).is_not_null()).then(hash_of(pl.col(column)))
+
+
 def left_join_on_unique_text(
     left: pl.LazyFrame, right: pl.DataFrame, on: str, hash_of: HashOf = pl.Expr.hash
 ) -> pl.LazyFrame:
@@ -34,7 +40,7 @@ def left_join_on_unique_text(
     carried = [c for c in right.columns if c != on]
     same_text = (pl.col(on) == pl.col(_MATCHED)).fill_null(False)
     return (
-        left.with_columns(pl.when(pl.col(on).is_not_null()).then(hash_of(pl.col(on))).alias(_HASH))
+        left.with_columns(text_hash(on, hash_of).alias(_HASH))
         .join(hashed.lazy().rename({on: _MATCHED}), on=_HASH, how="left")
         .with_columns(pl.when(same_text).then(pl.col(c)).alias(c) for c in carried)
         .drop(_HASH, _MATCHED)

@@ -16,7 +16,7 @@ from compscore.dataset import CanonicalData, CompanyTables
 from compscore.engine.periods import period_days, period_end, period_label, period_start
 from compscore.engine.plan_tables import PlanTables, capped_increment, is_credited, plan_tables, tiered_pay
 from compscore.schema import COMMISSION_LINES
-from compscore.text_keys import HashOf
+from compscore.text_keys import HashOf, text_hash
 
 REP_PLAN_PERIOD = ["rep_id", "plan_id", "period_start"]
 COMPUTED = "computed"
@@ -176,7 +176,7 @@ def next_churn(
     first); a row that met another account's churn, whose id hashes alike, is joined again on the text,
     and the rows keep their order. (`hash_of` is for tests, which pass one that collides.)
     """
-    hashed_account = pl.when(pl.col("account_id").is_not_null()).then(hash_of(pl.col("account_id")))
+    hashed_account = text_hash("account_id", hash_of)
     churned = churn.select(
         hashed_account.alias(_ACCOUNT_HASH),
         pl.col("account_id").alias(_CHURNED_ACCOUNT),

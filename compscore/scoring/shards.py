@@ -349,7 +349,7 @@ def score_shard(
     part = replace(part, tables={name: ids_as_categories(frame) for name, frame in part.tables.items()})
     context = _batch_context(context, batch.predicate())
     # The payout's lines unsorted: the attribution sorts the statement lines, and reconciliation sums at
-    # most one computed line per match key (tests/test_scoring_properties.py), so no figure depends on
+    # most one computed line per match key (tests/test_scoring_batches.py), so no figure depends on
     # their order.
     payout = compute_payout(part, context.as_of, context.cross, context.pt, sort_lines=False)
     books = rep_period_books(payout, context.grid, referrals_credited(part, context.pt))
