@@ -56,13 +56,25 @@ class StartMethod(enum.Enum):
     SPAWN = "spawn"
 
 
-FORKSERVER_PRELOAD = ["dagster"]
-"""What the forkserver imports before it forks step processes: Dagster alone. Dagster's own default
-preloads the job's module, which here imports Polars, and Polars starts threads on import (jemalloc's
-background threads, its spill-cleaning thread): forking a process that has threads can leave a lock held
-in the child. Dagster starts no thread on import (`tests/test_executors.py` checks both), and is most of a
-step's start; each step then imports Polars and the definitions itself, after `compscore.allocator` has
-set the allocator (`pipelines/__init__.py`)."""
+FORKSERVER_PRELOAD = [
+    "dagster",
+    "dagster._core.instance.factory",
+    "dagster._core.secrets.env_file",
+    "dagster._core.storage.sqlite_storage",
+    "dagster._core.storage.runs.sqlite.sqlite_run_storage",
+    "dagster._core.storage.event_log.sqlite.consolidated_sqlite_event_log",
+    "dagster._core.storage.schedules.sqlite.sqlite_schedule_storage",
+    "upath.implementations.local",
+]
+"""What the forkserver imports before it forks step processes: Dagster, and what a step process imports
+to open the run's Dagster instance (its SQLite storages, SQLAlchemy, Alembic, fsspec): about 0.7 s of
+the 0.85 s from a step's process start to its resources (docs/performance.md, "Issue 9, session 14").
+Dagster's own default preloads the job's module, which here imports Polars, and Polars starts threads on
+import (jemalloc's background threads, its spill-cleaning thread): forking a process that has threads can
+leave a lock held in the child. None of these modules starts a thread on import (`tests/test_executors.py`
+checks both); each step then imports Polars and the definitions itself, after `compscore.allocator` has
+set the allocator (`pipelines/__init__.py`). An instance on PostgreSQL (deploy/postgres) imports its own
+storage in each step, as before."""
 
 
 def start_method(method: StartMethod) -> dict:
