@@ -15,6 +15,10 @@ which counts every process of the tree, also those shorter than a sample and tho
 
     python benchmarks/bench_pipeline.py --sizes 1e6,1e7 --cache /work/tmp-scale
 
+After the run, Dagster's own event log (in that DAGSTER_HOME) gives each step's start, from the run worker
+launching its process to the step's first event of its own (`STEP_START`: the process has imported the
+definitions, opened the instance and built its resources), and its work, from there to its end.
+
 `--start-method SPAWN` runs the steps as Dagster's default does (a fresh interpreter each), for an A/B
 against the executor's forkserver.
 
@@ -34,6 +38,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import dagster as dg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_score import DEFAULT_CACHE, company, parse_sizes
@@ -187,6 +193,66 @@ def steps_by_pid(log: Path) -> dict[int, str]:
     return {pid: "step " + ", ".join(keys) for pid, keys in steps.items()}
 
 
+@dataclass(frozen=True)
+class StepTimes:
+    """One step of a run, from Dagster's event log."""
+
+    step: str
+    starting_s: float | None
+    """From the run worker launching the step's process (`STEP_WORKER_STARTING`) to `STEP_START`; None when
+    the step ran in the run's own process."""
+    working_s: float | None
+    """From `STEP_START` to the step's success or failure; None when it did not end."""
+
+
+def step_times(home: Path) -> list[StepTimes]:
+    """The steps of the latest run of the Dagster instance at `home`, in the order they started."""
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return []
+        first: dict[tuple[str, str], float] = {}
+        for entry in instance.all_logs(runs[0].run_id):
+            event = entry.dagster_event
+            if event is not None and event.step_key is not None:
+                first.setdefault((event.step_key, event.event_type_value), entry.timestamp)
+
+    def between(step: str, since: str, until: tuple[str, ...]) -> float | None:
+        ends = [first[(step, kind)] for kind in until if (step, kind) in first]
+        return min(ends) - first[(step, since)] if ends and (step, since) in first else None
+
+    started = sorted(
+        {step for step, kind in first if kind == "STEP_START"}, key=lambda k: first[(k, "STEP_START")]
+    )
+    return [
+        StepTimes(
+            step,
+            between(step, "STEP_WORKER_STARTING", ("STEP_START",)),
+            between(step, "STEP_START", ("STEP_SUCCESS", "STEP_FAILURE")),
+        )
+        for step in started
+    ]
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def report_steps(times: list[StepTimes]) -> None:
+    """Each step's start and work (`step_times`), and their totals."""
+    print("  steps, from Dagster's event log: starting = process launched -> STEP_START; working = the rest")
+    print(f"  {'step':<40} {'starting s':>11} {'working s':>10}")
+    for t in times:
+        print(f"  {t.step:<40} {_seconds(t.starting_s):>11} {_seconds(t.working_s):>10}")
+    starts = [t.starting_s for t in times if t.starting_s is not None]
+    work = sum(t.working_s for t in times if t.working_s is not None)
+    if starts:
+        print(
+            f"  {len(times)} steps: {sum(starts):.1f} s starting ({sum(starts) / len(starts):.2f} s a step), "
+            f"{work:.1f} s working"
+        )
+
+
 def report(lines: int, code: int, wall: float, usage: dict[str, float], tree: Tree, log: Path) -> None:
     status = "ok" if code == 0 else f"FAILED (exit {code}, see {log})"
     print(
@@ -231,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"full_refresh on {folder} (DAGSTER_HOME and warehouse under {work}) ...", flush=True)
         code, wall, usage, tree = run_pipeline(folder, work, args.interval, args.start_method)
         report(lines, code, wall, usage, tree, work / "dagster.log")
+        report_steps(step_times(work / "home"))
         results.append({"lines": lines, "returncode": code, "wall_s": round(wall, 1), **usage})
     print("\nsummary")
     for r in results:
