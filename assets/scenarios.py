@@ -8,8 +8,9 @@ import polars as pl
 from dagster import AssetExecutionContext
 from pydantic import Field
 
-from assets.scoring import DATA_QUALITY_STATUS, SCORES, UPSTREAM
+from assets.scoring import SCORES
 from common.metadata import FINANCE, KINDS
+from common.names import RAW_PLANS
 from common.resources import SourceFolder
 from compscore.dataset import CanonicalData
 from compscore.plans import Plan, PlanError
@@ -17,7 +18,7 @@ from compscore.scenarios.columns import SCENARIO_SCORES
 from compscore.scenarios.display import format_table
 from compscore.scenarios.plan_edit import parse_scenario, read_scenarios
 from compscore.scenarios.whatif import SCENARIO_SCORES_SCHEMA, ScenarioError, all_scenario_scores
-from compscore.schema import SCENARIOS_DIR, TABLES, TABLES_BY_NAME
+from compscore.schema import SCENARIOS_DIR, TABLES
 
 INLINE_FILE = "<launchpad scenario>"
 
@@ -42,11 +43,7 @@ _COLUMN_SCHEMA = dg.TableSchema(
 
 _INS = {
     **{t.name: dg.AssetIn(t.name, dagster_type=pl.LazyFrame) for t in TABLES},
-    **{
-        name: dg.AssetIn(name)
-        for name in UPSTREAM
-        if name not in TABLES_BY_NAME and name != DATA_QUALITY_STATUS
-    },
+    RAW_PLANS: dg.AssetIn(RAW_PLANS),
 }
 """The validated tables as lazy scans (the IO manager scans a `pl.LazyFrame` input): read only when there
 is a scenario to score (at 10M statement lines, reading them whole took 11 s of CPU and 6.3 GiB, the
@@ -69,7 +66,7 @@ def plan_scenarios(
     config: ScenarioConfig,
     source: SourceFolder,
     raw_plans: dict[str, Plan],
-    **tables: Any,
+    **tables: pl.LazyFrame,
 ) -> dg.Output:
     """What-if scenarios: each scenario plan scored, period by period, on its baseline plan's reps and their
     actual books (held fixed: reps' behaviour would respond, and outcome indicators are not re-predicted),

@@ -29,11 +29,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from compscore.dataset import CanonicalScans
 from compscore.engine.payout import data_as_of
-from compscore.outputs import stable_floats, statistics_columns
+from compscore.outputs import stable_floats, streamed_parquet_writer
 from compscore.plans import read_plans
 from compscore.provenance import Provenance
 from compscore.quality.by_table import validate_by_table
@@ -87,10 +86,7 @@ def _time_attribution_write(attribution: pl.DataFrame, as_of) -> None:
     with tempfile.TemporaryDirectory() as folder:
 
         def parquet() -> None:
-            statistics = statistics_columns(stable.schema)
-            with pq.ParquetWriter(
-                Path(folder) / "a.parquet", arrow.schema, write_statistics=statistics
-            ) as writer:
+            with streamed_parquet_writer(Path(folder) / "a.parquet", stable, arrow.schema) as writer:
                 writer.write_table(arrow)
 
         _timed("Parquet (Arrow's writer)", parquet)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from compscore.spreadsheet import escape_formulas
@@ -127,6 +128,12 @@ def statistics_columns(schema: pl.Schema) -> list[str]:
     return [name for name, dtype in schema.items() if dtype != pl.String or name in STATISTICS_TEXT_COLUMNS]
 
 
+def streamed_parquet_writer(path: Path, first: pl.DataFrame, schema: pa.Schema) -> pq.ParquetWriter:
+    """Arrow's Parquet writer of a streamed table whose first batch is `first` (`schema`: its Arrow
+    schema), with row-group statistics on `statistics_columns`."""
+    return pq.ParquetWriter(path, schema, write_statistics=statistics_columns(first.schema))
+
+
 class TableStream:
     """One output table written batch by batch into the staging folder (Parquet and CSV), so that a table
     as long as the company's statement lines never has to be held whole.
@@ -164,9 +171,7 @@ class TableStream:
         stable = stable_floats(batch)
         table = stable.to_arrow()
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(
-                self.parquet_path, table.schema, write_statistics=statistics_columns(stable.schema)
-            )
+            self._parquet = streamed_parquet_writer(self.parquet_path, stable, table.schema)
         self._parquet.write_table(table.cast(self._parquet.schema))
         self.rows += batch.height
         if self._csv is not None and self.rows > SPREADSHEET_MAX_ROWS:

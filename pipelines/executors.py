@@ -68,7 +68,8 @@ FORKSERVER_PRELOAD = [
 ]
 """What the forkserver imports before it forks step processes: Dagster, and what a step process imports
 to open the run's Dagster instance (its SQLite storages, SQLAlchemy, Alembic, fsspec): about 0.7 s of
-the 0.85 s from a step's process start to its resources (docs/performance.md, "Issue 9, session 14").
+the 0.8 s a step's process took to open it, of about 1.65 s from its launch to its resources
+(docs/performance.md, "Issue 9, session 14").
 Dagster's own default preloads the job's module, which here imports Polars, and Polars starts threads on
 import (jemalloc's background threads, its spill-cleaning thread): forking a process that has threads can
 leave a lock held in the child. None of these modules starts a thread on import (`tests/test_executors.py`
