@@ -538,6 +538,8 @@ def test_readme_in_a_canonical_folder_is_not_warned_about(canonical_small_copy):
         (["ab", "AB"], True),
         (["ab", "cd", None], False),  # lower case only
         (["AB", "CD"], False),  # upper case only
+        (["@1", "[1", "`1", "{1"], False),  # the ASCII signs next to the letters are no letters
+        (["a@", "A@"], True),
         ([], False),
     ],
 )
