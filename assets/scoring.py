@@ -15,6 +15,8 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
+from checks.score_checks import SPECS as SCORE_CHECKS
+from checks.score_checks import score_check_results
 from common.metadata import FINANCE, KINDS
 from common.names import MARTS, RAW_PLANS, SCORES
 from common.ui_metadata import (
@@ -239,7 +241,10 @@ def score_shard(
         RAW_PLANS: dg.In(Any),
         DATA_QUALITY_STATUS: dg.In(Any),
     },
-    out={spec.key.to_python_identifier(): dg.Out(Any) for spec in SPECS},
+    out={
+        **{spec.key.to_python_identifier(): dg.Out(Any) for spec in SPECS},
+        **{check.get_python_identifier(): dg.Out(dagster_type=None) for check in SCORE_CHECKS},
+    },
     required_resource_keys={"source", "warehouse"},
 )
 def combine_shards(
@@ -249,8 +254,10 @@ def combine_shards(
     **inputs: Any,
 ):
     """The cross-shard parts (Δ, marginals, bootstrap, scores), the finished tables with their provenance,
-    and this run's plan scores appended to the history; the run's shard folder is removed at the end.
-    It reads no validated table: what it needs of them is in the shards and the scoring context."""
+    and this run's plan scores appended to the history; then the checks of `plan_scores`
+    (`checks.score_checks`: a blocking one that fails fails this step once its tables are written). The
+    run's shard folder is removed at the end. It reads no validated table: what it needs of them is in
+    the shards and the scoring context."""
     raw_plans: dict[str, Plan] = inputs[RAW_PLANS]
     result = combine(parts, shared_context, inputs[DATA_QUALITY_STATUS])
     del parts
@@ -275,11 +282,14 @@ def combine_shards(
             metadata |= plan_score_metadata(headline_per_plan(frame, kinds, result.as_of))
         yield dg.Output(frame, output_name=name, metadata=metadata)
     shutil.rmtree(run_shards_folder(root, run_id), ignore_errors=True)
+    status: pl.DataFrame = inputs[DATA_QUALITY_STATUS]
+    yield from score_check_results(outputs["plan_scores"], status, set(raw_plans), context.instance, run_id)
 
 
 @dg.graph_multi_asset(
     outs={spec.key.to_python_identifier(): dg.AssetOut.from_spec(spec, dagster_type=Any) for spec in SPECS},
     ins={name: dg.AssetIn(name) for name in UPSTREAM},
+    check_specs=SCORE_CHECKS,
     can_subset=False,
 )
 def plan_scoring(**tables):

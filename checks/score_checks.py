@@ -1,8 +1,14 @@
-"""Asset checks on `plan_scores`: the invariants of `compscore.scoring.invariants`, in one step.
+"""Asset checks on `plan_scores`: the invariants of `compscore.scoring.invariants`.
 
-ERROR checks are blocking: when one fails, its step fails and so does the run, so the run list shows the
-run as failed (a wrong number must never look like a success). Every failed check, WARN included, also
-tags the run (`compscore/checks_failed`, `common.ui_metadata`).
+They run in the step that writes `plan_scores` (`assets.scoring.combine_shards` yields
+`score_check_results` after its tables): a step of their own cost every `full_refresh` a process start on
+its critical path, since `warehouse_database` waits for the blocking checks (about 1.2 s of a 1M run's
+wall, 2.5 s at 10M; docs/performance.md, "Issue 9, session 15").
+
+ERROR checks are blocking: when one fails, the scoring step fails after writing its tables, and so does the
+run, so the run list shows the run as failed and the warehouse's database is not loaded (a wrong number
+must never look like a success). Every failed check, WARN included, also tags the run
+(`compscore/checks_failed`, `common.ui_metadata`).
 
 - `sdi_in_range` (ERROR): SDI and its interval bounds within [0, 100].
 - `interval_ordered` (ERROR): low <= high for every interval.
@@ -13,14 +19,12 @@ tags the run (`compscore/checks_failed`, `common.ui_metadata`).
   score row.
 """
 
-from typing import Any
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
 
-from common.names import RAW_PLANS
 from common.ui_metadata import failed_check_tags
-from compscore.quality.outputs import STATUS as DATA_QUALITY_STATUS
 from compscore.scoring import invariants as inv
 
 ASSET = "plan_scores"
@@ -45,15 +49,11 @@ _CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {
 }
 
 SPECS = [
-    dg.AssetCheckSpec(
-        name,
-        asset=ASSET,
-        description=text,
-        blocking=severity == ERROR,
-        additional_deps=[DATA_QUALITY_STATUS, RAW_PLANS],
-    )
+    dg.AssetCheckSpec(name, asset=ASSET, description=text, blocking=severity == ERROR)
     for name, (severity, text) in _CHECKS.items()
 ]
+"""The checks' specs, for the asset that computes `plan_scores` (its inputs include
+`data_quality_status` and `raw_plans`, which the checks also read)."""
 
 
 def evaluate(scores: pl.DataFrame, status: pl.DataFrame, plan_ids: set[str]) -> dict[str, inv.Violations]:
@@ -76,23 +76,17 @@ _WHAT = {
 }
 
 
-@dg.multi_asset_check(
-    specs=SPECS,
-    ins={
-        "plan_scores": dg.AssetIn(ASSET),
-        "status": dg.AssetIn(DATA_QUALITY_STATUS),
-        "plans": dg.AssetIn(RAW_PLANS),
-    },
-)
-def plan_score_checks(
-    context: dg.AssetCheckExecutionContext,
+def score_check_results(
     plan_scores: pl.DataFrame,
     status: pl.DataFrame,
-    plans: Any,
-):
-    """Every invariant of the score table, one result per check (`plans`: plan id -> `Plan`)."""
+    plan_ids: set[str],
+    instance: dg.DagsterInstance,
+    run_id: str,
+) -> Iterator[dg.AssetCheckResult]:
+    """One result per check of `plan_scores` (`status`: `data_quality_status`; `plan_ids`: the plans
+    loaded); the run `run_id` is tagged with every failed check once all are evaluated."""
     failed_tags: dict[str, str] = {}
-    for name, found in evaluate(plan_scores, status, set(plans)).items():
+    for name, found in evaluate(plan_scores, status, plan_ids).items():
         severity = _CHECKS[name][0]
         if not found.passed:
             failed_tags |= failed_check_tags(ASSET, name, severity)
@@ -109,4 +103,4 @@ def plan_score_checks(
             },
         )
     if failed_tags:
-        context.instance.add_run_tags(context.run.run_id, failed_tags)
+        instance.add_run_tags(run_id, failed_tags)

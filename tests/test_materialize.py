@@ -14,6 +14,7 @@ import pytest
 
 from assets.database import warehouse_database_asset
 from assets.raw import raw_source
+from checks.score_checks import SPECS as SCORE_CHECKS
 from common.resources import SourceFolder, Warehouse
 from compscore import warehouse
 from compscore.commands.summary import render_summary
@@ -213,6 +214,19 @@ def test_full_refresh_materialises_every_asset(tmp_path: Path) -> None:
     preview = next(m.metadata["scores"].value for m in shown if m.asset_key.to_user_string() == "plan_scores")
     assert preview == plan_scores_markdown(warehouse.read_table("plan_scores", tmp_path))
     assert preview.startswith("| plan_id") and "same_day_index_low" in preview
+    # The checks of plan_scores run in the step that writes it (no step of their own), before DuckDB loads.
+    score_checks = {
+        e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.path == ["plan_scores"]
+    }
+    assert set(score_checks) == {spec.name for spec in SCORE_CHECKS}
+    assert all(e.passed for e in score_checks.values())
+    steps = {
+        event.step_key
+        for event in result.all_events
+        if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        and event.asset_check_evaluation_data.asset_key.path == ["plan_scores"]
+    }
+    assert steps == {"plan_scoring.combine_shards"}
 
 
 def test_summary_prints_plan_scores_as_a_table(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from checks.score_checks import evaluate, plan_score_checks
+from checks.score_checks import SPECS, evaluate, score_check_results
 from common.ui_metadata import CHECKS_FAILED_TAG, failed_checks
 from compscore.scoring import invariants as inv
 
@@ -80,25 +80,15 @@ def test_a_fail_period_scored_without_saying_so_is_caught() -> None:
 
 
 def _run_checks(scores: pl.DataFrame, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """The score checks alone, their inputs given as source assets with values in memory."""
-    sources = {
-        "plan_scores": scores,
-        "data_quality_status": STATUS,
-        "raw_plans": {"a": object(), "b": object()},
-    }
+    """An asset that writes `scores` as `plan_scores` and then yields the checks' results, as the scoring
+    step does (`assets.scoring.combine_shards`)."""
 
-    def source(name: str, value: Any) -> dg.AssetsDefinition:
-        @dg.asset(name=name)
-        def _value() -> Any:
-            return value
+    @dg.multi_asset(specs=[dg.AssetSpec("plan_scores")], check_specs=SPECS)
+    def plan_scores(context):
+        yield dg.MaterializeResult(asset_key="plan_scores")
+        yield from score_check_results(scores, STATUS, {"a", "b"}, context.instance, context.run.run_id)
 
-        return _value
-
-    return dg.materialize(
-        [*(source(n, v) for n, v in sources.items()), plan_score_checks],
-        instance=instance,
-        raise_on_error=False,
-    )
+    return dg.materialize([plan_scores], instance=instance, raise_on_error=False)
 
 
 def test_a_failed_error_check_fails_the_run_and_tags_it() -> None:
