@@ -2,8 +2,8 @@
 
 They run in the step that writes `plan_scores` (`assets.scoring.combine_shards` yields
 `score_check_results` after its tables): a step of their own cost every `full_refresh` a process start on
-its critical path, since `warehouse_database` waits for the blocking checks (about 1.2 s of a 1M run's
-wall, 2.5 s at 10M; docs/performance.md, "Issue 9, session 15").
+its critical path, since `warehouse_database` waits for the blocking checks (2.8 s of a 10M run's wall
+in session 14; docs/performance.md, "Issue 9, sessions 15 and 16").
 
 ERROR checks are blocking: when one fails, the scoring step fails after writing its tables, and so does the
 run, so the run list shows the run as failed and the warehouse's database is not loaded (a wrong number
