@@ -376,26 +376,30 @@ def publish_database(root: str | Path | None = None) -> list[WrittenTable]:
     layer's table is the raw layer's file when validation rejected none of its rows) are stored once: the
     first written is loaded, the others are views of it under their own names (`SHARED_FILES`). The notes
     loaded are cleared after the commit, unless a newer write replaced one meanwhile (that table is loaded
-    again next time). Returns the tables loaded (the views included), sorted by name."""
+    again next time). Returns the tables loaded (the views included), sorted by name.
+
+    The notes are read under the warehouse's write lock: another process's publish clears the notes it
+    loaded, and a note listed before that publish would be gone (or loaded twice) after it."""
     folder = _folder(root)
-    read = [
-        (path, path.read_text(encoding="utf-8")) for path in sorted((folder / CATALOG_DIR).glob("*.json"))
-    ]
-    loads = _same_file_as([load for path, text in read if (load := _pending_load(folder, path, text))])
-    if loads:
-        with _write_lock(folder), _connect(folder / DUCKDB_FILE, read_only=False) as con:
-            # Rows are not kept in file order (SQL tables have none; query with ORDER BY): loading then
-            # runs in parallel and commits faster (8.4 → 4.9 s for the tables of a 1M-line company).
-            con.execute("set preserve_insertion_order = false")
-            catalog = _Catalog.read(con)
-            orphaned = {
-                view: _view_comments(con, *view) for view in _views_losing_their_table(loads, catalog)
-            }
-            statements, params = _publish_sql(loads, catalog, orphaned)
-            _in_transaction(con, statements, params)
-    for path, text in read:
-        if path.is_file() and path.read_text(encoding="utf-8") == text:
-            path.unlink()
+    with _write_lock(folder):
+        read = [
+            (path, path.read_text(encoding="utf-8")) for path in sorted((folder / CATALOG_DIR).glob("*.json"))
+        ]
+        loads = _same_file_as([load for path, text in read if (load := _pending_load(folder, path, text))])
+        if loads:
+            with _connect(folder / DUCKDB_FILE, read_only=False) as con:
+                # Rows are not kept in file order (SQL tables have none; query with ORDER BY): loading then
+                # runs in parallel and commits faster (8.4 → 4.9 s for the tables of a 1M-line company).
+                con.execute("set preserve_insertion_order = false")
+                catalog = _Catalog.read(con)
+                orphaned = {
+                    view: _view_comments(con, *view) for view in _views_losing_their_table(loads, catalog)
+                }
+                statements, params = _publish_sql(loads, catalog, orphaned)
+                _in_transaction(con, statements, params)
+        for path, text in read:
+            if path.is_file() and path.read_text(encoding="utf-8") == text:
+                path.unlink()
     return [load.written(folder) for load in loads]
 
 

@@ -6,6 +6,8 @@ import datetime as dt
 import multiprocessing
 import os
 import re
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -202,6 +204,31 @@ def test_parallel_processes_do_not_collide_on_the_duckdb_file(tmp_path: Path) ->
 
     assert [p.exitcode for p in procs] == [0, 0]
     assert warehouse.duckdb_row_counts(tmp_path) == {"t0": 1, "t1": 2}
+
+
+def _a_lock_is_awaited() -> bool:
+    """Whether some process or thread waits for a file lock (`/proc/locks` marks waiters with `->`)."""
+    return any("->" in line for line in Path("/proc/locks").read_text().splitlines())
+
+
+@pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="needs Linux's /proc/locks to see a waiter")
+def test_a_publish_reads_the_notes_only_once_it_holds_the_lock(tmp_path: Path) -> None:
+    """A publish that listed the notes before another publish cleared them failed on a note that was gone
+    (seen as a flaky `test_parallel_processes_do_not_collide_on_the_duckdb_file`). Here the lock is held
+    while a publish waits for it and the note is cleared meanwhile, as the other publish would: the waiting
+    publish must then find nothing to load."""
+    warehouse.write_table(_frame(2), "deals", tmp_path)
+    [note] = (tmp_path / warehouse.CATALOG_DIR).glob("*.json")
+    result: list = []
+    with warehouse._write_lock(tmp_path):
+        waiting = threading.Thread(target=lambda: result.append(warehouse.publish_database(tmp_path)))
+        waiting.start()
+        deadline = time.monotonic() + 30
+        while not _a_lock_is_awaited() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        note.unlink()
+    waiting.join(30)
+    assert result == [[]]
 
 
 def test_objects_round_trip_and_missing_names_are_explained(tmp_path: Path) -> None:
