@@ -4,7 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh"
 
 status=0
-python -m pytest -n 2 "$@" || status=$?
+python -m pytest -n 2 --dist loadgroup "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests; nothing to fail." >&2
     status=0

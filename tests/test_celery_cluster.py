@@ -33,7 +33,9 @@ WORKER = [sys.executable, "-m", "celery", "-A", "pipelines.celery_worker", "work
 RUN_SPECIFIC_COLUMNS = {"run_id", "scored_at"}
 """Columns that name the run that wrote a row; two runs differ there by design."""
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("celery_cluster")]
+"""One xdist worker runs both tests (scripts/test.sh passes `--dist loadgroup`), so the module's cluster and
+its run are set up once, not once on each worker."""
 
 
 def _answers(port: int) -> bool:
