@@ -206,9 +206,14 @@ def test_parallel_processes_do_not_collide_on_the_duckdb_file(tmp_path: Path) ->
     assert warehouse.duckdb_row_counts(tmp_path) == {"t0": 1, "t1": 2}
 
 
-def _a_lock_is_awaited() -> bool:
-    """Whether some process or thread waits for a file lock (`/proc/locks` marks waiters with `->`)."""
-    return any("->" in line for line in Path("/proc/locks").read_text().splitlines())
+def _lock_is_awaited(lock_file: Path) -> bool:
+    """Whether a process or thread waits for a lock on `lock_file` (`/proc/locks` marks a waiter with `->`
+    and names the file as `major:minor:inode`)."""
+    inode = f":{lock_file.stat().st_ino}"
+    return any(
+        "->" in fields and any(field.endswith(inode) for field in fields)
+        for fields in map(str.split, Path("/proc/locks").read_text().splitlines())
+    )
 
 
 @pytest.mark.skipif(not Path("/proc/locks").is_file(), reason="needs Linux's /proc/locks to see a waiter")
@@ -224,7 +229,7 @@ def test_a_publish_reads_the_notes_only_once_it_holds_the_lock(tmp_path: Path) -
         waiting = threading.Thread(target=lambda: result.append(warehouse.publish_database(tmp_path)))
         waiting.start()
         deadline = time.monotonic() + 30
-        while not _a_lock_is_awaited() and time.monotonic() < deadline:
+        while not _lock_is_awaited(tmp_path / warehouse.LOCK_FILE) and time.monotonic() < deadline:
             time.sleep(0.01)
         note.unlink()
     waiting.join(30)
