@@ -5,6 +5,10 @@
   version when it runs again, so nothing downstream turns Unsynced.
 - `frame_version(frame)`: a hash of a table's rows and schema, given as the data version of the raw
   tables (whose input is the source folder, outside Dagster): unchanged files, unchanged versions.
+- `file_version(path)`: a hash of a file's bytes, the data version of a raw table whose source Parquet
+  file is taken as it is (`assets/raw.py`), where hashing its rows would mean reading them all: unchanged
+  file, unchanged version. The same rows written to a file differently (another codec, other row groups)
+  get another version, which only marks what is downstream Unsynced once more.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import polars as pl
 import compscore
 
 _DIGEST_CHARS = 16
+_FILE_BLOCK_BYTES = 4 * 2**20
 
 
 @functools.cache
@@ -45,6 +50,16 @@ def frame_version(frame: pl.DataFrame) -> dg.DataVersion:
     digest.update(str(frame.height).encode())
     if frame.height and frame.width:
         digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return dg.DataVersion(digest.hexdigest()[:_DIGEST_CHARS])
+
+
+def file_version(path: Path) -> dg.DataVersion:
+    """The data version of a file: a hash of its bytes, read in blocks (at 18.3M deals, 423 MB, about 0.3 s
+    where hashing the rows took 1.3-1.6 s after reading them)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(_FILE_BLOCK_BYTES):
+            digest.update(block)
     return dg.DataVersion(digest.hexdigest()[:_DIGEST_CHARS])
 
 

@@ -52,6 +52,7 @@ from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from compscore.canonical_io import FORMATS
 from compscore.csv_rows import MAX_SHOWN_CHARS, ShapeProblem, read_strict_csv, record_lines
@@ -540,6 +541,12 @@ def stored_as_loaded(path: str | Path, table_name: str) -> StoredTable | None:
     if height == 0:
         warnings.append(f"{path}: table {spec.name} has no rows")
     return StoredTable(spec.name, path, height, warnings)
+
+
+def largest_row_group(path: str | Path) -> int:
+    """Rows of the largest row group of the Parquet file `path` (0 when it has none), from its footer."""
+    metadata = pq.read_metadata(path)
+    return max((metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)), default=0)
 
 
 def _parse_columns(

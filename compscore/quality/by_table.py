@@ -89,7 +89,8 @@ SPILL_COMPRESSION = "lz4"
 """Spill files are written LZ4-compressed: at 5.5M deals (3M lines) a write takes 3.5 s of CPU instead of
 5.4 s (zstd, Polars' default) and a whole read 0.6 s instead of 1.0-1.7 s, for a file 1.8x as large.
 Still Parquet, so a spill file without rejected rows is moved as the clean file as it is. Dagster's raw
-layer is written so too (`assets/raw.py`): its files become `validate_tables`' spill files, linked."""
+layer is written so too when it reads a table (`assets/raw.py`; a source file it takes as it is keeps its own
+codec): its files become `validate_tables`' spill files, linked."""
 
 
 @dataclass
