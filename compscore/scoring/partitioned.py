@@ -364,9 +364,19 @@ def _batch_of(column: str, firsts: pl.Series) -> pl.Expr:
     """The number of the batch of the rep in `column` (UInt32; 0 for a null rep): how many batches after
     the first start at or before it (`firsts`, `_first_rep_ids`). Every rep the rep-keyed tables name is
     in a batch, so this is its batch in `rep_batch_numbers`; a binary search over a few sorted ids, where
-    a join on the rep→batch map cost 0.4 to 0.8 s CPU more for the 5.5M deals at 3M lines."""
+    a join on the rep→batch map cost 0.4 to 0.8 s CPU more for the 5.5M deals at 3M lines.
+
+    The search runs on each chunk of rows as it streams (`map_batches`, elementwise): written as
+    `pl.lit(firsts).search_sorted(...)`, the streaming engine could not run it and took the whole table
+    into memory first (sinking the 30M statement lines to their batches peaked at 5.55 GiB, against 0.68
+    GiB now; docs/performance.md, session 17). A sum of comparisons with each first id also streams, but
+    costs a comparison per batch for every row."""
     rep = pl.col(column)
-    found = pl.lit(firsts).search_sorted(rep, side="right")
+    found = rep.map_batches(
+        lambda reps: firsts.search_sorted(reps, side="right").cast(pl.UInt32),
+        return_dtype=pl.UInt32,
+        is_elementwise=True,
+    )
     return pl.when(rep.is_not_null()).then(found).otherwise(0).cast(pl.UInt32)
 
 
@@ -404,14 +414,18 @@ def _foreign_deals(scans: CanonicalScans, firsts: pl.Series) -> pl.DataFrame:
     The candidates are found on hashes of the ids (`_hashed_batch`); they are few (none on generated
     companies, a few thousand lines name another rep's deal, mostly of the same batch), and the exact
     answer is then computed on the ids of the candidates' rows only. Equal ids have equal hashes, so no
-    foreign deal is missed; a collision only adds a candidate, which the exact join drops."""
+    foreign deal is missed; a collision only adds a candidate, which the exact join drops. The candidates'
+    join streams, with the deals streamed past the named ids (the fewer): at 30M statement lines (54.7M
+    deals, 32M named ids) 15.8 s and 2.20 GiB, where the in-memory join of the named ids against the deals
+    took 18.1 s and 3.52 GiB (docs/performance.md, session 17)."""
+    named = _hashed_batch(_named_deals(scans), "referring_rep_id", firsts, _NEEDED_BY)
     candidates = (
-        _hashed_batch(_named_deals(scans), "referring_rep_id", firsts, _NEEDED_BY)
-        .join(_hashed_batch(scans.deals, "owner_rep_id", firsts, _BATCH), on=_HASH, how="inner")
+        _hashed_batch(scans.deals, "owner_rep_id", firsts, _BATCH)
+        .join(named, on=_HASH, how="inner")
         .filter(pl.col(_NEEDED_BY) != pl.col(_BATCH))
         .select(_HASH)
         .unique()
-        .collect()
+        .collect(engine="streaming")
     )
     if candidates.height == 0:  # the common case: no line names another batch's deal
         return pl.DataFrame(schema={"deal_id": pl.String, _BATCH: pl.UInt32})
@@ -435,7 +449,10 @@ def _deals_by_batch(scans: CanonicalScans, firsts: pl.Series) -> pl.LazyFrame:
     The foreign deals' rows are filtered in the scan before the join: joined on the whole scan, all the
     deals were read into the join (at 3M lines in batches of 2,000 reps, a peak of 1.22 GiB for the
     step against 1.09 GiB). The join keeps the scan's order, so that two cuts of the same company give
-    each batch its rows in the same order (without it they came in no fixed order)."""
+    each batch its rows in the same order (without it they came in no fixed order). The foreign rows
+    (a few) are collected before they join the stream of the batch's own deals: left lazy, the join made
+    the sink take the whole deals table into memory (at 10M statement lines 2.96 GiB against 1.25 GiB,
+    the same time)."""
     foreign = _foreign_deals(scans, firsts)
     if foreign.height == 0:
         return _table_by_batch(scans, "deals", firsts)
@@ -443,8 +460,9 @@ def _deals_by_batch(scans: CanonicalScans, firsts: pl.Series) -> pl.LazyFrame:
         scans.deals.select(scoring_columns("deals"))
         .filter(pl.col("deal_id").is_in(foreign["deal_id"].implode()))
         .join(foreign.lazy(), on="deal_id", how="inner", maintain_order="left")
+        .collect()
     )
-    return pl.concat([_table_by_batch(scans, "deals", firsts), rows])
+    return pl.concat([_table_by_batch(scans, "deals", firsts), rows.lazy()])
 
 
 def _write_by_batch(rows: pl.LazyFrame, work_dir: Path, table: str) -> None:
