@@ -290,10 +290,7 @@ def _spill(
         shutil.copyfile(load.file, path)
         version, superseded = file_version(path), 0
     else:
-        if isinstance(load, StoredTable):
-            base = pl.read_parquet(load.file)
-        else:
-            base = load.data if load is not None else empty_frame(table.name)
+        base = _rows_of(load, table)
         frame = merge_drops(base, list(by_month.values()), table)
         # Compressed as validation's spill files are: `validated` takes these files as its spill files
         # (linked), and they are read by the rules, the GX suites and, as the validated layer, by
@@ -304,10 +301,9 @@ def _spill(
     file = _source_file(directory, table.name)
     origin = file or (str(directory / INCOMING_DIR) if by_month else None)
     warnings = load.warnings if load is not None else []
-    received = load.received if isinstance(load, TableLoad) else load.height if load is not None else 0
     metadata = {
         "source_file": dg.MetadataValue.path(origin) if origin else dg.MetadataValue.text("(absent)"),
-        "rows_received": dg.MetadataValue.int(received + from_drops),
+        "rows_received": dg.MetadataValue.int(_rows_received(load) + from_drops),
         "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "none"),
         **(
             {
@@ -321,6 +317,22 @@ def _spill(
     }
     rejects = load.rejects if isinstance(load, TableLoad) else pl.DataFrame(schema=REJECTS_SCHEMA)
     return _Spilled(path, version, metadata, rejects)
+
+
+def _rows_of(load: TableLoad | StoredTable | None, table: Table) -> pl.DataFrame:
+    """The rows of `load` in memory: a stored file read whole, none the table's empty frame."""
+    if load is None:
+        return empty_frame(table.name)
+    if isinstance(load, StoredTable):
+        return pl.read_parquet(load.file)
+    return load.data
+
+
+def _rows_received(load: TableLoad | StoredTable | None) -> int:
+    """Data rows the source file held: the loader's count (good and rejected), a stored file's rows."""
+    if load is None:
+        return 0
+    return load.height if isinstance(load, StoredTable) else load.received
 
 
 def _taken_as_is(stored: StoredTable, by_month: dict[str, pl.DataFrame]) -> bool:

@@ -368,7 +368,7 @@ def _batch_of(column: str, firsts: pl.Series) -> pl.Expr:
 
     The search runs on each chunk of rows as it streams (`map_batches`, elementwise): written as
     `pl.lit(firsts).search_sorted(...)`, the streaming engine could not run it and took the whole table
-    into memory first (sinking the 30M statement lines to their batches peaked at 5.55 GiB, against 0.68
+    into memory first (sinking the 30M statement lines to their batches peaked at 5.55 GiB, against 1.12
     GiB now; docs/performance.md, session 17). A sum of comparisons with each first id also streams, but
     costs a comparison per batch for every row."""
     rep = pl.col(column)
