@@ -39,3 +39,20 @@ def test_a_single_candidate_that_collides_but_is_known_is_not_absent():
     # A1 meets A2 (same length, so the same colliding hash) as well as A1: the one candidate row is
     # checked on its text, and A1 is known.
     assert _absent_positions(pl.Series("a", ["A1"]), pl.Series("a", ["A2", "A1"]), by_length).to_list() == []
+
+
+@pytest.mark.parametrize("rows_per_pass", [1, 2, 3, 6, 7])
+@pytest.mark.parametrize("hash_of", [pl.Expr.hash, by_length], ids=["hash", "colliding"])
+def test_known_values_joined_in_passes_find_the_same_rows(hash_of, rows_per_pass):
+    # KNOWN has 7 values (one null): 7 passes of one value, 3 of up to three, one pass at 7. Each pass
+    # joins one residue class of the hashes; a value and its known copy share a class, so none is lost.
+    found = _absent_positions(VALUES, KNOWN, hash_of, known_rows_per_pass=rows_per_pass)
+    assert sorted(found.to_list()) == ABSENT
+
+
+def test_a_known_value_in_a_later_pass_is_found_there():
+    # Five passes over 40 known ids: whichever residue class "K39" hashes to, its one referring row meets
+    # it, and the two ids nobody knows are absent.
+    known = pl.Series("k", [f"K{i}" for i in range(40)])
+    values = pl.Series("k", ["K39", "Z1", "K0", "Z2"])
+    assert sorted(_absent_positions(values, known, known_rows_per_pass=8).to_list()) == [1, 3]
