@@ -257,9 +257,9 @@ def _foreign_key(spec: Table, col: Column, refs: References) -> Rule | None:
 KNOWN_ROWS_PER_PASS = 20_000_000
 """At most this many referenced values go into one pass's hash table (`_absent_positions`). Measured on
 the 30M-line company (54.7M deals): statement lines' deal ids against every deal in one pass peaked 5.1 GiB
-above the values and took 17.2 s of CPU; in 3-4 passes, each on one share of the hashes, about 1.3-1.6 GiB
-and 14 s (the smaller tables stay in cache). The 10M company (18.3M deals) still takes one pass, where
-passes cost CPU (docs/performance.md, session 18)."""
+above the values and took 17.2 s of CPU; in 3 or 4 passes, each on one share of the hashes, 1.42 or 1.25
+GiB and 13.1 or 14.3 s (the smaller tables stay in cache). The 10M company (18.3M deals) still takes one
+pass, where passes cost CPU (docs/performance.md, session 18)."""
 
 
 def _absent_positions(
